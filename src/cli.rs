@@ -1,0 +1,132 @@
+//! The command line (clap definitions only; no business logic here).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::generate::TrafficFormat;
+use crate::ingest::FormatChoice;
+use crate::query::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "msgmeter",
+    version,
+    about = "Meters, bills and analyses business messaging: raw webhook and event logs into a Parquet lake",
+    after_help = "Example:\n  msgmeter demo\n  msgmeter generate --out landing --days 3\n  msgmeter ingest --lake lake landing/\n  msgmeter query --lake lake \"SELECT market, count(*) FROM events GROUP BY market\""
+)]
+pub struct Cli {
+    /// TOML config file (keys: lake, markets, pseudonym_key, max_quarantine_pct, max_line_bytes)
+    #[arg(long, global = true, env = "MSGMETER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only warnings and errors on stderr
+    #[arg(long, global = true, env = "MSGMETER_QUIET")]
+    pub quiet: bool,
+    /// Log format on stderr
+    #[arg(long, global = true, env = "MSGMETER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Calling-code → market table [default: data/markets.csv, compiled in]
+    #[arg(long, global = true, env = "MSGMETER_MARKETS", value_name = "FILE")]
+    pub markets: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a month of synthetic traffic, ingest it into a fresh lake and print a summary
+    #[command(after_help = "Example:\n  msgmeter demo --out reports/demo")]
+    Demo(DemoArgs),
+    /// Write realistic synthetic traffic (deterministic for a seed, streamed to disk)
+    #[command(after_help = "Example:\n  msgmeter generate --out landing --format whatsapp --days 7 --events-per-day 200000 --files-per-day 6")]
+    Generate(GenerateArgs),
+    /// Read raw logs (webhook or event-log NDJSON/CSV, plain/.gz/.zst) into LAKE/events
+    #[command(after_help = "Example:\n  MSGMETER_PSEUDONYM_KEY=$(cat /secrets/key) msgmeter ingest --lake lake landing/2025-10-01/\n\nExit status: 0 ok; 1 the job did not fully succeed (unreadable input, bad configuration,\nquarantine above --max-quarantine-pct: everything good is still written); 2 usage error.")]
+    Ingest(IngestArgs),
+    /// SQL over the lake's tables (events, identities)
+    #[command(after_help = "Example:\n  msgmeter query --lake lake --format csv \\\n    \"SELECT business_id, market, count(*) AS n FROM events WHERE event_type = 'message_in' GROUP BY 1, 2 ORDER BY n DESC\"")]
+    Query(QueryArgs),
+    /// The data dictionary: every table's columns with type, unit, nullability and meaning
+    #[command(after_help = "Example:\n  msgmeter schema events")]
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the demo's landing files and lake (recreated)
+    #[arg(long, default_value = "reports/demo")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Folder to write the files into
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = TrafficFormat::Whatsapp)]
+    pub format: TrafficFormat,
+    #[arg(long, default_value_t = 12)]
+    pub businesses: usize,
+    #[arg(long, default_value_t = 20_000)]
+    pub customers: usize,
+    /// First UTC day
+    #[arg(long, default_value = "2025-10-01")]
+    pub start: NaiveDate,
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Records per day (approximate: whole conversations are generated)
+    #[arg(long, default_value_t = 100_000)]
+    pub events_per_day: u64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Files each day is split into, as a landing folder receives them
+    #[arg(long, default_value_t = 4)]
+    pub files_per_day: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The lake folder
+    #[arg(long, env = "MSGMETER_LAKE")]
+    pub lake: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = FormatChoice::Auto)]
+    pub format: FormatChoice,
+    /// The instant that decides `future_timestamp` (RFC 3339) [default: now]
+    #[arg(long)]
+    pub now: Option<DateTime<Utc>>,
+    /// Exit 1 when more than this percentage of records is quarantined [default: 1]
+    #[arg(long, env = "MSGMETER_MAX_QUARANTINE_PCT")]
+    pub max_quarantine_pct: Option<f64>,
+    /// Lines longer than this are quarantined as line_too_long [default: 1048576]
+    #[arg(long, env = "MSGMETER_MAX_LINE_BYTES")]
+    pub max_line_bytes: Option<usize>,
+    /// Files or folders (read recursively, in path order)
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[arg(long, env = "MSGMETER_LAKE")]
+    pub lake: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write the result here instead of stdout (required for parquet)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The SQL statement
+    pub sql: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// One table (default: all)
+    pub table: Option<String>,
+}

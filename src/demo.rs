@@ -1,0 +1,111 @@
+//! `msgmeter demo`: the main job on synthetic sample traffic. For now: a month of webhook
+//! and event-log traffic → ingest → a summary with the reconciliation and a few queries.
+//! Later stages (build, invoices, reports) extend it.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+
+use crate::error::{write_err, Result};
+use crate::generate::{generate, GenerateOptions, TrafficFormat};
+use crate::ingest::{ingest, FormatChoice, IngestOptions};
+use crate::query;
+use crate::settings::Settings;
+
+pub const DEMO_START: (i32, u32, u32) = (2025, 10, 1);
+pub const DEMO_DAYS: u32 = 31;
+
+/// The questions the demo asks the lake, as an analyst would.
+pub const DEMO_QUERIES: &[(&str, &str)] = &[
+    (
+        "Events by type",
+        "SELECT event_type, count(*) AS events FROM events GROUP BY event_type ORDER BY events DESC",
+    ),
+    (
+        "Inbound customer messages by market (top 8)",
+        "SELECT market, count(*) AS messages, count(DISTINCT customer_key) AS customers \
+         FROM events WHERE event_type = 'message_in' GROUP BY market ORDER BY messages DESC LIMIT 8",
+    ),
+    (
+        "Delivered statuses by reported pricing category (PMP era)",
+        "SELECT reported_category, reported_pricing_type, count(*) AS statuses FROM events \
+         WHERE event_type = 'status' AND status = 'delivered' AND reported_pricing_model = 'PMP' \
+         GROUP BY 1, 2 ORDER BY statuses DESC",
+    ),
+    (
+        "Cases opened by kind and category (top 8)",
+        "SELECT case_kind, case_category, count(*) AS cases FROM events \
+         WHERE event_type = 'case_opened' GROUP BY 1, 2 ORDER BY cases DESC LIMIT 8",
+    ),
+];
+
+pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Result<bool> {
+    let landing = out_dir.join("landing");
+    let lake = out_dir.join("lake");
+    for d in [&landing, &lake] {
+        if d.exists() {
+            std::fs::remove_dir_all(d).map_err(write_err(d))?;
+        }
+    }
+    let start = NaiveDate::from_ymd_opt(DEMO_START.0, DEMO_START.1, DEMO_START.2).expect("valid date");
+    let mut generated = 0;
+    for (format, seed) in [(TrafficFormat::Whatsapp, 7), (TrafficFormat::Events, 8)] {
+        let summary = generate(&GenerateOptions {
+            out: landing.join(match format {
+                TrafficFormat::Whatsapp => "whatsapp",
+                TrafficFormat::Events => "events",
+            }),
+            format,
+            businesses: 8,
+            customers: 3_000,
+            start,
+            days: DEMO_DAYS,
+            events_per_day: 2_000,
+            seed,
+            files_per_day: 2,
+        })?;
+        generated += summary.records;
+    }
+    let (markets, markets_sha) = settings.markets()?;
+    let now = Utc
+        .from_utc_datetime(&(start + chrono::Duration::days(DEMO_DAYS as i64)).and_hms_opt(6, 0, 0).expect("valid"));
+    let outcome = ingest(
+        &IngestOptions {
+            lake: lake.clone(),
+            format: FormatChoice::Auto,
+            now,
+            max_quarantine_pct: settings.max_quarantine_pct,
+            max_line_bytes: settings.max_line_bytes,
+            markets,
+            pseudonym_key: settings.pseudonym_key.bytes.clone(),
+            config_hashes: settings.config_hashes(&markets_sha),
+        },
+        &[landing.clone()],
+    )?;
+    let t = &outcome.manifest.totals;
+    let w = |e: std::io::Error| write_err("stdout")(e);
+    writeln!(stdout, "msgmeter demo — {} days of synthetic traffic from {start}", DEMO_DAYS).map_err(w)?;
+    writeln!(stdout, "  landing files: {}", landing.display()).map_err(w)?;
+    writeln!(stdout, "  lake:          {}", lake.display()).map_err(w)?;
+    writeln!(stdout, "  manifest:      {}", lake.join("_runs").join(format!("{}.json", outcome.manifest.run_id)).display()).map_err(w)?;
+    writeln!(stdout, "\nIngest: {} files, {} records generated", t.files, generated).map_err(w)?;
+    writeln!(
+        stdout,
+        "  read {} = accepted {} + duplicates {} (conflicting {}) + quarantined {} + skipped {}  [{}]",
+        t.read,
+        t.accepted,
+        t.duplicates,
+        t.conflicting_duplicates,
+        t.quarantined,
+        t.skipped,
+        if t.read == t.accepted + t.duplicates + t.quarantined + t.skipped { "balances" } else { "DOES NOT BALANCE" }
+    )
+    .map_err(w)?;
+    for (title, sql) in DEMO_QUERIES {
+        writeln!(stdout, "\n{title}\n  msgmeter query --lake {} \"{sql}\"", lake.display()).map_err(w)?;
+        let mut df = query::run(&lake, sql)?;
+        query::write_result(&mut df, query::OutputFormat::Table, stdout, Path::new("stdout"))?;
+    }
+    Ok(!outcome.too_much_quarantined)
+}

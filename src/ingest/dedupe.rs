@@ -1,0 +1,378 @@
+//! Phase 2 of ingest: publish the spilled events date by date, dropping duplicates by the
+//! order-free rule of the spec (README "Determinism", events.md §3):
+//!
+//! Records with one dedupe key are taken in order of (`ts`, content hash, source): the
+//! first is kept; every later one less than 24 h after the kept one is its duplicate
+//! (*conflicting* when its content differs); the first one 24 h or more after it is kept
+//! and becomes the new reference. The order of files and lines never matters, and a
+//! version arriving in a later run that sorts first replaces the one kept so far.
+//!
+//! Dates are published in ascending order, and since two records of one key less than
+//! 24 h apart lie on the same or adjacent UTC days, only the previous day's kept keys are
+//! carried from one date to the next. That bounds memory to a couple of days of keys.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::frame::{conform, Spill};
+use super::normalize::{Customer, CustomerIdKind, IdentityPair};
+use super::{IdentityMap, SourceFile};
+use crate::error::{PolarsContext, Result};
+use crate::lake::{self, Lake};
+use crate::schema::{EVENTS, IDENTITIES};
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Duplicates found for one input file (by its SHA-256).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DuplicateCounts {
+    pub duplicates: u64,
+    pub conflicting: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Published {
+    pub dates_written: Vec<NaiveDate>,
+    pub duplicates_by_sha: HashMap<String, DuplicateCounts>,
+    pub replaced_in_lake: u64,
+}
+
+pub struct Identities {
+    pub map: IdentityMap,
+    pub changed: bool,
+}
+
+/// Kept records of the previous day: key → (ts, content hash).
+type Carry = HashMap<String, (i64, u64)>;
+
+/// Merge the run's user-id ↔ number pairs into the `identities` table. When one user id
+/// was seen with several numbers, the earliest pairing wins (then the smaller key).
+pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identities> {
+    let path = lake.unpartitioned_file(&IDENTITIES);
+    let mut rows: BTreeMap<(String, String), (i64, Customer)> = BTreeMap::new();
+    let mut existing = BTreeMap::new();
+    if path.exists() {
+        let df = lake::read_parquet(&path, None)?;
+        let s = |name: &str| -> Result<StringChunked> {
+            Ok(df.column(name).ctx("identities")?.str().ctx("identities")?.clone())
+        };
+        let (biz, user, key, cc, country, market) = (
+            s("business_id")?,
+            s("user_key")?,
+            s("customer_key")?,
+            s("customer_cc")?,
+            s("customer_country")?,
+            s("market")?,
+        );
+        let first_seen = df
+            .column("first_seen")
+            .ctx("identities")?
+            .cast(&DataType::Int64)
+            .ctx("identities")?;
+        let first_seen = first_seen.i64().ctx("identities")?;
+        for i in 0..df.height() {
+            let k = (
+                biz.get(i).unwrap_or_default().to_string(),
+                user.get(i).unwrap_or_default().to_string(),
+            );
+            let c = Customer {
+                key: key.get(i).unwrap_or_default().to_string(),
+                kind: CustomerIdKind::Phone,
+                calling_code: cc.get(i).map(str::to_string),
+                country: country.get(i).map(str::to_string),
+                market: market.get(i).unwrap_or_default().to_string(),
+            };
+            existing.insert(k.clone(), (first_seen.get(i).unwrap_or_default(), c.clone()));
+            rows.insert(k, (first_seen.get(i).unwrap_or_default(), c));
+        }
+    }
+    for p in pairs {
+        let k = (p.business_id.clone(), p.user_key.clone());
+        let candidate = (p.ts, p.customer.clone());
+        match rows.get(&k) {
+            Some((ts, c)) if (*ts, &c.key) <= (p.ts, &p.customer.key) => {}
+            _ => {
+                rows.insert(k, candidate);
+            }
+        }
+    }
+    let changed = rows != existing;
+    if changed {
+        let mut df = DataFrame::new(
+            rows.len(),
+            vec![
+                Column::new("business_id".into(), rows.keys().map(|k| k.0.as_str()).collect::<Vec<_>>()),
+                Column::new("user_key".into(), rows.keys().map(|k| k.1.as_str()).collect::<Vec<_>>()),
+                Column::new(
+                    "customer_key".into(),
+                    rows.values().map(|v| v.1.key.as_str()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "customer_cc".into(),
+                    rows.values().map(|v| v.1.calling_code.as_deref()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "customer_country".into(),
+                    rows.values().map(|v| v.1.country.as_deref()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "market".into(),
+                    rows.values().map(|v| Some(v.1.market.as_str())).collect::<Vec<_>>(),
+                ),
+                Int64Chunked::from_iter_values("first_seen".into(), rows.values().map(|v| v.0))
+                    .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                    .into_column(),
+            ],
+        )
+        .ctx("building identities")?;
+        lake::write_table_file(&path, &mut df)?;
+    }
+    Ok(Identities {
+        map: rows.into_iter().map(|(k, (_, c))| (k, c)).collect(),
+        changed,
+    })
+}
+
+/// Customers known only by a business-scoped user id take the number's identity when the
+/// lake has learnt the pair.
+fn resolve_user_ids(df: DataFrame, identities: &IdentityMap) -> Result<DataFrame> {
+    if identities.is_empty() {
+        return Ok(df);
+    }
+    let kind = df.column("customer_id_kind").ctx("events")?.str().ctx("events")?.clone();
+    if !kind.into_iter().any(|k| k == Some("user_id")) {
+        return Ok(df);
+    }
+    let biz = df.column("business_id").ctx("events")?.str().ctx("events")?.clone();
+    let key = df.column("customer_key").ctx("events")?.str().ctx("events")?.clone();
+    let cc = df.column("customer_cc").ctx("events")?.str().ctx("events")?.clone();
+    let country = df.column("customer_country").ctx("events")?.str().ctx("events")?.clone();
+    let market = df.column("market").ctx("events")?.str().ctx("events")?.clone();
+    let n = df.height();
+    let (mut k2, mut kind2, mut cc2, mut country2, mut market2) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for i in 0..n {
+        let found = match (kind.get(i), biz.get(i), key.get(i)) {
+            (Some("user_id"), Some(b), Some(k)) => identities.get(&(b.to_string(), k.to_string())),
+            _ => None,
+        };
+        match found {
+            Some(c) => {
+                k2.push(Some(c.key.clone()));
+                kind2.push(Some("phone".to_string()));
+                cc2.push(c.calling_code.clone());
+                country2.push(c.country.clone());
+                market2.push(Some(c.market.clone()));
+            }
+            None => {
+                k2.push(key.get(i).map(str::to_string));
+                kind2.push(kind.get(i).map(str::to_string));
+                cc2.push(cc.get(i).map(str::to_string));
+                country2.push(country.get(i).map(str::to_string));
+                market2.push(market.get(i).map(str::to_string));
+            }
+        }
+    }
+    let mut df = df;
+    for (name, values) in [
+        ("customer_key", k2),
+        ("customer_id_kind", kind2),
+        ("customer_cc", cc2),
+        ("customer_country", country2),
+        ("market", market2),
+    ] {
+        df.with_column(Column::new(name.into(), values)).ctx("resolving user ids")?;
+    }
+    Ok(df)
+}
+
+/// Keys of a published partition, as carried into the next date.
+fn carry_from_partition(lake: &Lake, date: NaiveDate) -> Result<Carry> {
+    let path = lake.date_partition_file(&EVENTS, date);
+    if !path.exists() {
+        return Ok(Carry::new());
+    }
+    let df = lake::read_parquet(
+        &path,
+        Some(vec!["event_key".into(), "ts".into(), "content_hash".into()]),
+    )?;
+    carry_from_frame(&df)
+}
+
+fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
+    let keys = df.column("event_key").ctx("events")?.str().ctx("events")?.clone();
+    let ts = df.column("ts").ctx("events")?.cast(&DataType::Int64).ctx("events")?;
+    let ts = ts.i64().ctx("events")?.clone();
+    let hash = df.column("content_hash").ctx("events")?.u64().ctx("events")?.clone();
+    let mut carry = Carry::with_capacity(df.height());
+    for i in 0..df.height() {
+        let (Some(k), Some(t), Some(h)) = (keys.get(i), ts.get(i), hash.get(i)) else {
+            continue;
+        };
+        // Keep the latest kept record per key: it is the reference for the next day.
+        match carry.get(k) {
+            Some((t0, _)) if *t0 >= t => {}
+            _ => {
+                carry.insert(k.to_string(), (t, h));
+            }
+        }
+    }
+    Ok(carry)
+}
+
+pub fn publish_events(
+    lake: &Lake,
+    mut spill: Spill,
+    sources: &[SourceFile],
+    identities: &super::dedupe::Identities,
+) -> Result<Published> {
+    let existing: BTreeSet<NaiveDate> = lake.partition_dates(&EVENTS)?.into_iter().collect();
+    let touched = spill.dates();
+    let mut dates = touched.clone();
+    // A new version on day d can displace a record of day d+1: republish d+1 too.
+    for d in &touched {
+        if let Some(next) = d.succ_opt() {
+            if existing.contains(&next) {
+                dates.insert(next);
+            }
+        }
+    }
+    let sha_of_source: HashMap<&str, ()> = sources.iter().map(|s| (s.sha256.as_str(), ())).collect();
+    let mut published = Published::default();
+    let mut carry: Option<(NaiveDate, Carry)> = None;
+    let conflicts_dir = lake.restricted_dir()?.join("conflicts");
+
+    for date in dates {
+        let previous = date.pred_opt().expect("dates are far from the calendar's start");
+        let carried = match carry.take() {
+            Some((d, c)) if d == previous => c,
+            _ => carry_from_partition(lake, previous)?,
+        };
+        let new_rows = spill.take_date(date, sources)?;
+        let old_rows = if existing.contains(&date) {
+            Some(conform(lake::read_parquet(&lake.date_partition_file(&EVENTS, date), None)?)?)
+        } else {
+            None
+        };
+        let old_height = old_rows.as_ref().map_or(0, DataFrame::height);
+        let mut all = match (old_rows, new_rows) {
+            (Some(mut o), Some(n)) => {
+                o.vstack_mut_owned(n).ctx("stacking events")?;
+                o
+            }
+            (Some(o), None) => o,
+            (None, Some(n)) => n,
+            (None, None) => continue,
+        };
+        let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
+        all.with_column(Column::new("__new".into(), origin_new)).ctx("marking origin")?;
+        all = resolve_user_ids(all, &identities.map)?;
+        all.rechunk_mut();
+
+        let sorted = all
+            .sort(
+                ["event_key", "ts", "content_hash", "source_sha256", "source_line"],
+                SortMultipleOptions::default().with_multithreaded(true),
+            )
+            .ctx("sorting events for dedupe")?;
+        let keys = sorted.column("event_key").ctx("events")?.str().ctx("events")?.clone();
+        let ts_col = sorted.column("ts").ctx("events")?.cast(&DataType::Int64).ctx("events")?;
+        let ts = ts_col.i64().ctx("events")?.clone();
+        let hashes = sorted.column("content_hash").ctx("events")?.u64().ctx("events")?.clone();
+        let is_new = sorted.column("__new").ctx("events")?.bool().ctx("events")?.clone();
+        let shas = sorted.column("source_sha256").ctx("events")?.str().ctx("events")?.clone();
+
+        let n = sorted.height();
+        let mut keep = Vec::with_capacity(n);
+        let mut conflicting = Vec::with_capacity(n);
+        let mut reference: Option<(i64, u64)> = None;
+        let mut changed = false;
+        for i in 0..n {
+            let key = keys.get(i).unwrap_or_default();
+            let (t, h) = (ts.get(i).unwrap_or_default(), hashes.get(i).unwrap_or_default());
+            if i == 0 || keys.get(i - 1) != Some(key) {
+                reference = carried.get(key).copied();
+            }
+            match reference {
+                Some((rt, rh)) if t - rt < DAY_MICROS => {
+                    keep.push(false);
+                    conflicting.push(rh != h);
+                    let new = is_new.get(i).unwrap_or(false);
+                    if new {
+                        let sha = shas.get(i).unwrap_or_default();
+                        if sha_of_source.contains_key(sha) {
+                            let c = published.duplicates_by_sha.entry(sha.to_string()).or_default();
+                            c.duplicates += 1;
+                            c.conflicting += u64::from(rh != h);
+                        }
+                    } else {
+                        published.replaced_in_lake += 1;
+                        changed = true;
+                    }
+                }
+                _ => {
+                    keep.push(true);
+                    conflicting.push(false);
+                    reference = Some((t, h));
+                    if is_new.get(i).unwrap_or(false) {
+                        changed = true;
+                    }
+                }
+            }
+        }
+        let keep_mask = BooleanChunked::from_slice("keep".into(), &keep);
+        let mut kept = sorted.filter(&keep_mask).ctx("dropping duplicates")?;
+        let conflict_mask = BooleanChunked::from_slice("conflict".into(), &conflicting);
+        let conflicts = sorted.filter(&conflict_mask).ctx("selecting conflicts")?;
+        drop(sorted);
+        carry = Some((date, carry_from_frame(&kept)?));
+        kept = kept.drop("__new").ctx("events")?;
+        if changed {
+            let mut kept = kept
+                .sort(
+                    ["business_id", "ts", "event_key", "content_hash"],
+                    SortMultipleOptions::default().with_multithreaded(true),
+                )
+                .ctx("sorting events")?;
+            lake::write_table_file(&lake.date_partition_file(&EVENTS, date), &mut kept)?;
+            published.dates_written.push(date);
+        }
+        if conflicts.height() > 0 {
+            write_conflicts(&conflicts_dir, date, conflicts)?;
+        }
+    }
+    Ok(published)
+}
+
+/// Conflicting duplicates (same key, different content) are kept for inspection under
+/// `_restricted/conflicts/date=…/`, in a file named by its content so re-runs rewrite it.
+fn write_conflicts(dir: &std::path::Path, date: NaiveDate, conflicts: DataFrame) -> Result<()> {
+    let mut conflicts = conflicts
+        .drop("__new")
+        .ctx("conflicts")?
+        .sort(
+            ["event_key", "ts", "content_hash", "source_sha256", "source_line"],
+            SortMultipleOptions::default(),
+        )
+        .ctx("sorting conflicts")?;
+    let mut h = Sha256::new();
+    let keys = conflicts.column("event_key").ctx("conflicts")?.str().ctx("conflicts")?.clone();
+    let shas = conflicts.column("source_sha256").ctx("conflicts")?.str().ctx("conflicts")?.clone();
+    let lines = conflicts.column("source_line").ctx("conflicts")?.i64().ctx("conflicts")?.clone();
+    for i in 0..conflicts.height() {
+        h.update(keys.get(i).unwrap_or_default());
+        h.update(shas.get(i).unwrap_or_default());
+        h.update(lines.get(i).unwrap_or_default().to_le_bytes());
+    }
+    let name = format!("conflicts-{}.parquet", &hex::encode(h.finalize())[..16]);
+    let path = dir.join(format!("date={}", date.format("%Y-%m-%d"))).join(name);
+    lake::write_table_file(&path, &mut conflicts)
+}

@@ -1,0 +1,366 @@
+//! `msgmeter ingest`: raw logs into the lake's `events` and `identities` tables
+//! (events.md, spec README "Promises").
+//!
+//! Two phases keep memory flat however large the input:
+//! 1. **Read** every new file in order, parse its lines in parallel (rayon), normalise, and
+//!    spill accepted events by UTC date into scratch Parquet files; rejected records go to
+//!    quarantine as they are met.
+//! 2. **Publish** each touched date in ascending order: merge the spilled rows with the
+//!    date's existing partition, drop duplicates by the order-free rule, and write the
+//!    partition atomically. Only the keys of the previous day are carried between dates,
+//!    because duplicates are records with one key less than 24 h apart.
+
+pub mod eventlog;
+pub mod normalize;
+pub mod quarantine;
+pub mod scalar;
+pub mod whatsapp;
+mod dedupe;
+mod frame;
+mod reader;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::lake::manifest::{ingested_file_hashes, FileReport, FileStatus, RunManifest, Totals};
+use crate::lake::{self, Lake};
+use crate::pricing::markets::MarketTable;
+use normalize::{Event, IdentityPair, Normalizer, Pseudonymizer, Reason, Rejection};
+pub use reader::{list_inputs, InputFormat};
+
+/// Which parser to use: decided from each file's content with `Auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatChoice {
+    Auto,
+    Whatsapp,
+    Events,
+}
+
+pub struct IngestOptions {
+    pub lake: PathBuf,
+    pub format: FormatChoice,
+    pub now: DateTime<Utc>,
+    pub max_quarantine_pct: f64,
+    pub max_line_bytes: usize,
+    pub markets: MarketTable,
+    pub pseudonym_key: Vec<u8>,
+    /// Hashes of the configuration inputs, recorded in the manifest.
+    pub config_hashes: BTreeMap<String, String>,
+}
+
+pub struct IngestOutcome {
+    pub manifest: RunManifest,
+    /// Quarantined records exceeded `--max-quarantine-pct` of all records read.
+    pub too_much_quarantined: bool,
+}
+
+/// What one line (or CSV row) turned into. Each record it held is exactly one of: an
+/// event, a rejection, a skip.
+#[derive(Debug, Default)]
+pub struct LineOutcome {
+    pub events: Vec<Event>,
+    pub rejections: Vec<(String, Rejection)>,
+    pub skipped: Vec<String>,
+    pub identities: Vec<IdentityPair>,
+}
+
+impl LineOutcome {
+    pub fn accept(&mut self, e: Event) {
+        self.events.push(e);
+    }
+    pub fn reject(&mut self, item_path: String, why: Rejection) {
+        self.rejections.push((item_path, why));
+    }
+    /// The whole line is one bad record.
+    pub fn reject_line(&mut self, why: Rejection) {
+        self.rejections.push((String::new(), why));
+    }
+    pub fn skip(&mut self, kind: String) {
+        self.skipped.push(kind);
+    }
+    pub fn records(&self) -> u64 {
+        (self.events.len() + self.rejections.len() + self.skipped.len()) as u64
+    }
+}
+
+/// A JSON text that did not parse into the expected shape: not JSON at all, JSON that is not
+/// an object, or an object of the wrong shape.
+pub fn classify_json_error(text: &str, err: &serde_json::Error) -> Rejection {
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    {
+        return Rejection::new(Reason::NotAnObject, "valid JSON, but not an object");
+    }
+    if err.is_data() {
+        return Rejection::new(Reason::MalformedJson, format!("unexpected shape: {err}"));
+    }
+    Rejection::new(Reason::MalformedJson, format!("not valid JSON: {err}"))
+}
+
+/// Parse one NDJSON line of the given format (not blank; its length already checked).
+pub fn parse_json_line(line: &[u8], format: InputFormat, n: &Normalizer<'_>, max_line_bytes: usize) -> LineOutcome {
+    let mut out = LineOutcome::default();
+    if line.len() > max_line_bytes {
+        out.reject_line(Rejection::new(
+            Reason::LineTooLong,
+            format!("line is {} bytes, over the limit of {max_line_bytes}", line.len()),
+        ));
+        return out;
+    }
+    let Ok(text) = std::str::from_utf8(line) else {
+        out.reject_line(Rejection::new(Reason::InvalidUtf8, "line is not valid UTF-8"));
+        return out;
+    };
+    match format {
+        InputFormat::Whatsapp => whatsapp::parse_line(text, n, &mut out),
+        InputFormat::EventsJson | InputFormat::EventsCsv => {
+            match serde_json::from_str::<eventlog::EventLogRecord<'_>>(text) {
+                Ok(rec) => match eventlog::normalise(&rec, n) {
+                    Ok(e) => out.accept(e),
+                    Err(r) => out.reject_line(r),
+                },
+                Err(e) => out.reject_line(classify_json_error(text, &e)),
+            }
+        }
+    }
+    out
+}
+
+/// One input file of this run.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub sha256: String,
+}
+
+/// Everything phase 1 accumulates.
+struct Collected {
+    spill: frame::Spill,
+    identities: Vec<IdentityPair>,
+}
+
+pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> {
+    let clock = Instant::now();
+    let lake = Lake::new(&opts.lake);
+    let _lock = lake.lock("ingest")?;
+    lake::remove_leftovers(&lake)?;
+
+    let inputs = list_inputs(paths)?;
+    let already = ingested_file_hashes(&lake)?;
+    let pseudonyms = Pseudonymizer::new(&opts.pseudonym_key);
+    let normalizer = Normalizer {
+        markets: &opts.markets,
+        pseudonyms: &pseudonyms,
+        latest_allowed_ts: (opts.now + Duration::hours(24)).timestamp_micros(),
+    };
+    let ingest_day = opts.now.date_naive();
+    let quarantine_dir = lake
+        .restricted_dir()?
+        .join("quarantine")
+        .join(format!("date={}", ingest_day.format("%Y-%m-%d")));
+
+    // Run id: when, and what (the input hashes) — no randomness.
+    let mut reports: Vec<FileReport> = Vec::new();
+    let mut sources: Vec<SourceFile> = Vec::new();
+    let mut seen_in_run: BTreeSet<String> = BTreeSet::new();
+    let mut collected = Collected {
+        spill: frame::Spill::new(lake.scratch_dir().join("spill")),
+        identities: Vec::new(),
+    };
+
+    for input in &inputs {
+        let name = input
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut report = FileReport {
+            path: input.path.display().to_string(),
+            ..FileReport::default()
+        };
+        if input.deferred {
+            report.status = Some(FileStatus::Deferred);
+            report.format = "unknown".into();
+            reports.push(report);
+            continue;
+        }
+        let sha256 = reader::sha256_of_file(&input.path)?;
+        report.sha256 = sha256.clone();
+        if already.contains(&sha256) || !seen_in_run.insert(sha256.clone()) {
+            report.status = Some(FileStatus::AlreadyIngested);
+            report.format = "unknown".into();
+            tracing::info!(file = %input.path.display(), "already ingested (same content hash): skipped");
+            reports.push(report);
+            continue;
+        }
+        let format = reader::detect_format(&input.path, opts.format)?;
+        report.format = format.label().to_string();
+        report.status = Some(FileStatus::Ingested);
+        let source_index = sources.len() as u32;
+        sources.push(SourceFile {
+            path: input.path.clone(),
+            name,
+            sha256: sha256.clone(),
+        });
+        let mut quarantine = quarantine::QuarantineWriter::new(
+            quarantine_dir.clone(),
+            &sources[source_index as usize].name,
+            &sha256,
+        );
+        let file_clock = Instant::now();
+        let mut sink = |line_no: u64, raw: &[u8], outcome: LineOutcome| -> Result<()> {
+            report.read += outcome.records();
+            report.accepted += outcome.events.len() as u64;
+            for (item_path, why) in &outcome.rejections {
+                *report.quarantined.entry(why.reason.as_str().to_string()).or_default() += 1;
+                quarantine.record(line_no, item_path, why, raw)?;
+            }
+            for kind in outcome.skipped {
+                *report.skipped.entry(kind).or_default() += 1;
+            }
+            collected.identities.extend(outcome.identities);
+            for mut e in outcome.events {
+                e.source_line = line_no as i64;
+                collected.spill.push(source_index, e, &sources)?;
+            }
+            Ok(())
+        };
+        reader::read_records(&input.path, format, &normalizer, opts.max_line_bytes, &mut sink)?;
+        quarantine.finish()?;
+        tracing::info!(
+            file = %input.path.display(),
+            format = format.label(),
+            read = report.read,
+            seconds = file_clock.elapsed().as_secs_f64(),
+            "read"
+        );
+        reports.push(report);
+    }
+
+    // Phase 2: identities first (they rewrite user-id customers), then events by date.
+    let identities = dedupe::publish_identities(&lake, &collected.identities)?;
+    let published = dedupe::publish_events(&lake, collected.spill, &sources, &identities)?;
+
+    for r in reports.iter_mut() {
+        if let Some(d) = published.duplicates_by_sha.get(&r.sha256) {
+            r.duplicates = d.duplicates;
+            r.conflicting_duplicates = d.conflicting;
+            r.accepted -= d.duplicates;
+        }
+    }
+    let _ = std::fs::remove_dir_all(lake.scratch_dir());
+
+    let mut totals = Totals::default();
+    for r in &reports {
+        if r.status == Some(FileStatus::Ingested) {
+            totals.files += 1;
+        }
+        totals.read += r.read;
+        totals.accepted += r.accepted;
+        totals.duplicates += r.duplicates;
+        totals.conflicting_duplicates += r.conflicting_duplicates;
+        totals.quarantined += r.quarantined_total();
+        totals.skipped += r.skipped_total();
+    }
+    totals.replaced_in_lake = published.replaced_in_lake;
+    let too_much_quarantined = totals.read > 0
+        && (totals.quarantined as f64) * 100.0 > opts.max_quarantine_pct * totals.read as f64;
+    let mut problems = Vec::new();
+    if too_much_quarantined {
+        problems.push(format!(
+            "{} of {} records ({:.2} %) were quarantined, above --max-quarantine-pct {} %; \
+             everything else was written — see {}",
+            totals.quarantined,
+            totals.read,
+            totals.quarantined as f64 * 100.0 / totals.read as f64,
+            opts.max_quarantine_pct,
+            quarantine_dir.display()
+        ));
+    }
+    let mut config = opts.config_hashes.clone();
+    config.insert(
+        "pseudonym_key_fingerprint".into(),
+        Pseudonymizer::fingerprint(&opts.pseudonym_key),
+    );
+    let run_id = run_id(opts.now, "ingest", &reports);
+    let started = opts.now;
+    let finished = started
+        + Duration::from_std(clock.elapsed()).unwrap_or_else(|_| Duration::zero());
+    let mut partitions_written = BTreeMap::new();
+    partitions_written.insert(
+        "events".to_string(),
+        published.dates_written.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
+    );
+    if identities.changed {
+        partitions_written.insert("identities".to_string(), vec!["(unpartitioned)".to_string()]);
+    }
+    let manifest = RunManifest {
+        run_id,
+        command: "ingest".into(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
+        now: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        config,
+        files: reports,
+        totals,
+        partitions_written,
+        outcome: if too_much_quarantined { "failed" } else { "ok" }.into(),
+        problems,
+    };
+    manifest.write(&lake)?;
+    Ok(IngestOutcome {
+        manifest,
+        too_much_quarantined,
+    })
+}
+
+/// `20251010T000000Z-ingest-<8 hex of the inputs' hashes>`: sortable by time, stable for
+/// the same inputs and `--now`.
+fn run_id(now: DateTime<Utc>, command: &str, files: &[FileReport]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.path.as_bytes());
+        h.update(f.sha256.as_bytes());
+    }
+    format!(
+        "{}-{command}-{}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        &hex::encode(h.finalize())[..8]
+    )
+}
+
+/// Map of identities: business-scoped user id (keyed) → the number's customer.
+pub type IdentityMap = HashMap<(String, String), normalize::Customer>;
+
+pub(crate) fn utc_date_of(ts: i64) -> NaiveDate {
+    normalize::utc_day(ts)
+}
+
+pub(crate) fn parse_chunk(
+    lines: &[(u64, &[u8])],
+    format: InputFormat,
+    n: &Normalizer<'_>,
+    max_line_bytes: usize,
+) -> Vec<LineOutcome> {
+    lines
+        .par_iter()
+        .with_min_len(256)
+        .map(|(_, raw)| parse_json_line(raw, format, n, max_line_bytes))
+        .collect()
+}
+
+pub(crate) fn no_such_input(path: &Path) -> Error {
+    Error::Usage(format!(
+        "{}: no such file or folder; pass raw log files or folders holding them",
+        path.display()
+    ))
+}

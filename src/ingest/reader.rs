@@ -1,0 +1,388 @@
+//! Raw files: which ones to read (files and folders, in a defined order), how to open them
+//! (plain, gzip or zstd, recognised by their first bytes), which format they hold (from
+//! their content), and how their lines reach the parsers in parallel chunks.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::normalize::{Normalizer, Reason, Rejection};
+use super::{eventlog, FormatChoice, LineOutcome};
+use crate::error::{read_err, Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Whatsapp,
+    EventsJson,
+    EventsCsv,
+}
+
+impl InputFormat {
+    pub fn label(self) -> &'static str {
+        match self {
+            InputFormat::Whatsapp => "whatsapp",
+            InputFormat::EventsJson => "events-ndjson",
+            InputFormat::EventsCsv => "events-csv",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// Still being written (`.part`, `.tmp`): reported, not read.
+    pub deferred: bool,
+}
+
+const READABLE: [&str; 4] = ["ndjson", "jsonl", "json", "csv"];
+
+fn classify(path: &Path) -> Option<bool> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if name.starts_with('.') || name.starts_with('_') {
+        return None;
+    }
+    if name.ends_with(".part") || name.ends_with(".tmp") {
+        return Some(true);
+    }
+    let base = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(&name);
+    let ext = base.rsplit('.').next()?;
+    READABLE.contains(&ext).then_some(false)
+}
+
+/// Files named on the command line, in that order; a folder's readable files in
+/// lexicographic path order. Files named explicitly are read whatever their extension.
+pub fn list_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found)?;
+            found.sort();
+            for f in found {
+                if let Some(deferred) = classify(&f) {
+                    out.push(InputFile { path: f, deferred });
+                }
+            }
+        } else if p.is_file() {
+            let deferred = classify(p).unwrap_or(false);
+            out.push(InputFile {
+                path: p.clone(),
+                deferred,
+            });
+        } else {
+            return Err(super::no_such_input(p));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(read_err(dir))? {
+        let path = entry.map_err(read_err(dir))?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn sha256_of_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).map_err(read_err(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(read_err(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Open a file, decompressing gzip or zstd as their magic bytes say.
+pub fn open_decoded(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let mut f = File::open(path).map_err(read_err(path))?;
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = f.read(&mut magic[got..]).map_err(read_err(path))?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let f = File::open(path).map_err(read_err(path))?;
+    let buffered = BufReader::with_capacity(1 << 20, f);
+    Ok(if got >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+    } else if got == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::Decoder::with_buffer(buffered).map_err(read_err(path))?)
+    } else {
+        Box::new(buffered)
+    })
+}
+
+/// Decide a file's format from its first non-blank lines.
+pub fn detect_format(path: &Path, choice: FormatChoice) -> Result<InputFormat> {
+    let mut head = Vec::with_capacity(256 * 1024);
+    open_decoded(path)?
+        .take(256 * 1024)
+        .read_to_end(&mut head)
+        .map_err(read_err(path))?;
+    let text = String::from_utf8_lossy(&head);
+    let mut first_lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(20);
+    let first = first_lines.clone().next().unwrap_or("");
+    let looks_json = first.starts_with('{') || first.starts_with('[');
+    let looks_csv_header = !looks_json && first.contains("event_id") && first.contains(',');
+    match choice {
+        FormatChoice::Whatsapp => Ok(InputFormat::Whatsapp),
+        FormatChoice::Events if looks_json => Ok(InputFormat::EventsJson),
+        FormatChoice::Events => Ok(InputFormat::EventsCsv),
+        FormatChoice::Auto => {
+            if looks_csv_header {
+                return Ok(InputFormat::EventsCsv);
+            }
+            // Webhook bodies name the object and carry `entry`; event-log records carry
+            // `event_id`. Look past corrupt first lines.
+            for line in first_lines.by_ref() {
+                if line.contains("\"entry\"") && line.contains("\"object\"") {
+                    return Ok(InputFormat::Whatsapp);
+                }
+                if line.contains("\"event_id\"") {
+                    return Ok(InputFormat::EventsJson);
+                }
+            }
+            if first.is_empty() {
+                // An empty file: any parser reads zero records from it.
+                return Ok(InputFormat::EventsJson);
+            }
+            Err(Error::Data {
+                path: path.into(),
+                line: 1,
+                message: "cannot tell the format from the first lines (neither webhook bodies \
+                          with `object` and `entry`, nor event-log records with `event_id`); \
+                          pass --format whatsapp or --format events"
+                    .into(),
+            })
+        }
+    }
+}
+
+/// Lines handed to the parsers at a time: big enough to keep both cores busy, small enough
+/// to keep memory flat.
+const CHUNK_BYTES: usize = 8 << 20;
+
+/// Read every record of a file, calling `sink(line, raw, outcome)` in file order.
+pub fn read_records(
+    path: &Path,
+    format: InputFormat,
+    n: &Normalizer<'_>,
+    max_line_bytes: usize,
+    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+) -> Result<()> {
+    match format {
+        InputFormat::EventsCsv => read_csv(path, n, max_line_bytes, sink),
+        _ => read_ndjson(path, format, n, max_line_bytes, sink),
+    }
+}
+
+fn read_ndjson(
+    path: &Path,
+    format: InputFormat,
+    n: &Normalizer<'_>,
+    max_line_bytes: usize,
+    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+) -> Result<()> {
+    let mut input = open_decoded(path)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 20));
+    let mut line_no: u64 = 0;
+    let mut eof = false;
+    // A line longer than the limit is not buffered whole: its head is kept for the
+    // quarantine and the rest skipped up to the next newline.
+    let mut overlong: Option<(u64, Vec<u8>, usize)> = None;
+    while !eof {
+        let start = buf.len();
+        buf.resize(start + CHUNK_BYTES, 0);
+        let mut filled = start;
+        while filled < buf.len() {
+            let got = input.read(&mut buf[filled..]).map_err(read_err(path))?;
+            if got == 0 {
+                eof = true;
+                break;
+            }
+            filled += got;
+        }
+        buf.truncate(filled);
+        let mut consumed = 0;
+        if let Some((first_line, mut head, mut len)) = overlong.take() {
+            match memchr::memchr(b'\n', &buf) {
+                Some(nl) => {
+                    len += nl;
+                    consumed = nl + 1;
+                    head.truncate(4096);
+                    finish_overlong(first_line, &head, len, max_line_bytes, sink)?;
+                }
+                None if !eof => {
+                    len += buf.len();
+                    buf.clear();
+                    overlong = Some((first_line, head, len));
+                    continue;
+                }
+                None => {
+                    len += buf.len();
+                    consumed = buf.len();
+                    finish_overlong(first_line, &head, len, max_line_bytes, sink)?;
+                }
+            }
+        }
+        let body = &buf[consumed..];
+        let complete = if eof {
+            body.len()
+        } else {
+            match memchr::memrchr(b'\n', body) {
+                Some(i) => i + 1,
+                None => 0,
+            }
+        };
+        let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(complete / 400 + 16);
+        for raw in body[..complete].split(|b| *b == b'\n') {
+            line_no += 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                continue; // a blank line is not a record
+            }
+            lines.push((line_no, raw));
+        }
+        // `split` yields one empty piece after a trailing newline: it was not a line.
+        if complete > 0 && body[complete - 1] == b'\n' {
+            line_no -= 1;
+        }
+        let outcomes = super::parse_chunk(&lines, format, n, max_line_bytes);
+        for ((no, raw), outcome) in lines.iter().zip(outcomes) {
+            sink(*no, raw, outcome)?;
+        }
+        let rest = body.len() - complete;
+        if !eof && rest > max_line_bytes.max(CHUNK_BYTES) {
+            line_no += 1;
+            overlong = Some((line_no, body[complete..complete + 4096].to_vec(), rest));
+            buf.clear();
+        } else {
+            let tail_start = consumed + complete;
+            buf.drain(..tail_start);
+        }
+    }
+    Ok(())
+}
+
+fn finish_overlong(
+    line_no: u64,
+    head: &[u8],
+    len: usize,
+    max_line_bytes: usize,
+    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+) -> Result<()> {
+    let mut out = LineOutcome::default();
+    out.reject_line(Rejection::new(
+        Reason::LineTooLong,
+        format!("line is {len} bytes, over the limit of {max_line_bytes}"),
+    ));
+    sink(line_no, head, out)
+}
+
+const CSV_BATCH_ROWS: usize = 32 * 1024;
+
+fn read_csv(
+    path: &Path,
+    n: &Normalizer<'_>,
+    max_line_bytes: usize,
+    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(open_decoded(path)?);
+    let header = reader
+        .headers()
+        .map_err(|e| Error::Data {
+            path: path.into(),
+            line: 1,
+            message: format!("cannot read the CSV header: {e}"),
+        })?
+        .clone();
+    let columns = eventlog::csv_columns(&header);
+    let mut done = false;
+    while !done {
+        let mut batch: Vec<(u64, csv::ByteRecord)> = Vec::with_capacity(CSV_BATCH_ROWS);
+        while batch.len() < CSV_BATCH_ROWS {
+            let mut rec = csv::ByteRecord::new();
+            match reader.read_byte_record(&mut rec) {
+                Ok(true) => {
+                    let line = rec.position().map_or(0, |p| p.line());
+                    batch.push((line, rec));
+                }
+                Ok(false) => {
+                    done = true;
+                    break;
+                }
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    let mut out = LineOutcome::default();
+                    out.reject_line(Rejection::new(Reason::MalformedJson, format!("CSV: {e}")));
+                    sink(line, b"", out)?;
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(read_err(path)(std::io::Error::other(e.to_string())));
+                    }
+                }
+            }
+        }
+        let outcomes: Vec<LineOutcome> = batch
+            .par_iter()
+            .with_min_len(256)
+            .map(|(_, rec)| {
+                let mut out = LineOutcome::default();
+                let size: usize = rec.iter().map(<[u8]>::len).sum();
+                if size > max_line_bytes {
+                    out.reject_line(Rejection::new(
+                        Reason::LineTooLong,
+                        format!("row is {size} bytes, over the limit of {max_line_bytes}"),
+                    ));
+                    return out;
+                }
+                match csv::StringRecord::from_byte_record(rec.clone()) {
+                    Err(_) => out.reject_line(Rejection::new(
+                        Reason::InvalidUtf8,
+                        "row is not valid UTF-8",
+                    )),
+                    Ok(row) => {
+                        let r = eventlog::EventLogRecord::from_csv(&columns, &row);
+                        match eventlog::normalise(&r, n) {
+                            Ok(e) => out.accept(e),
+                            Err(why) => out.reject_line(why),
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        for ((line, rec), outcome) in batch.iter().zip(outcomes) {
+            let raw = if outcome.rejections.is_empty() {
+                Vec::new()
+            } else {
+                let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b' ')).from_writer(Vec::new());
+                let _ = w.write_byte_record(rec);
+                w.into_inner().unwrap_or_default()
+            };
+            sink(*line, &raw, outcome)?;
+        }
+    }
+    Ok(())
+}

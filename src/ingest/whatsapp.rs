@@ -1,0 +1,481 @@
+//! Webhook bodies in the Meta Cloud API shape (events.md §1). One line is one POST body; a
+//! body fans out into one record per `messages[]`, `statuses[]` and echo item and one per
+//! non-messaging change. Each item is parsed on its own, so a bad item is quarantined alone
+//! (with its item path) while the rest of the body is ingested.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::normalize::{
+    identifier, normalise_category, one_of, parse_timestamp, Checked, Customer, Event,
+    IdentityPair, Normalizer, Reason, Rejection, PRICING_MODELS, STATUSES,
+};
+use super::scalar::{Field, Scalar};
+use super::LineOutcome;
+
+#[derive(Deserialize)]
+struct Body<'a> {
+    #[serde(borrow, default)]
+    entry: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(borrow, default)]
+    id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    changes: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct Change<'a> {
+    #[serde(borrow, default)]
+    field: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct ChangeValue<'a> {
+    #[serde(borrow, default)]
+    metadata: Option<Metadata<'a>>,
+    #[serde(borrow, default)]
+    contacts: Option<Vec<Contact<'a>>>,
+    #[serde(borrow, default)]
+    messages: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    statuses: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    message_echoes: Option<Vec<&'a RawValue>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Metadata<'a> {
+    #[serde(borrow, default)]
+    phone_number_id: Option<Scalar<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Contact<'a> {
+    #[serde(borrow, default)]
+    wa_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    user_id: Option<Scalar<'a>>,
+}
+
+#[derive(Deserialize)]
+struct MessageItem<'a> {
+    #[serde(borrow, default)]
+    from: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    from_user_id: Option<Scalar<'a>>,
+    /// Echoes name the customer in `to`.
+    #[serde(borrow, default)]
+    to: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    to_user_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Scalar<'a>>,
+    #[serde(borrow, default, rename = "type")]
+    message_type: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    referral: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct StatusItem<'a> {
+    #[serde(borrow, default)]
+    id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    status: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    recipient_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    recipient_user_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    recipient_type: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    conversation: Option<Conversation<'a>>,
+    #[serde(borrow, default)]
+    pricing: Option<Pricing<'a>>,
+    #[serde(borrow, default)]
+    errors: Option<Vec<ErrorItem<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Conversation<'a> {
+    #[serde(borrow, default)]
+    id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    expiration_timestamp: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    origin: Option<Origin<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Origin<'a> {
+    #[serde(borrow, default, rename = "type")]
+    origin_type: Option<Scalar<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Pricing<'a> {
+    #[serde(borrow, default)]
+    billable: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    pricing_model: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    category: Option<Scalar<'a>>,
+    #[serde(borrow, default, rename = "type")]
+    pricing_type: Option<Scalar<'a>>,
+    /// Some senders spell `type` as `pricing_type`.
+    #[serde(borrow, default, rename = "pricing_type")]
+    pricing_type_alt: Option<Scalar<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ErrorItem<'a> {
+    #[serde(borrow, default)]
+    code: Option<Scalar<'a>>,
+}
+
+/// Parse one webhook body (already known to be valid UTF-8 and not blank) into `out`.
+pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
+    let body: Body<'_> = match serde_json::from_str(line) {
+        Ok(b) => b,
+        Err(e) => return out.reject_line(super::classify_json_error(line, &e)),
+    };
+    let Some(entries) = body.entry else {
+        return out.reject_line(Rejection::missing("entry"));
+    };
+    for (ei, raw_entry) in entries.iter().enumerate() {
+        let path = format!("entry[{ei}]");
+        let entry: Entry<'_> = match item(raw_entry) {
+            Ok(e) => e,
+            Err(r) => {
+                out.reject(path, r);
+                continue;
+            }
+        };
+        let business_id = match entry
+            .id
+            .required_text("entry.id", Reason::BadIdentifier)
+            .and_then(|s| identifier(s, "entry.id"))
+        {
+            Ok(b) => b,
+            Err(r) => {
+                out.reject(path, r);
+                continue;
+            }
+        };
+        for (ci, raw_change) in entry.changes.iter().flatten().enumerate() {
+            let path = format!("entry[{ei}].changes[{ci}]");
+            if let Err(r) = parse_change(raw_change, &business_id, &path, n, out) {
+                out.reject(path, r);
+            }
+        }
+    }
+}
+
+fn item<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Checked<T> {
+    serde_json::from_str(raw.get()).map_err(|e| super::classify_json_error(raw.get(), &e))
+}
+
+fn parse_change(
+    raw: &RawValue,
+    business_id: &str,
+    path: &str,
+    n: &Normalizer<'_>,
+    out: &mut LineOutcome,
+) -> Checked<()> {
+    let change: Change<'_> = item(raw)?;
+    let field = change.field.required_text("field", Reason::BadEnum)?;
+    let is_echo = match field {
+        "messages" => false,
+        "smb_message_echoes" => true,
+        other => {
+            // A valid webhook that carries no messaging: counted by its field name.
+            out.skip(other.to_string());
+            return Ok(());
+        }
+    };
+    let value: ChangeValue<'_> = match change.value {
+        Some(v) => item(v)?,
+        None => return Err(Rejection::missing("value")),
+    };
+    let phone_number_id = value
+        .metadata
+        .as_ref()
+        .and_then(|m| m.phone_number_id.text("phone_number_id", Reason::BadIdentifier).ok().flatten())
+        .map(str::to_string);
+    // Contacts carrying both a number and a business-scoped user id teach the identity.
+    let contacts = value.contacts.as_deref().unwrap_or_default();
+    let contact_phone = contacts
+        .iter()
+        .find_map(|c| c.wa_id.text("wa_id", Reason::BadIdentifier).ok().flatten());
+    let contact_user = contacts
+        .iter()
+        .find_map(|c| c.user_id.text("user_id", Reason::BadIdentifier).ok().flatten());
+
+    let ctx = ChangeContext {
+        business_id,
+        phone_number_id: phone_number_id.as_deref(),
+        contact_phone,
+        contact_user,
+    };
+    let mut items: Vec<(&str, &Vec<&RawValue>)> = Vec::new();
+    if is_echo {
+        if let Some(m) = &value.message_echoes {
+            items.push(("message_echoes", m));
+        }
+        if let Some(m) = &value.messages {
+            items.push(("messages", m));
+        }
+    } else {
+        if let Some(m) = &value.messages {
+            items.push(("messages", m));
+        }
+        if let Some(s) = &value.statuses {
+            items.push(("statuses", s));
+        }
+    }
+    for (list, raws) in items {
+        for (ii, raw_item) in raws.iter().enumerate() {
+            let item_path = format!("{path}.value.{list}[{ii}]");
+            let result = match (list, is_echo) {
+                ("statuses", _) => status_event(raw_item, &ctx, n, out),
+                (_, true) => echo_event(raw_item, &ctx, n, out),
+                _ => message_event(raw_item, &ctx, n, out),
+            };
+            match result {
+                Ok(Some(mut e)) => {
+                    e.compute_content_hash();
+                    out.accept(e);
+                }
+                Ok(None) => {}
+                Err(r) => out.reject(item_path, r),
+            }
+        }
+    }
+    Ok(())
+}
+
+struct ChangeContext<'c> {
+    business_id: &'c str,
+    phone_number_id: Option<&'c str>,
+    contact_phone: Option<&'c str>,
+    contact_user: Option<&'c str>,
+}
+
+/// The customer of an item: its own number, else the change's contact number, else a
+/// business-scoped user id. A number and a user id seen together are remembered.
+fn resolve_customer(
+    phone: Option<&str>,
+    user_id: Option<&str>,
+    ctx: &ChangeContext<'_>,
+    ts: i64,
+    n: &Normalizer<'_>,
+    out: &mut LineOutcome,
+) -> Checked<Option<Customer>> {
+    let user_id = user_id.or(ctx.contact_user);
+    let phone = phone.or(ctx.contact_phone);
+    let customer = match phone {
+        Some(p) => {
+            let digits = p.trim().trim_start_matches('+');
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 15 {
+                return Err(Rejection::new(
+                    Reason::BadIdentifier,
+                    "customer number is not digits (wa_id / from / recipient_id)",
+                ));
+            }
+            let c = n.phone_customer(digits, ts);
+            if let Some(u) = user_id {
+                out.identities.push(IdentityPair {
+                    business_id: ctx.business_id.to_string(),
+                    user_key: n.pseudonyms.key_of(u.trim()),
+                    customer: c.clone(),
+                    ts,
+                });
+            }
+            c
+        }
+        None => match user_id {
+            Some(u) => n.user_id_customer(u.trim()),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(customer))
+}
+
+fn timestamp(v: &Option<Scalar<'_>>, n: &Normalizer<'_>) -> Checked<i64> {
+    let ts = parse_timestamp(v.required_text("timestamp", Reason::BadTimestamp)?, "timestamp")?;
+    n.check_time(ts, "timestamp")
+}
+
+fn message_event(
+    raw: &RawValue,
+    ctx: &ChangeContext<'_>,
+    n: &Normalizer<'_>,
+    out: &mut LineOutcome,
+) -> Checked<Option<Event>> {
+    let m: MessageItem<'_> = item(raw)?;
+    let message_type = m
+        .message_type
+        .text("type", Reason::BadEnum)?
+        .map(|t| t.trim().to_ascii_lowercase());
+    if message_type.as_deref() == Some("system") {
+        // "The customer changed number" and similar: nobody wrote it.
+        out.skip("system_message".to_string());
+        return Ok(None);
+    }
+    let message_id = identifier(m.id.required_text("id", Reason::BadIdentifier)?, "id")?;
+    let ts = timestamp(&m.timestamp, n)?;
+    let customer = resolve_customer(
+        m.from.text("from", Reason::BadIdentifier)?,
+        m.from_user_id.text("from_user_id", Reason::BadIdentifier)?,
+        ctx,
+        ts,
+        n,
+        out,
+    )?
+    .ok_or_else(|| Rejection::missing("from"))?;
+    Ok(Some(Event {
+        event_key: format!("{}|in|{message_id}", ctx.business_id),
+        event_type: "message_in",
+        ts,
+        business_id: ctx.business_id.to_string(),
+        phone_number_id: ctx.phone_number_id.map(str::to_string),
+        customer: Some(customer),
+        message_id: Some(message_id),
+        message_type,
+        referral: Some(m.referral.is_some()),
+        ..Event::default()
+    }))
+}
+
+fn echo_event(
+    raw: &RawValue,
+    ctx: &ChangeContext<'_>,
+    n: &Normalizer<'_>,
+    out: &mut LineOutcome,
+) -> Checked<Option<Event>> {
+    let m: MessageItem<'_> = item(raw)?;
+    let message_id = identifier(m.id.required_text("id", Reason::BadIdentifier)?, "id")?;
+    let ts = timestamp(&m.timestamp, n)?;
+    let customer = resolve_customer(
+        m.to.text("to", Reason::BadIdentifier)?,
+        m.to_user_id.text("to_user_id", Reason::BadIdentifier)?,
+        ctx,
+        ts,
+        n,
+        out,
+    )?
+    .ok_or_else(|| Rejection::missing("to"))?;
+    let message_type = m
+        .message_type
+        .text("type", Reason::BadEnum)?
+        .map(|t| t.trim().to_ascii_lowercase());
+    Ok(Some(Event {
+        event_key: format!("{}|out|{message_id}", ctx.business_id),
+        event_type: "message_out",
+        ts,
+        business_id: ctx.business_id.to_string(),
+        phone_number_id: ctx.phone_number_id.map(str::to_string),
+        customer: Some(customer),
+        message_id: Some(message_id),
+        message_type,
+        // Sent by a person from the business's phone app.
+        sender: Some("agent"),
+        ..Event::default()
+    }))
+}
+
+fn status_event(
+    raw: &RawValue,
+    ctx: &ChangeContext<'_>,
+    n: &Normalizer<'_>,
+    out: &mut LineOutcome,
+) -> Checked<Option<Event>> {
+    let s: StatusItem<'_> = item(raw)?;
+    if s.recipient_type.text("recipient_type", Reason::BadEnum)? == Some("group") {
+        out.skip("group_message".to_string());
+        return Ok(None);
+    }
+    let message_id = identifier(s.id.required_text("id", Reason::BadIdentifier)?, "id")?;
+    let status = one_of(
+        s.status.required_text("status", Reason::BadEnum)?.trim(),
+        &STATUSES,
+        "status",
+    )?;
+    let ts = timestamp(&s.timestamp, n)?;
+    let customer = resolve_customer(
+        s.recipient_id.text("recipient_id", Reason::BadIdentifier)?,
+        s.recipient_user_id.text("recipient_user_id", Reason::BadIdentifier)?,
+        ctx,
+        ts,
+        n,
+        out,
+    )?;
+    let mut e = Event {
+        event_key: format!("{}|status|{message_id}|{status}", ctx.business_id),
+        event_type: "status",
+        ts,
+        business_id: ctx.business_id.to_string(),
+        phone_number_id: ctx.phone_number_id.map(str::to_string),
+        customer,
+        message_id: Some(message_id),
+        status: Some(status),
+        ..Event::default()
+    };
+    if let Some(c) = &s.conversation {
+        e.conversation_id = c
+            .id
+            .text("conversation.id", Reason::BadIdentifier)?
+            .map(|id| identifier(id, "conversation.id"))
+            .transpose()?;
+        e.conversation_expires = c
+            .expiration_timestamp
+            .text("conversation.expiration_timestamp", Reason::BadTimestamp)?
+            .map(|t| parse_timestamp(t, "conversation.expiration_timestamp"))
+            .transpose()?;
+        e.conversation_origin = match &c.origin {
+            Some(o) => o
+                .origin_type
+                .text("conversation.origin.type", Reason::BadEnum)?
+                .map(normalise_category),
+            None => None,
+        };
+    }
+    if let Some(p) = &s.pricing {
+        e.reported_pricing_model = p
+            .pricing_model
+            .text("pricing.pricing_model", Reason::BadEnum)?
+            .map(|m| one_of(m.trim(), &PRICING_MODELS, "pricing.pricing_model"))
+            .transpose()?;
+        e.reported_category = p
+            .category
+            .text("pricing.category", Reason::BadEnum)?
+            .map(normalise_category);
+        let pricing_type = match p.pricing_type.text("pricing.type", Reason::BadEnum)? {
+            Some(t) => Some(t),
+            None => p.pricing_type_alt.text("pricing.pricing_type", Reason::BadEnum)?,
+        };
+        e.reported_pricing_type = pricing_type.map(normalise_category);
+        // Missing `billable` means: billable exactly when the type is `regular`.
+        e.reported_billable = match p.billable.flag("pricing.billable")? {
+            Some(b) => Some(b),
+            None => e.reported_pricing_type.as_deref().map(|t| t == "regular"),
+        };
+    }
+    if let Some(errors) = &s.errors {
+        e.error_code = errors
+            .iter()
+            .find_map(|er| er.code.text("errors[].code", Reason::BadEnum).ok().flatten())
+            .map(str::to_string);
+    }
+    Ok(Some(e))
+}

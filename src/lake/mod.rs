@@ -1,0 +1,236 @@
+//! The lake on disk: where each table lives, how files are written (beside their
+//! destination, then renamed, so a crash never leaves half a file), the lock that keeps two
+//! runs apart, and the Parquet conventions every table shares (spec README "The lake").
+
+pub mod manifest;
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::error::{read_err, write_err, Error, PolarsContext, Result};
+use crate::schema::{Table, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
+
+/// Rows per Parquet row group: large enough for good compression and few footers, small
+/// enough that a reader filtering on `business_id` or `ts` statistics skips most of a file.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Lake {
+    pub root: PathBuf,
+}
+
+impl Lake {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Lake { root: root.into() }
+    }
+
+    pub fn table_dir(&self, table: &Table) -> PathBuf {
+        self.root.join(table.name)
+    }
+
+    /// `LAKE/<table>/date=YYYY-MM-DD/part-0.parquet`: one file per partition, rewritten
+    /// whole when its rows change.
+    pub fn date_partition_file(&self, table: &Table, date: NaiveDate) -> PathBuf {
+        self.table_dir(table)
+            .join(format!("date={}", date.format("%Y-%m-%d")))
+            .join("part-0.parquet")
+    }
+
+    pub fn unpartitioned_file(&self, table: &Table) -> PathBuf {
+        self.table_dir(table).join("part-0.parquet")
+    }
+
+    /// Dates that have a partition of `table`, ascending.
+    pub fn partition_dates(&self, table: &Table) -> Result<Vec<NaiveDate>> {
+        let dir = self.table_dir(table);
+        let mut dates = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(dates),
+            Err(e) => return Err(read_err(&dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(read_err(&dir))?;
+            let name = entry.file_name();
+            let Some(date) = name.to_str().and_then(|n| n.strip_prefix("date=")) else {
+                continue;
+            };
+            if let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+                if entry.path().join("part-0.parquet").exists() {
+                    dates.push(d);
+                }
+            }
+        }
+        dates.sort();
+        Ok(dates)
+    }
+
+    pub fn restricted_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("_restricted");
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("_runs")
+    }
+
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.root.join("_tmp")
+    }
+
+    /// Take the lake's lock for the life of the returned guard. The lock is an OS file lock,
+    /// so the kernel releases it when its holder dies: a stale lock is taken over simply by
+    /// the next run.
+    pub fn lock(&self, command: &str) -> Result<LakeLock> {
+        fs::create_dir_all(&self.root).map_err(write_err(&self.root))?;
+        let path = self.root.join("_lock");
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(write_err(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                return Err(Error::Locked {
+                    lake: self.root.clone(),
+                    holder: if holder.trim().is_empty() {
+                        "unknown holder".into()
+                    } else {
+                        holder.trim().to_string()
+                    },
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(write_err(&path)(e)),
+        }
+        file.set_len(0).map_err(write_err(&path))?;
+        writeln!(file, "pid {} running `msgmeter {command}`", std::process::id())
+            .map_err(write_err(&path))?;
+        Ok(LakeLock { _file: file })
+    }
+}
+
+/// Held while a run writes to the lake; dropping it releases the lock.
+pub struct LakeLock {
+    _file: File,
+}
+
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(write_err(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(write_err(dir))?;
+    }
+    Ok(())
+}
+
+/// The temporary name a file is written under before it is renamed into place. Starts with
+/// a dot so no table glob (`*.parquet`) ever sees it.
+fn temp_path_for(dest: &Path) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Write a file atomically: into a temporary file beside `dest`, flushed to disk, then
+/// renamed over `dest`.
+pub fn write_atomically(
+    dest: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(write_err(dir))?;
+    let tmp = temp_path_for(dest);
+    let file = File::create(&tmp).map_err(write_err(&tmp))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let result = write(&mut w).and_then(|()| {
+        let file = w.into_inner().map_err(|e| write_err(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(write_err(&tmp))
+    });
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fs::rename(&tmp, dest).map_err(write_err(dest))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+pub fn write_bytes_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(dest, |w| w.write_all(bytes).map_err(write_err(dest)))
+}
+
+/// Write a table file: zstd, full column statistics, fixed row groups and the schema
+/// version in the footer. The frame must already be in the table's total row order.
+pub fn write_table_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
+    write_atomically(dest, |w| {
+        ParquetWriter::new(w)
+            .with_compression(ParquetCompression::Zstd(Some(
+                ZstdLevel::try_new(3).expect("zstd level 3 is valid"),
+            )))
+            .with_statistics(StatisticsOptions::full())
+            .with_row_group_size(Some(ROW_GROUP_ROWS))
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+                SCHEMA_VERSION_KEY.to_string(),
+                SCHEMA_VERSION.to_string(),
+            )])))
+            .finish(df)
+            .ctx(format!("writing {}", dest.display()))?;
+        Ok(())
+    })
+}
+
+/// Scratch files (spills) favour speed over size.
+pub fn write_scratch_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
+    if let Some(dir) = dest.parent() {
+        fs::create_dir_all(dir).map_err(write_err(dir))?;
+    }
+    let file = File::create(dest).map_err(write_err(dest))?;
+    ParquetWriter::new(BufWriter::new(file))
+        .with_compression(ParquetCompression::Uncompressed)
+        .with_statistics(StatisticsOptions::empty())
+        .finish(df)
+        .ctx(format!("writing scratch file {}", dest.display()))?;
+    Ok(())
+}
+
+pub fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<DataFrame> {
+    let file = File::open(path).map_err(read_err(path))?;
+    ParquetReader::new(file)
+        .with_columns(columns)
+        .finish()
+        .ctx(format!("reading {}", path.display()))
+}
+
+/// Remove what an interrupted run left behind: temporary files beside destinations and the
+/// scratch folder. Called under the lock, so nothing else is writing.
+pub fn remove_leftovers(lake: &Lake) -> Result<()> {
+    let scratch = lake.scratch_dir();
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch).map_err(write_err(&scratch))?;
+    }
+    fn walk(dir: &Path) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if path.is_dir() {
+                walk(&path);
+            } else if name.starts_with('.') && name.contains(".tmp-") {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+    walk(&lake.root);
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! msgmeter: meters, bills and analyses business messaging.
+//!
+//! The library is the product; `src/main.rs` is a thin CLI over it. Data flows raw logs →
+//! [`ingest`] → the lake's `events` table ([`lake`], [`schema`]) → derived tables, invoices
+//! and reports (later stages). The contract is `../shared/spec/`.
+
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod generate;
+pub mod ingest;
+pub mod lake;
+pub mod pricing;
+pub mod query;
+pub mod schema;
+pub mod settings;
+
+pub use error::{Error, Result};

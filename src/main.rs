@@ -1,0 +1,165 @@
+//! The `msgmeter` binary: parse, resolve settings, run, map errors to exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use msgmeter::cli::{Cli, Command, LogFormat};
+use msgmeter::error::Error;
+use msgmeter::settings::{CommandLine, ConfigFile, Settings};
+use msgmeter::{demo, generate, ingest, query, schema};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.log_format);
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            let usage = matches!(e.downcast_ref::<Error>(), Some(Error::Usage(_)));
+            tracing::error!("{e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn init_logging(quiet: bool, format: LogFormat) {
+    let level = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MSGMETER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_target(false).init(),
+    }
+}
+
+/// Ok(false): the job ran but did not fully succeed (exit 1).
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    let (config, config_path) = ConfigFile::load(cli.config.as_deref())?;
+    let mut line = CommandLine {
+        markets: cli.markets.clone(),
+        pseudonym_key: std::env::var("MSGMETER_PSEUDONYM_KEY").ok(),
+        ..CommandLine::default()
+    };
+    let stdout = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Generate(a) => {
+            let summary = generate::generate(&generate::GenerateOptions {
+                out: a.out.clone(),
+                format: a.format,
+                businesses: a.businesses,
+                customers: a.customers,
+                start: a.start,
+                days: a.days,
+                events_per_day: a.events_per_day,
+                seed: a.seed,
+                files_per_day: a.files_per_day,
+            })?;
+            writeln!(
+                stdout,
+                "wrote {} files to {}: {} lines, {} records, {:.1} MB",
+                summary.files.len(),
+                a.out.display(),
+                summary.lines,
+                summary.records,
+                summary.bytes as f64 / 1e6
+            )?;
+            Ok(true)
+        }
+        Command::Ingest(a) => {
+            line.lake = a.lake;
+            line.max_quarantine_pct = a.max_quarantine_pct;
+            line.max_line_bytes = a.max_line_bytes;
+            let settings = Settings::resolve(line, config, config_path)?;
+            if settings.pseudonym_key.is_demo_key {
+                tracing::warn!(
+                    "NO PSEUDONYM KEY CONFIGURED: customer pseudonyms use the public demo key and can \
+                     be reversed by anyone with a phone book. Set MSGMETER_PSEUDONYM_KEY or \
+                     `pseudonym_key` in the config file before ingesting real data."
+                );
+            }
+            let (markets, markets_sha) = settings.markets()?;
+            let outcome = ingest::ingest(
+                &ingest::IngestOptions {
+                    lake: settings.lake()?,
+                    format: a.format,
+                    now: a.now.unwrap_or_else(chrono::Utc::now),
+                    max_quarantine_pct: settings.max_quarantine_pct,
+                    max_line_bytes: settings.max_line_bytes,
+                    markets,
+                    pseudonym_key: settings.pseudonym_key.bytes.clone(),
+                    config_hashes: settings.config_hashes(&markets_sha),
+                },
+                &a.paths,
+            )?;
+            let m = &outcome.manifest;
+            for f in &m.files {
+                writeln!(
+                    stdout,
+                    "{}\t{}\t{:?}\tread {} accepted {} duplicates {} (conflicting {}) quarantined {} skipped {}",
+                    f.path,
+                    f.format,
+                    f.status.clone().expect("every file has a status"),
+                    f.read,
+                    f.accepted,
+                    f.duplicates,
+                    f.conflicting_duplicates,
+                    f.quarantined_total(),
+                    f.skipped_total()
+                )?;
+            }
+            let t = &m.totals;
+            writeln!(
+                stdout,
+                "total\tread {} = accepted {} + duplicates {} + quarantined {} + skipped {}; replaced in lake {}; run {}",
+                t.read, t.accepted, t.duplicates, t.quarantined, t.skipped, t.replaced_in_lake, m.run_id
+            )?;
+            if t.files == 0 && t.read == 0 {
+                writeln!(stdout, "nothing new to ingest: the lake is unchanged")?;
+            }
+            for p in &m.problems {
+                tracing::error!("{p}");
+            }
+            Ok(!outcome.too_much_quarantined)
+        }
+        Command::Query(a) => {
+            line.lake = a.lake;
+            let settings = Settings::resolve(line, config, config_path)?;
+            let mut df = query::run(&settings.lake()?, &a.sql)?;
+            match (&a.out, a.format) {
+                (Some(path), format) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                    );
+                    query::write_result(&mut df, format, &mut f, path)?;
+                    f.flush()?;
+                }
+                (None, query::OutputFormat::Parquet) => {
+                    return Err(Error::Usage("--format parquet needs --out FILE".into()).into())
+                }
+                (None, format) => query::write_result(&mut df, format, stdout, std::path::Path::new("stdout"))?,
+            }
+            Ok(true)
+        }
+        Command::Schema(a) => {
+            let tables: Vec<&schema::Table> = match &a.table {
+                Some(name) => vec![schema::table(name).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "no table {name:?}; tables: {}",
+                        schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                    ))
+                })?],
+                None => schema::TABLES.to_vec(),
+            };
+            write!(stdout, "{}", schema::dictionary(&tables))?;
+            Ok(true)
+        }
+        Command::Demo(a) => {
+            let settings = Settings::resolve(line, config, config_path)?;
+            Ok(demo::run(&a.out, &settings, stdout)?)
+        }
+    }
+}

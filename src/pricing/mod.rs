@@ -1,0 +1,2 @@
+//! Pricing rules as data, read by ingest (markets) and, later, by metering and billing.
+pub mod markets;

@@ -1,0 +1,193 @@
+//! Every table's columns, defined once: name, type, unit, nullability and meaning.
+//!
+//! The Parquet writer, the `query` command's table list and the `schema` data dictionary
+//! all read these definitions, so a column cannot exist in one place and not the others.
+//! Spec: README "The lake", events.md §3.
+
+use polars::prelude::{DataType, Field, Schema, TimeUnit};
+
+/// Written into every Parquet file's key-value metadata as `msgmeter.schema_version`.
+/// Bump it when a column changes meaning or type.
+pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION_KEY: &str = "msgmeter.schema_version";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Bool,
+    Int8,
+    Int64,
+    UInt64,
+    /// UTC instant, microseconds.
+    Timestamp,
+    Date,
+}
+
+impl ColumnType {
+    pub fn polars(self) -> DataType {
+        match self {
+            ColumnType::Text => DataType::String,
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Int8 => DataType::Int8,
+            ColumnType::Int64 => DataType::Int64,
+            ColumnType::UInt64 => DataType::UInt64,
+            ColumnType::Timestamp => {
+                DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
+            }
+            ColumnType::Date => DataType::Date,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ColumnType::Text => "string",
+            ColumnType::Bool => "bool",
+            ColumnType::Int8 => "int8",
+            ColumnType::Int64 => "int64",
+            ColumnType::UInt64 => "uint64",
+            ColumnType::Timestamp => "timestamp[us, UTC]",
+            ColumnType::Date => "date",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnType,
+    pub unit: &'static str,
+    pub nullable: bool,
+    pub meaning: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    /// Hive partition column (a folder `name=value`), if any. Not stored inside the files.
+    pub partition: Option<&'static str>,
+    pub one_row_per: &'static str,
+    pub columns: &'static [Column],
+}
+
+impl Table {
+    /// The columns stored in the Parquet files, in file order.
+    pub fn polars_schema(&self) -> Schema {
+        self.columns
+            .iter()
+            .map(|c| Field::new(c.name.into(), c.kind.polars()))
+            .collect()
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+const fn col(
+    name: &'static str,
+    kind: ColumnType,
+    unit: &'static str,
+    nullable: bool,
+    meaning: &'static str,
+) -> Column {
+    Column {
+        name,
+        kind,
+        unit,
+        nullable,
+        meaning,
+    }
+}
+
+use ColumnType::*;
+
+pub const EVENTS: Table = Table {
+    name: "events",
+    partition: Some("date"),
+    one_row_per: "accepted input event, after dedupe (partition: UTC date of ts)",
+    columns: &[
+        col("event_key", Text, "", false, "dedupe key, scoped per business: `business|in|message id`, `business|status|message id|status`, `business|out|message id` (business-app echo) or `business|event id` (event log)"),
+        col("event_type", Text, "", false, "message_in, message_out, status, case_opened, case_status or case_rating"),
+        col("ts", Timestamp, "UTC", false, "when the event happened, as the sender stamped it"),
+        col("business_id", Text, "", false, "the business (WhatsApp Business Account id for webhooks)"),
+        col("phone_number_id", Text, "", true, "the business phone number the webhook came through (webhooks only)"),
+        col("customer_key", Text, "", true, "keyed pseudonym of the customer (HMAC-SHA-256, 128 bits, hex); a business-scoped user id seen with a number maps to the number's key"),
+        col("customer_id_kind", Text, "", true, "what the customer was known by: phone, user_id (business-scoped id never seen with a number) or opaque (event-log id that is not a number)"),
+        col("customer_cc", Text, "", true, "country calling code of the customer's number, e.g. 52"),
+        col("customer_country", Text, "ISO 3166-1 alpha-2", true, "country of the customer's number"),
+        col("market", Text, "", true, "pricing market of the customer's number (data/markets.csv); Unknown when there is no number"),
+        col("message_id", Text, "", true, "message id (wamid… for webhooks)"),
+        col("message_type", Text, "", true, "text, image, template, interactive, reaction, …"),
+        col("template_category", Text, "", true, "category of an outbound template (marketing, utility, authentication, authentication_international, …; unknown values kept)"),
+        col("sender", Text, "", true, "for message_out: agent (a person), bot (automated reply) or system (nobody typed it)"),
+        col("agent_id", Text, "", true, "the agent who sent the message or changed the case"),
+        col("referral", Bool, "", true, "inbound message came from an ad or page button (free entry point)"),
+        col("status", Text, "", true, "delivery status: sent, delivered, read, played or failed"),
+        col("reported_pricing_model", Text, "", true, "pricing model the platform reported on the status: CBP or PMP"),
+        col("reported_billable", Bool, "", true, "billable flag the platform reported (missing: type == regular)"),
+        col("reported_category", Text, "", true, "pricing category the platform reported (hyphens normalised to underscores)"),
+        col("reported_pricing_type", Text, "", true, "PMP pricing type reported: regular, free_customer_service, free_entry_point"),
+        col("conversation_id", Text, "", true, "conversation the platform reported (CBP era) or the event log named"),
+        col("conversation_origin", Text, "", true, "origin type of that conversation"),
+        col("conversation_expires", Timestamp, "UTC", true, "expiration the platform reported for that conversation"),
+        col("error_code", Text, "", true, "error code of a failed status"),
+        col("case_id", Text, "", true, "support case id (event log only)"),
+        col("case_kind", Text, "", true, "complaint or request"),
+        col("case_category", Text, "", true, "the case's topic, e.g. fraud, flight delay, billing, delivery"),
+        col("case_status", Text, "", true, "open, pending, on_hold, resolved, reopened or closed"),
+        col("rating", Int8, "1–5", true, "customer satisfaction rating of a case"),
+        col("content_hash", UInt64, "", false, "hash of the normalised content (source columns aside); decides which duplicate is kept"),
+        col("source_file", Text, "", false, "name of the raw file the kept version came from"),
+        col("source_sha256", Text, "", false, "SHA-256 of that raw file (as stored, compressed or not)"),
+        col("source_line", Int64, "", false, "line (CSV: row's first line) of that raw file, from 1"),
+    ],
+};
+
+pub const IDENTITIES: Table = Table {
+    name: "identities",
+    partition: None,
+    one_row_per: "business-scoped user id seen together with a phone number",
+    columns: &[
+        col("business_id", Text, "", false, "the business the user id is scoped to"),
+        col("user_key", Text, "", false, "keyed pseudonym of the business-scoped user id"),
+        col("customer_key", Text, "", false, "keyed pseudonym of the phone number it belongs to"),
+        col("customer_cc", Text, "", true, "country calling code of that number"),
+        col("customer_country", Text, "ISO 3166-1 alpha-2", true, "country of that number"),
+        col("market", Text, "", true, "pricing market of that number"),
+        col("first_seen", Timestamp, "UTC", false, "earliest event that carried the pair"),
+    ],
+};
+
+/// The tables `query` and `schema` know, in dictionary order.
+pub const TABLES: &[&Table] = &[&EVENTS, &IDENTITIES];
+
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().copied().find(|t| t.name == name)
+}
+
+/// The data dictionary as Markdown: one section per table.
+pub fn dictionary(tables: &[&Table]) -> String {
+    let mut out = String::new();
+    for t in tables {
+        out.push_str(&format!("## {}\n\nOne row per {}.", t.name, t.one_row_per));
+        if let Some(p) = t.partition {
+            out.push_str(&format!(" Partitioned by `{p}=YYYY-MM-DD` folders."));
+        }
+        out.push_str("\n\n| column | type | unit | nullable | meaning |\n|---|---|---|---|---|\n");
+        if let Some(p) = t.partition {
+            out.push_str(&format!("| {p} | date | UTC day | no | partition folder |\n"));
+        }
+        for c in t.columns {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                c.name,
+                c.kind.label(),
+                c.unit,
+                if c.nullable { "yes" } else { "no" },
+                c.meaning
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
