@@ -843,10 +843,11 @@ impl DayFiles {
     }
 
     fn write(&mut self, k: usize, line: &[u8]) -> Result<()> {
-        let w = &mut self.writers[k.min(self.writers.len() - 1)];
+        let k = k.min(self.writers.len() - 1);
+        let w = &mut self.writers[k];
         w.write_all(line)
             .and_then(|()| w.write_all(b"\n"))
-            .map_err(write_err(&self.paths[k.min(self.paths.len() - 1)]))?;
+            .map_err(write_err(&self.paths[k]))?;
         self.bytes += line.len() as u64 + 1;
         Ok(())
     }

@@ -59,7 +59,7 @@ fn walk_has_parquet(dir: &Path) -> bool {
 
 /// A SQL context with every table the lake holds registered under its name.
 pub fn context(lake: &Path) -> Result<(SQLContext, Vec<&'static str>)> {
-    let mut ctx = SQLContext::new();
+    let ctx = SQLContext::new();
     let mut names = Vec::new();
     for table in schema::TABLES {
         if let Some(lf) = scan_table(lake, table)? {

@@ -143,7 +143,7 @@ fn resolve_user_ids(df: DataFrame, identities: &IdentityMap) -> Result<DataFrame
         return Ok(df);
     }
     let kind = df.column("customer_id_kind").ctx("events")?.str().ctx("events")?.clone();
-    if !kind.into_iter().any(|k| k == Some("user_id")) {
+    if !kind.iter().any(|k| k == Some("user_id")) {
         return Ok(df);
     }
     let biz = df.column("business_id").ctx("events")?.str().ctx("events")?.clone();

@@ -122,3 +122,124 @@ impl<'a> Field<'a> for Option<Scalar<'a>> {
         }
     }
 }
+
+/// A JSON value expected to be an object of shape `T`: anything else (an array, a string)
+/// becomes `NotAnObject` instead of failing the whole line, so one bad item in a webhook
+/// body is quarantined alone.
+#[derive(Debug)]
+pub enum Item<T> {
+    Object(T),
+    NotAnObject,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Item<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Item<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Item::Object)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Item::NotAnObject)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Item::NotAnObject)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Item::NotAnObject)
+            }
+        }
+        deserializer.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<T> Item<T> {
+    /// The object, or a `not_an_object` rejection naming it.
+    pub fn object(&self, what: &str) -> Checked<&T> {
+        match self {
+            Item::Object(t) => Ok(t),
+            Item::NotAnObject => Err(Rejection::new(
+                Reason::NotAnObject,
+                format!("`{what}` is not an object"),
+            )),
+        }
+    }
+}
+
+/// A JSON value expected to be an array of `T`; anything else is `NotAList`.
+#[derive(Debug)]
+pub enum List<T> {
+    Items(Vec<T>),
+    NotAList,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(t) = seq.next_element::<T>()? {
+                    items.push(t);
+                }
+                Ok(List::Items(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List::NotAList)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(List::NotAList)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(List::NotAList)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(List::NotAList)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(List::NotAList)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(List::NotAList)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(List::Items(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<T> List<T> {
+    pub fn items(&self, what: &str) -> Checked<&[T]> {
+        match self {
+            List::Items(v) => Ok(v),
+            List::NotAList => Err(Rejection::new(
+                Reason::MalformedJson,
+                format!("`{what}` is not an array"),
+            )),
+        }
+    }
+}

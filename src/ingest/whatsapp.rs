@@ -3,20 +3,20 @@
 //! non-messaging change. Each item is parsed on its own, so a bad item is quarantined alone
 //! (with its item path) while the rest of the body is ingested.
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::normalize::{
     identifier, normalise_category, one_of, parse_timestamp, Checked, Customer, Event,
     IdentityPair, Normalizer, Reason, Rejection, PRICING_MODELS, STATUSES,
 };
-use super::scalar::{Field, Scalar};
+use super::scalar::{Field, Item, List, Scalar};
 use super::LineOutcome;
 
 #[derive(Deserialize)]
 struct Body<'a> {
     #[serde(borrow, default)]
-    entry: Option<Vec<&'a RawValue>>,
+    entry: Option<List<Item<Entry<'a>>>>,
 }
 
 #[derive(Deserialize)]
@@ -24,7 +24,7 @@ struct Entry<'a> {
     #[serde(borrow, default)]
     id: Option<Scalar<'a>>,
     #[serde(borrow, default)]
-    changes: Option<Vec<&'a RawValue>>,
+    changes: Option<List<Item<Change<'a>>>>,
 }
 
 #[derive(Deserialize)]
@@ -32,21 +32,21 @@ struct Change<'a> {
     #[serde(borrow, default)]
     field: Option<Scalar<'a>>,
     #[serde(borrow, default)]
-    value: Option<&'a RawValue>,
+    value: Option<Item<ChangeValue<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
 struct ChangeValue<'a> {
     #[serde(borrow, default)]
-    metadata: Option<Metadata<'a>>,
+    metadata: Option<Item<Metadata<'a>>>,
     #[serde(borrow, default)]
-    contacts: Option<Vec<Contact<'a>>>,
+    contacts: Option<List<Item<Contact<'a>>>>,
     #[serde(borrow, default)]
-    messages: Option<Vec<&'a RawValue>>,
+    messages: Option<List<Item<MessageItem<'a>>>>,
     #[serde(borrow, default)]
-    statuses: Option<Vec<&'a RawValue>>,
+    statuses: Option<List<Item<StatusItem<'a>>>>,
     #[serde(borrow, default)]
-    message_echoes: Option<Vec<&'a RawValue>>,
+    message_echoes: Option<List<Item<MessageItem<'a>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -80,8 +80,8 @@ struct MessageItem<'a> {
     timestamp: Option<Scalar<'a>>,
     #[serde(borrow, default, rename = "type")]
     message_type: Option<Scalar<'a>>,
-    #[serde(borrow, default)]
-    referral: Option<&'a RawValue>,
+    #[serde(default)]
+    referral: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -99,11 +99,11 @@ struct StatusItem<'a> {
     #[serde(borrow, default)]
     recipient_type: Option<Scalar<'a>>,
     #[serde(borrow, default)]
-    conversation: Option<Conversation<'a>>,
+    conversation: Option<Item<Conversation<'a>>>,
     #[serde(borrow, default)]
-    pricing: Option<Pricing<'a>>,
+    pricing: Option<Item<Pricing<'a>>>,
     #[serde(borrow, default)]
-    errors: Option<Vec<ErrorItem<'a>>>,
+    errors: Option<List<Item<ErrorItem<'a>>>>,
 }
 
 #[derive(Deserialize)]
@@ -113,7 +113,7 @@ struct Conversation<'a> {
     #[serde(borrow, default)]
     expiration_timestamp: Option<Scalar<'a>>,
     #[serde(borrow, default)]
-    origin: Option<Origin<'a>>,
+    origin: Option<Item<Origin<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -149,12 +149,14 @@ pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
         Ok(b) => b,
         Err(e) => return out.reject_line(super::classify_json_error(line, &e)),
     };
-    let Some(entries) = body.entry else {
-        return out.reject_line(Rejection::missing("entry"));
+    let entries = match body.entry.as_ref().map(|e| e.items("entry")) {
+        None => return out.reject_line(Rejection::missing("entry")),
+        Some(Err(r)) => return out.reject_line(r),
+        Some(Ok(entries)) => entries,
     };
-    for (ei, raw_entry) in entries.iter().enumerate() {
+    for (ei, entry) in entries.iter().enumerate() {
         let path = format!("entry[{ei}]");
-        let entry: Entry<'_> = match item(raw_entry) {
+        let entry = match entry.object(&path) {
             Ok(e) => e,
             Err(r) => {
                 out.reject(path, r);
@@ -172,27 +174,33 @@ pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
                 continue;
             }
         };
-        for (ci, raw_change) in entry.changes.iter().flatten().enumerate() {
+        let changes = match entry.changes.as_ref().map(|c| c.items("changes")) {
+            None => continue,
+            Some(Err(r)) => {
+                out.reject(path, r);
+                continue;
+            }
+            Some(Ok(c)) => c,
+        };
+        for (ci, change) in changes.iter().enumerate() {
             let path = format!("entry[{ei}].changes[{ci}]");
-            if let Err(r) = parse_change(raw_change, &business_id, &path, n, out) {
+            if let Err(r) = change
+                .object(&path)
+                .and_then(|c| parse_change(c, &business_id, &path, n, out))
+            {
                 out.reject(path, r);
             }
         }
     }
 }
 
-fn item<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Checked<T> {
-    serde_json::from_str(raw.get()).map_err(|e| super::classify_json_error(raw.get(), &e))
-}
-
 fn parse_change(
-    raw: &RawValue,
+    change: &Change<'_>,
     business_id: &str,
     path: &str,
     n: &Normalizer<'_>,
     out: &mut LineOutcome,
 ) -> Checked<()> {
-    let change: Change<'_> = item(raw)?;
     let field = change.field.required_text("field", Reason::BadEnum)?;
     let is_echo = match field {
         "messages" => false,
@@ -203,65 +211,80 @@ fn parse_change(
             return Ok(());
         }
     };
-    let value: ChangeValue<'_> = match change.value {
-        Some(v) => item(v)?,
+    let value = match &change.value {
+        Some(v) => v.object("value")?,
         None => return Err(Rejection::missing("value")),
     };
-    let phone_number_id = value
-        .metadata
-        .as_ref()
-        .and_then(|m| m.phone_number_id.text("phone_number_id", Reason::BadIdentifier).ok().flatten())
-        .map(str::to_string);
+    let phone_number_id = match &value.metadata {
+        Some(Item::Object(m)) => m
+            .phone_number_id
+            .text("metadata.phone_number_id", Reason::BadIdentifier)?
+            .map(str::to_string),
+        _ => None,
+    };
     // Contacts carrying both a number and a business-scoped user id teach the identity.
-    let contacts = value.contacts.as_deref().unwrap_or_default();
+    let contacts: Vec<&Contact<'_>> = match &value.contacts {
+        Some(List::Items(cs)) => cs
+            .iter()
+            .filter_map(|c| match c {
+                Item::Object(c) => Some(c),
+                Item::NotAnObject => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let contact_phone = contacts
         .iter()
         .find_map(|c| c.wa_id.text("wa_id", Reason::BadIdentifier).ok().flatten());
     let contact_user = contacts
         .iter()
         .find_map(|c| c.user_id.text("user_id", Reason::BadIdentifier).ok().flatten());
-
     let ctx = ChangeContext {
         business_id,
         phone_number_id: phone_number_id.as_deref(),
         contact_phone,
         contact_user,
     };
-    let mut items: Vec<(&str, &Vec<&RawValue>)> = Vec::new();
-    if is_echo {
-        if let Some(m) = &value.message_echoes {
-            items.push(("message_echoes", m));
-        }
-        if let Some(m) = &value.messages {
-            items.push(("messages", m));
-        }
+    let lists: [(&str, Option<&List<Item<MessageItem<'_>>>>); 2] = if is_echo {
+        [("message_echoes", value.message_echoes.as_ref()), ("messages", value.messages.as_ref())]
     } else {
-        if let Some(m) = &value.messages {
-            items.push(("messages", m));
-        }
-        if let Some(s) = &value.statuses {
-            items.push(("statuses", s));
+        [("messages", value.messages.as_ref()), ("statuses", None)]
+    };
+    for (list_name, list) in lists {
+        let Some(list) = list else { continue };
+        for (ii, item) in list.items(list_name)?.iter().enumerate() {
+            let item_path = format!("{path}.value.{list_name}[{ii}]");
+            let result = item.object(&item_path).and_then(|m| {
+                if is_echo {
+                    echo_event(m, &ctx, n, out)
+                } else {
+                    message_event(m, &ctx, n, out)
+                }
+            });
+            settle(result, item_path, out);
         }
     }
-    for (list, raws) in items {
-        for (ii, raw_item) in raws.iter().enumerate() {
-            let item_path = format!("{path}.value.{list}[{ii}]");
-            let result = match (list, is_echo) {
-                ("statuses", _) => status_event(raw_item, &ctx, n, out),
-                (_, true) => echo_event(raw_item, &ctx, n, out),
-                _ => message_event(raw_item, &ctx, n, out),
-            };
-            match result {
-                Ok(Some(mut e)) => {
-                    e.compute_content_hash();
-                    out.accept(e);
-                }
-                Ok(None) => {}
-                Err(r) => out.reject(item_path, r),
+    if !is_echo {
+        if let Some(list) = &value.statuses {
+            for (ii, item) in list.items("statuses")?.iter().enumerate() {
+                let item_path = format!("{path}.value.statuses[{ii}]");
+                let result = item.object(&item_path).and_then(|s| status_event(s, &ctx, n, out));
+                settle(result, item_path, out);
             }
         }
     }
     Ok(())
+}
+
+fn settle(result: Checked<Option<Event>>, item_path: String, out: &mut LineOutcome) {
+    match result {
+        Ok(Some(mut e)) => {
+            e.compute_content_hash();
+            out.accept(e);
+        }
+        Ok(None) => {}
+        Err(r) => out.reject(item_path, r),
+    }
 }
 
 struct ChangeContext<'c> {
@@ -281,17 +304,29 @@ fn resolve_customer(
     n: &Normalizer<'_>,
     out: &mut LineOutcome,
 ) -> Checked<Option<Customer>> {
-    let user_id = user_id.or(ctx.contact_user);
-    let phone = phone.or(ctx.contact_phone);
-    let customer = match phone {
-        Some(p) => {
-            let digits = p.trim().trim_start_matches('+');
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 15 {
+    fn valid(p: &str) -> Option<&str> {
+        let d = p.trim().trim_start_matches('+');
+        (!d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit())).then_some(d)
+    }
+    // The item's own number first; the change's contact when the item has none (or only a
+    // placeholder, as business-app echoes sometimes carry).
+    let phone = match (phone, ctx.contact_phone.and_then(valid)) {
+        (Some(p), contact) => match (valid(p), contact) {
+            (Some(d), _) => Some(d),
+            (None, Some(c)) => Some(c),
+            (None, None) => {
                 return Err(Rejection::new(
                     Reason::BadIdentifier,
-                    "customer number is not digits (wa_id / from / recipient_id)",
-                ));
+                    "customer number is not digits (from / to / recipient_id)",
+                ))
             }
+        },
+        (None, contact) => contact,
+    };
+    let item_user = user_id.filter(|u| !u.trim().is_empty() && !u.contains('<'));
+    let user_id = item_user.or(ctx.contact_user);
+    let customer = match phone {
+        Some(digits) => {
             let c = n.phone_customer(digits, ts);
             if let Some(u) = user_id {
                 out.identities.push(IdentityPair {
@@ -317,12 +352,11 @@ fn timestamp(v: &Option<Scalar<'_>>, n: &Normalizer<'_>) -> Checked<i64> {
 }
 
 fn message_event(
-    raw: &RawValue,
+    m: &MessageItem<'_>,
     ctx: &ChangeContext<'_>,
     n: &Normalizer<'_>,
     out: &mut LineOutcome,
 ) -> Checked<Option<Event>> {
-    let m: MessageItem<'_> = item(raw)?;
     let message_type = m
         .message_type
         .text("type", Reason::BadEnum)?
@@ -358,12 +392,11 @@ fn message_event(
 }
 
 fn echo_event(
-    raw: &RawValue,
+    m: &MessageItem<'_>,
     ctx: &ChangeContext<'_>,
     n: &Normalizer<'_>,
     out: &mut LineOutcome,
 ) -> Checked<Option<Event>> {
-    let m: MessageItem<'_> = item(raw)?;
     let message_id = identifier(m.id.required_text("id", Reason::BadIdentifier)?, "id")?;
     let ts = timestamp(&m.timestamp, n)?;
     let customer = resolve_customer(
@@ -395,12 +428,11 @@ fn echo_event(
 }
 
 fn status_event(
-    raw: &RawValue,
+    s: &StatusItem<'_>,
     ctx: &ChangeContext<'_>,
     n: &Normalizer<'_>,
     out: &mut LineOutcome,
 ) -> Checked<Option<Event>> {
-    let s: StatusItem<'_> = item(raw)?;
     if s.recipient_type.text("recipient_type", Reason::BadEnum)? == Some("group") {
         out.skip("group_message".to_string());
         return Ok(None);
@@ -432,6 +464,7 @@ fn status_event(
         ..Event::default()
     };
     if let Some(c) = &s.conversation {
+        let c = c.object("conversation")?;
         e.conversation_id = c
             .id
             .text("conversation.id", Reason::BadIdentifier)?
@@ -444,6 +477,7 @@ fn status_event(
             .transpose()?;
         e.conversation_origin = match &c.origin {
             Some(o) => o
+                .object("conversation.origin")?
                 .origin_type
                 .text("conversation.origin.type", Reason::BadEnum)?
                 .map(normalise_category),
@@ -451,6 +485,7 @@ fn status_event(
         };
     }
     if let Some(p) = &s.pricing {
+        let p = p.object("pricing")?;
         e.reported_pricing_model = p
             .pricing_model
             .text("pricing.pricing_model", Reason::BadEnum)?
@@ -473,8 +508,12 @@ fn status_event(
     }
     if let Some(errors) = &s.errors {
         e.error_code = errors
+            .items("errors")?
             .iter()
-            .find_map(|er| er.code.text("errors[].code", Reason::BadEnum).ok().flatten())
+            .find_map(|er| match er {
+                Item::Object(er) => er.code.text("errors[].code", Reason::BadEnum).ok().flatten(),
+                Item::NotAnObject => None,
+            })
             .map(str::to_string);
     }
     Ok(Some(e))
