@@ -117,6 +117,15 @@ pub fn parse_json_line(line: &[u8], format: InputFormat, n: &Normalizer<'_>, max
         out.reject_line(Rejection::new(Reason::InvalidUtf8, "line is not valid UTF-8"));
         return out;
     };
+    if !text.trim_start().starts_with('{') {
+        // serde would read a JSON array positionally into a struct: reject it here.
+        let why = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Rejection::new(Reason::NotAnObject, "valid JSON, but not an object"),
+            Err(e) => Rejection::new(Reason::MalformedJson, format!("not valid JSON: {e}")),
+        };
+        out.reject_line(why);
+        return out;
+    }
     match format {
         InputFormat::Whatsapp => whatsapp::parse_line(text, n, &mut out),
         InputFormat::EventsJson | InputFormat::EventsCsv => {

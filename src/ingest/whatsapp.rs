@@ -53,6 +53,8 @@ struct ChangeValue<'a> {
 struct Metadata<'a> {
     #[serde(borrow, default)]
     phone_number_id: Option<Scalar<'a>>,
+    #[serde(borrow, default)]
+    display_phone_number: Option<Scalar<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -215,12 +217,16 @@ fn parse_change(
         Some(v) => v.object("value")?,
         None => return Err(Rejection::missing("value")),
     };
-    let phone_number_id = match &value.metadata {
-        Some(Item::Object(m)) => m
-            .phone_number_id
-            .text("metadata.phone_number_id", Reason::BadIdentifier)?
-            .map(str::to_string),
-        _ => None,
+    let (phone_number_id, business_number) = match &value.metadata {
+        Some(Item::Object(m)) => (
+            m.phone_number_id
+                .text("metadata.phone_number_id", Reason::BadIdentifier)?
+                .map(str::to_string),
+            m.display_phone_number
+                .text("metadata.display_phone_number", Reason::BadIdentifier)?
+                .map(str::to_string),
+        ),
+        _ => (None, None),
     };
     // Contacts carrying both a number and a business-scoped user id teach the identity.
     let contacts: Vec<&Contact<'_>> = match &value.contacts {
@@ -242,6 +248,7 @@ fn parse_change(
     let ctx = ChangeContext {
         business_id,
         phone_number_id: phone_number_id.as_deref(),
+        business_number: business_number.as_deref(),
         contact_phone,
         contact_user,
     };
@@ -290,6 +297,8 @@ fn settle(result: Checked<Option<Event>>, item_path: String, out: &mut LineOutco
 struct ChangeContext<'c> {
     business_id: &'c str,
     phone_number_id: Option<&'c str>,
+    /// The business's own number: never the customer.
+    business_number: Option<&'c str>,
     contact_phone: Option<&'c str>,
     contact_user: Option<&'c str>,
 }
@@ -399,8 +408,17 @@ fn echo_event(
 ) -> Checked<Option<Event>> {
     let message_id = identifier(m.id.required_text("id", Reason::BadIdentifier)?, "id")?;
     let ts = timestamp(&m.timestamp, n)?;
+    // An echo is sent to the customer; some senders swap `from` and `to` (revokes, edits),
+    // so the customer is whichever of them is not the business's own number.
+    let to = m.to.text("to", Reason::BadIdentifier)?;
+    let from = m.from.text("from", Reason::BadIdentifier)?;
+    let is_business = |n: &str| ctx.business_number.is_some_and(|b| b == n.trim_start_matches('+'));
+    let number = match (to, from) {
+        (Some(t), Some(f)) if is_business(t) && !is_business(f) => Some(f),
+        (t, _) => t,
+    };
     let customer = resolve_customer(
-        m.to.text("to", Reason::BadIdentifier)?,
+        number,
         m.to_user_id.text("to_user_id", Reason::BadIdentifier)?,
         ctx,
         ts,

@@ -1,0 +1,114 @@
+//! The lake's promises: Parquet conventions, row order, atomic publication, the lock,
+//! deferred and already-ingested files (spec README "The lake", "Promises").
+
+use std::path::Path;
+
+use msgmeter::lake::manifest::FileStatus;
+use msgmeter::lake::Lake;
+
+use crate::common::*;
+
+fn parquet_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            parquet_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn table_files_carry_the_schema_version_and_are_sorted_by_business_then_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ingest_paths(&lake, &[fixture("bad_events.ndjson"), fixture("pmp_webhooks.ndjson")], "2025-10-10T00:00:00Z");
+    let mut files = Vec::new();
+    parquet_files(&lake.join("events"), &mut files);
+    parquet_files(&lake.join("identities"), &mut files);
+    assert!(files.len() > 3);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert_eq!(&bytes[..4], b"PAR1");
+        let footer = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(8192)..]).to_string();
+        assert!(footer.contains("msgmeter.schema_version"), "{}", f.display());
+    }
+    // Within each partition: business, then ts, then event_key.
+    let df = query(&lake, "SELECT date, business_id, ts, event_key FROM events");
+    let rows: Vec<(String, String, String, String)> = (0..df.height())
+        .map(|i| {
+            (
+                string(&df, "date", i).unwrap(),
+                string(&df, "business_id", i).unwrap(),
+                string(&df, "ts", i).unwrap(),
+                string(&df, "event_key", i).unwrap(),
+            )
+        })
+        .collect();
+    for date in rows.iter().map(|r| r.0.clone()).collect::<std::collections::BTreeSet<_>>() {
+        let part: Vec<_> = rows.iter().filter(|r| r.0 == date).map(|r| (r.1.clone(), r.2.clone(), r.3.clone())).collect();
+        let mut sorted = part.clone();
+        sorted.sort();
+        assert_eq!(part, sorted, "partition {date} is in business, ts, key order");
+    }
+}
+
+#[test]
+fn no_temporary_files_are_left_and_restricted_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ingest_paths(&lake, &[fixture("bad_events.ndjson")], "2025-10-10T00:00:00Z");
+    let files = lake_files(&lake);
+    assert!(files.keys().all(|k| !k.contains(".tmp-")), "{:?}", files.keys().collect::<Vec<_>>());
+    assert!(!lake.join("_tmp").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(lake.join("_restricted")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}
+
+#[test]
+fn a_second_run_on_a_locked_lake_stops_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let holder = Lake::new(&lake).lock("test holder").unwrap();
+    let err = match msgmeter::ingest::ingest(&options(&lake, "2025-10-10T00:00:00Z"), &[fixture("pmp_webhooks.ndjson")]) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a locked lake must refuse a second run"),
+    };
+    assert!(err.contains("locked") && err.contains("test holder"), "{err}");
+    drop(holder);
+    // Released (as the kernel does when a holder dies): the next run takes it.
+    ingest_paths(&lake, &[fixture("pmp_webhooks.ndjson")], "2025-10-10T00:00:00Z");
+}
+
+#[test]
+fn files_still_being_written_are_deferred_and_known_files_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let landing = dir.path().join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    std::fs::copy(fixture("pmp_webhooks.ndjson"), landing.join("a.ndjson")).unwrap();
+    std::fs::copy(fixture("pmp_webhooks.ndjson"), landing.join("b.ndjson")).unwrap();
+    std::fs::write(landing.join("c.ndjson.part"), b"{\"half\":").unwrap();
+    let lake = dir.path().join("lake");
+    let out = ingest_paths(&lake, &[landing.clone()], "2025-10-10T00:00:00Z");
+    assert_eq!(report(&out, "a.ndjson").status, Some(FileStatus::Ingested));
+    // Same content as a.ndjson: already ingested, all counts 0.
+    let b = report(&out, "b.ndjson");
+    assert_eq!((b.status.clone(), b.read), (Some(FileStatus::AlreadyIngested), 0));
+    let c = report(&out, "c.ndjson.part");
+    assert_eq!((c.status.clone(), c.read), (Some(FileStatus::Deferred), 0));
+    // The manifest lists every file with the equation's counts.
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lake.join("_runs").join(format!("{}.json", out.manifest.run_id))).unwrap(),
+    )
+    .unwrap();
+    for key in ["run_id", "command", "started_at", "finished_at", "msgmeter_version", "files", "config"] {
+        assert!(manifest.get(key).is_some(), "manifest has {key}");
+    }
+    assert!(manifest["config"]["pseudonym_key_fingerprint"].is_string());
+    assert_eq!(manifest["files"][0]["read"], 17);
+}

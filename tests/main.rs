@@ -1,0 +1,14 @@
+//! The one integration-test binary (polars links once). Modules follow the spec's
+//! sections; every expected value is computed by hand (see the `.expected.md` files beside
+//! the fixtures) or by an independent method, never copied from msgmeter's output.
+
+mod common;
+
+mod cli;
+mod fixtures;
+mod lake;
+mod markets;
+mod normalisation;
+mod privacy;
+mod properties;
+mod quarantine;
