@@ -19,7 +19,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$ROOT/bench-out
-TARGET=${CARGO_TARGET_DIR:-/root/.cache/msgmeter/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/msgmeter/target}
+TARGET=$CARGO_TARGET_DIR
 MSGMETER=$TARGET/release/msgmeter
 CEILING=$TARGET/release/examples/parse_ceiling
 VENV=$OUT/venv

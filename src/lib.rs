@@ -14,5 +14,6 @@ pub mod pricing;
 pub mod query;
 pub mod schema;
 pub mod settings;
+pub mod timing;
 
 pub use error::{Error, Result};

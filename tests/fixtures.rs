@@ -19,11 +19,7 @@ fn bodies(file: &str) -> Vec<(String, String)> {
 fn parse(body: &str) -> LineOutcome {
     let markets = MarketTable::embedded();
     let keys = Pseudonymizer::new(TEST_KEY.as_bytes());
-    let n = Normalizer {
-        markets: &markets,
-        pseudonyms: &keys,
-        latest_allowed_ts: at("2030-01-01T00:00:00Z").timestamp_micros(),
-    };
+    let n = Normalizer::new(&markets, &keys, at("2030-01-01T00:00:00Z").timestamp_micros());
     parse_json_line(body.as_bytes(), InputFormat::Whatsapp, &n, 1 << 20)
 }
 

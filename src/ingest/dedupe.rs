@@ -228,6 +228,81 @@ fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
     Ok(carry)
 }
 
+/// A date's rows after dedupe: which to keep and which are conflicting duplicates.
+struct Verdict {
+    keep: Vec<bool>,
+    conflicting: Vec<bool>,
+    /// Rows of this run dropped as duplicates, by source file hash: (all, conflicting).
+    duplicates_by_sha: HashMap<String, (u64, u64)>,
+    /// Rows already in the lake that a better version displaced.
+    replaced_in_lake: u64,
+    /// Anything to write: a new row kept or an old one dropped.
+    changed: bool,
+}
+
+/// The dedupe rule on one date's rows (see the module comment). Only keys seen more than
+/// once, or carried from the day before, need ordering; the rest are kept as they are.
+fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
+    let keys = all.column("event_key").ctx("events")?.str().ctx("events")?.clone();
+    let ts_col = all.column("ts").ctx("events")?.cast(&DataType::Int64).ctx("events")?;
+    let ts = ts_col.i64().ctx("events")?.clone();
+    let hashes = all.column("content_hash").ctx("events")?.u64().ctx("events")?.clone();
+    let is_new = all.column("__new").ctx("events")?.bool().ctx("events")?.clone();
+    let shas = all.column("source_sha256").ctx("events")?.str().ctx("events")?.clone();
+    let lines = all.column("source_line").ctx("events")?.i64().ctx("events")?.clone();
+    let n = all.height();
+
+    let mut groups: HashMap<&str, Vec<u32>, foldhash::fast::FixedState> =
+        HashMap::with_capacity_and_hasher(n, foldhash::fast::FixedState::default());
+    for (i, key) in keys.iter().enumerate() {
+        groups.entry(key.unwrap_or_default()).or_default().push(i as u32);
+    }
+    let mut v = Verdict {
+        keep: vec![true; n],
+        conflicting: vec![false; n],
+        duplicates_by_sha: HashMap::new(),
+        replaced_in_lake: 0,
+        changed: false,
+    };
+    v.changed = is_new.iter().any(|b| b == Some(true));
+    let at = |i: u32| {
+        let i = i as usize;
+        (
+            ts.get(i).unwrap_or_default(),
+            hashes.get(i).unwrap_or_default(),
+            shas.get(i).unwrap_or_default(),
+            lines.get(i).unwrap_or_default(),
+        )
+    };
+    for (key, mut rows) in groups {
+        let mut reference = carried.get(key).copied();
+        if rows.len() == 1 && reference.is_none() {
+            continue;
+        }
+        rows.sort_unstable_by(|a, b| at(*a).cmp(&at(*b)));
+        for i in rows {
+            let (t, h, sha, _) = at(i);
+            match reference {
+                Some((rt, rh)) if t - rt < DAY_MICROS => {
+                    let i = i as usize;
+                    v.keep[i] = false;
+                    v.conflicting[i] = rh != h;
+                    if is_new.get(i).unwrap_or(false) {
+                        let c = v.duplicates_by_sha.entry(sha.to_string()).or_default();
+                        c.0 += 1;
+                        c.1 += u64::from(rh != h);
+                    } else {
+                        v.replaced_in_lake += 1;
+                        v.changed = true;
+                    }
+                }
+                _ => reference = Some((t, h)),
+            }
+        }
+    }
+    Ok(v)
+}
+
 pub fn publish_events(
     lake: &Lake,
     mut spill: Spill,
@@ -245,110 +320,98 @@ pub fn publish_events(
             }
         }
     }
-    let sha_of_source: HashMap<&str, ()> = sources.iter().map(|s| (s.sha256.as_str(), ())).collect();
+    let ours: BTreeSet<&str> = sources.iter().map(|s| s.sha256.as_str()).collect();
     let mut published = Published::default();
-    let mut carry: Option<(NaiveDate, Carry)> = None;
     let conflicts_dir = lake.restricted_dir()?.join("conflicts");
 
-    for date in dates {
-        let previous = date.pred_opt().expect("dates are far from the calendar's start");
-        let carried = match carry.take() {
-            Some((d, c)) if d == previous => c,
-            _ => carry_from_partition(lake, previous)?,
-        };
-        let new_rows = spill.take_date(date, sources)?;
-        let old_rows = if existing.contains(&date) {
-            Some(conform(lake::read_parquet(&lake.date_partition_file(&EVENTS, date), None)?)?)
-        } else {
-            None
-        };
-        let old_height = old_rows.as_ref().map_or(0, DataFrame::height);
-        let mut all = match (old_rows, new_rows) {
-            (Some(mut o), Some(n)) => {
-                o.vstack_mut_owned(n).ctx("stacking events")?;
-                o
+    // Writing a partition (sorting, compressing) overlaps deduping the next date: a writer
+    // thread takes finished frames through a channel of one, so at most about two dates
+    // are in memory at once.
+    let (to_writer, from_dedupe) = std::sync::mpsc::sync_channel::<(NaiveDate, DataFrame)>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        let writer = scope.spawn(move || -> Result<Vec<NaiveDate>> {
+            let mut written = Vec::new();
+            for (date, kept) in from_dedupe {
+                let t = std::time::Instant::now();
+                let mut kept = kept
+                    .sort(
+                        ["business_id", "ts", "event_key", "content_hash"],
+                        SortMultipleOptions::default().with_multithreaded(true),
+                    )
+                    .ctx("sorting events")?;
+                lake::write_table_file(&lake.date_partition_file(&EVENTS, date), &mut kept)?;
+                written.push(date);
+                crate::timing::add("publish.write", t.elapsed());
             }
-            (Some(o), None) => o,
-            (None, Some(n)) => n,
-            (None, None) => continue,
-        };
-        let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
-        all.with_column(Column::new("__new".into(), origin_new)).ctx("marking origin")?;
-        all = resolve_user_ids(all, &identities.map)?;
-        all.rechunk_mut();
+            Ok(written)
+        });
+        let mut carry: Option<(NaiveDate, Carry)> = None;
+        let result = (|| -> Result<()> {
+            for date in dates {
+                let t = std::time::Instant::now();
+                let previous = date.pred_opt().expect("dates are far from the calendar's start");
+                let carried = match carry.take() {
+                    Some((d, c)) if d == previous => c,
+                    _ => carry_from_partition(lake, previous)?,
+                };
+                let new_rows = spill.take_date(date)?;
+                let old_rows = if existing.contains(&date) {
+                    Some(conform(lake::read_parquet(&lake.date_partition_file(&EVENTS, date), None)?)?)
+                } else {
+                    None
+                };
+                let old_height = old_rows.as_ref().map_or(0, DataFrame::height);
+                let mut all = match (old_rows, new_rows) {
+                    (Some(mut o), Some(n)) => {
+                        o.vstack_mut_owned(n).ctx("stacking events")?;
+                        o
+                    }
+                    (Some(o), None) => o,
+                    (None, Some(n)) => n,
+                    (None, None) => continue,
+                };
+                let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
+                all.with_column(Column::new("__new".into(), origin_new)).ctx("marking origin")?;
+                all = resolve_user_ids(all, &identities.map)?;
+                all.rechunk_mut();
+                crate::timing::add("publish.read", t.elapsed());
 
-        let sorted = all
-            .sort(
-                ["event_key", "ts", "content_hash", "source_sha256", "source_line"],
-                SortMultipleOptions::default().with_multithreaded(true),
-            )
-            .ctx("sorting events for dedupe")?;
-        let keys = sorted.column("event_key").ctx("events")?.str().ctx("events")?.clone();
-        let ts_col = sorted.column("ts").ctx("events")?.cast(&DataType::Int64).ctx("events")?;
-        let ts = ts_col.i64().ctx("events")?.clone();
-        let hashes = sorted.column("content_hash").ctx("events")?.u64().ctx("events")?.clone();
-        let is_new = sorted.column("__new").ctx("events")?.bool().ctx("events")?.clone();
-        let shas = sorted.column("source_sha256").ctx("events")?.str().ctx("events")?.clone();
-
-        let n = sorted.height();
-        let mut keep = Vec::with_capacity(n);
-        let mut conflicting = Vec::with_capacity(n);
-        let mut reference: Option<(i64, u64)> = None;
-        let mut changed = false;
-        for i in 0..n {
-            let key = keys.get(i).unwrap_or_default();
-            let (t, h) = (ts.get(i).unwrap_or_default(), hashes.get(i).unwrap_or_default());
-            if i == 0 || keys.get(i - 1) != Some(key) {
-                reference = carried.get(key).copied();
-            }
-            match reference {
-                Some((rt, rh)) if t - rt < DAY_MICROS => {
-                    keep.push(false);
-                    conflicting.push(rh != h);
-                    let new = is_new.get(i).unwrap_or(false);
-                    if new {
-                        let sha = shas.get(i).unwrap_or_default();
-                        if sha_of_source.contains_key(sha) {
-                            let c = published.duplicates_by_sha.entry(sha.to_string()).or_default();
-                            c.duplicates += 1;
-                            c.conflicting += u64::from(rh != h);
-                        }
-                    } else {
-                        published.replaced_in_lake += 1;
-                        changed = true;
+                let t = std::time::Instant::now();
+                let verdict = judge(&all, &carried)?;
+                for (sha, (d, c)) in &verdict.duplicates_by_sha {
+                    if ours.contains(sha.as_str()) {
+                        let e = published.duplicates_by_sha.entry(sha.clone()).or_default();
+                        e.duplicates += d;
+                        e.conflicting += c;
                     }
                 }
-                _ => {
-                    keep.push(true);
-                    conflicting.push(false);
-                    reference = Some((t, h));
-                    if is_new.get(i).unwrap_or(false) {
-                        changed = true;
+                published.replaced_in_lake += verdict.replaced_in_lake;
+                let conflict_mask = BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
+                let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
+                let kept = all
+                    .filter(&BooleanChunked::from_slice("keep".into(), &verdict.keep))
+                    .ctx("dropping duplicates")?;
+                drop(all);
+                carry = Some((date, carry_from_frame(&kept)?));
+                crate::timing::add("publish.dedupe", t.elapsed());
+                if conflicts.height() > 0 {
+                    write_conflicts(&conflicts_dir, date, conflicts)?;
+                }
+                if verdict.changed {
+                    let kept = kept.drop("__new").ctx("events")?;
+                    if to_writer.send((date, kept)).is_err() {
+                        break; // the writer failed: its error is reported below
                     }
                 }
             }
-        }
-        let keep_mask = BooleanChunked::from_slice("keep".into(), &keep);
-        let mut kept = sorted.filter(&keep_mask).ctx("dropping duplicates")?;
-        let conflict_mask = BooleanChunked::from_slice("conflict".into(), &conflicting);
-        let conflicts = sorted.filter(&conflict_mask).ctx("selecting conflicts")?;
-        drop(sorted);
-        carry = Some((date, carry_from_frame(&kept)?));
-        kept = kept.drop("__new").ctx("events")?;
-        if changed {
-            let mut kept = kept
-                .sort(
-                    ["business_id", "ts", "event_key", "content_hash"],
-                    SortMultipleOptions::default().with_multithreaded(true),
-                )
-                .ctx("sorting events")?;
-            lake::write_table_file(&lake.date_partition_file(&EVENTS, date), &mut kept)?;
-            published.dates_written.push(date);
-        }
-        if conflicts.height() > 0 {
-            write_conflicts(&conflicts_dir, date, conflicts)?;
-        }
-    }
+            Ok(())
+        })();
+        drop(to_writer);
+        let written = writer.join().expect("the partition writer does not panic");
+        result?;
+        published.dates_written = written?;
+        Ok(())
+    })?;
     Ok(published)
 }
 

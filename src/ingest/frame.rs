@@ -13,8 +13,8 @@ use crate::error::{PolarsContext, Result};
 use crate::lake;
 use crate::schema::EVENTS;
 
-/// Events buffered in memory before they are spilled to scratch files: about 150 MB.
-const SPILL_ROWS: usize = 250_000;
+/// Events held in memory (as Arrow frames) before they are spilled to scratch files.
+const SPILL_ROWS: usize = 600_000;
 
 fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
     Column::new(name.into(), values.collect::<Vec<_>>())
@@ -26,9 +26,9 @@ fn timestamps(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
         .into_column()
 }
 
-/// The `events` columns of a batch, in schema order.
-pub fn events_frame(rows: &[(u32, Event)], sources: &[SourceFile]) -> Result<DataFrame> {
-    let e = || rows.iter().map(|(_, e)| e);
+/// The `events` columns of a batch of one file's events, in schema order.
+pub fn events_frame(rows: &[Event], source: &SourceFile) -> Result<DataFrame> {
+    let e = || rows.iter();
     let cust = || e().map(|e| e.customer.as_ref());
     let columns = vec![
         text("event_key", e().map(|e| Some(e.event_key.as_str()))),
@@ -65,14 +65,8 @@ pub fn events_frame(rows: &[(u32, Event)], sources: &[SourceFile]) -> Result<Dat
         text("case_status", e().map(|e| e.case_status)),
         Column::new("rating".into(), e().map(|e| e.rating).collect::<Vec<_>>()),
         Column::new("content_hash".into(), e().map(|e| e.content_hash).collect::<Vec<_>>()),
-        text(
-            "source_file",
-            rows.iter().map(|(s, _)| Some(sources[*s as usize].name.as_str())),
-        ),
-        text(
-            "source_sha256",
-            rows.iter().map(|(s, _)| Some(sources[*s as usize].sha256.as_str())),
-        ),
+        text("source_file", rows.iter().map(|_| Some(source.name.as_str()))),
+        text("source_sha256", rows.iter().map(|_| Some(source.sha256.as_str()))),
         Column::new("source_line".into(), e().map(|e| e.source_line).collect::<Vec<_>>()),
     ];
     debug_assert_eq!(columns.len(), EVENTS.columns.len());
@@ -96,14 +90,14 @@ pub fn conform(df: DataFrame) -> Result<DataFrame> {
     DataFrame::new(df.height(), columns).ctx("conforming to the events schema")
 }
 
-/// Accepted events between the two phases, by UTC date: in memory up to a bound, then in
-/// uncompressed scratch Parquet files.
+/// Accepted events between the two phases, by UTC date: frames in memory up to a bound,
+/// then uncompressed scratch Parquet files (one per date and flush).
 pub struct Spill {
     dir: PathBuf,
-    buffers: BTreeMap<NaiveDate, Vec<(u32, Event)>>,
+    buffers: BTreeMap<NaiveDate, Vec<DataFrame>>,
     buffered: usize,
     parts: BTreeMap<NaiveDate, Vec<PathBuf>>,
-    next_part: u64,
+    flushes: u64,
 }
 
 impl Spill {
@@ -113,29 +107,39 @@ impl Spill {
             buffers: BTreeMap::new(),
             buffered: 0,
             parts: BTreeMap::new(),
-            next_part: 0,
+            flushes: 0,
         }
     }
 
-    pub fn push(&mut self, source: u32, e: Event, sources: &[SourceFile]) -> Result<()> {
-        let date = super::utc_date_of(e.ts);
-        self.buffers.entry(date).or_default().push((source, e));
-        self.buffered += 1;
+    pub fn push(&mut self, date: NaiveDate, frame: DataFrame) -> Result<()> {
+        self.buffered += frame.height();
+        self.buffers.entry(date).or_default().push(frame);
         if self.buffered >= SPILL_ROWS {
-            self.flush(sources)?;
+            let t = std::time::Instant::now();
+            self.flush()?;
+            crate::timing::add("spill", t.elapsed());
         }
         Ok(())
     }
 
-    fn flush(&mut self, sources: &[SourceFile]) -> Result<()> {
-        for (date, rows) in std::mem::take(&mut self.buffers) {
-            let mut df = events_frame(&rows, sources)?;
-            let path = self
-                .dir
-                .join(date.format("%Y-%m-%d").to_string())
-                .join(format!("part-{}.parquet", self.next_part));
-            self.next_part += 1;
-            lake::write_scratch_file(&path, &mut df)?;
+    fn flush(&mut self) -> Result<()> {
+        use rayon::prelude::*;
+        let flush = self.flushes;
+        self.flushes += 1;
+        let dir = &self.dir;
+        let written: Vec<Result<(NaiveDate, PathBuf)>> = std::mem::take(&mut self.buffers)
+            .into_par_iter()
+            .map(|(date, frames)| {
+                let mut df = stack(frames)?.expect("buffers hold frames");
+                let path = dir
+                    .join(date.format("%Y-%m-%d").to_string())
+                    .join(format!("part-{flush}.parquet"));
+                lake::write_scratch_file(&path, &mut df)?;
+                Ok((date, path))
+            })
+            .collect();
+        for w in written {
+            let (date, path) = w?;
             self.parts.entry(date).or_default().push(path);
         }
         self.buffered = 0;
@@ -147,23 +151,28 @@ impl Spill {
     }
 
     /// All rows of one date (spilled and buffered), removed from the spill.
-    pub fn take_date(&mut self, date: NaiveDate, sources: &[SourceFile]) -> Result<Option<DataFrame>> {
+    pub fn take_date(&mut self, date: NaiveDate) -> Result<Option<DataFrame>> {
         let mut frames = Vec::new();
         for path in self.parts.remove(&date).unwrap_or_default() {
             frames.push(conform(lake::read_parquet(&path, None)?)?);
             let _ = std::fs::remove_file(&path);
         }
-        if let Some(rows) = self.buffers.remove(&date) {
-            self.buffered -= rows.len();
-            frames.push(events_frame(&rows, sources)?);
+        if let Some(buffered) = self.buffers.remove(&date) {
+            self.buffered -= buffered.iter().map(DataFrame::height).sum::<usize>();
+            frames.extend(buffered);
         }
-        let mut frames = frames.into_iter();
-        let Some(mut df) = frames.next() else {
-            return Ok(None);
-        };
-        for f in frames {
-            df.vstack_mut_owned(f).ctx("stacking spilled events")?;
-        }
-        Ok(Some(df))
+        stack(frames)
     }
+}
+
+fn stack(frames: Vec<DataFrame>) -> Result<Option<DataFrame>> {
+    let mut frames = frames.into_iter();
+    let Some(mut df) = frames.next() else {
+        return Ok(None);
+    };
+    for f in frames {
+        df.vstack_mut_owned(f).ctx("stacking events")?;
+    }
+    df.rechunk_mut();
+    Ok(Some(df))
 }

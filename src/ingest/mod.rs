@@ -64,6 +64,8 @@ pub struct IngestOutcome {
 #[derive(Debug, Default)]
 pub struct LineOutcome {
     pub events: Vec<Event>,
+    /// Events accepted from this line and already moved into a frame.
+    pub moved_events: u64,
     pub rejections: Vec<(String, Rejection)>,
     pub skipped: Vec<String>,
     pub identities: Vec<IdentityPair>,
@@ -84,7 +86,10 @@ impl LineOutcome {
         self.skipped.push(kind);
     }
     pub fn records(&self) -> u64 {
-        (self.events.len() + self.rejections.len() + self.skipped.len()) as u64
+        self.accepted() + (self.rejections.len() + self.skipped.len()) as u64
+    }
+    pub fn accepted(&self) -> u64 {
+        self.events.len() as u64 + self.moved_events
     }
 }
 
@@ -164,11 +169,11 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     let inputs = list_inputs(paths)?;
     let already = ingested_file_hashes(&lake)?;
     let pseudonyms = Pseudonymizer::new(&opts.pseudonym_key);
-    let normalizer = Normalizer {
-        markets: &opts.markets,
-        pseudonyms: &pseudonyms,
-        latest_allowed_ts: (opts.now + Duration::hours(24)).timestamp_micros(),
-    };
+    let normalizer = Normalizer::new(
+        &opts.markets,
+        &pseudonyms,
+        (opts.now + Duration::hours(24)).timestamp_micros(),
+    );
     let ingest_day = opts.now.date_naive();
     let quarantine_dir = lake
         .restricted_dir()?
@@ -224,24 +229,26 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             &sha256,
         );
         let file_clock = Instant::now();
-        let mut sink = |line_no: u64, raw: &[u8], outcome: LineOutcome| -> Result<()> {
-            report.read += outcome.records();
-            report.accepted += outcome.events.len() as u64;
-            for (item_path, why) in &outcome.rejections {
-                *report.quarantined.entry(why.reason.as_str().to_string()).or_default() += 1;
-                quarantine.record(line_no, item_path, why, raw)?;
+        let mut sink = |chunk: Chunk<'_>| -> Result<()> {
+            for (line_no, raw, outcome) in chunk.lines {
+                report.read += outcome.records();
+                report.accepted += outcome.accepted();
+                for (item_path, why) in &outcome.rejections {
+                    *report.quarantined.entry(why.reason.as_str().to_string()).or_default() += 1;
+                    quarantine.record(line_no, item_path, why, raw)?;
+                }
+                for kind in outcome.skipped {
+                    *report.skipped.entry(kind).or_default() += 1;
+                }
+                collected.identities.extend(outcome.identities);
             }
-            for kind in outcome.skipped {
-                *report.skipped.entry(kind).or_default() += 1;
-            }
-            collected.identities.extend(outcome.identities);
-            for mut e in outcome.events {
-                e.source_line = line_no as i64;
-                collected.spill.push(source_index, e, &sources)?;
+            for (date, frame) in chunk.frames {
+                collected.spill.push(date, frame)?;
             }
             Ok(())
         };
-        reader::read_records(&input.path, format, &normalizer, opts.max_line_bytes, &mut sink)?;
+        let source = sources[source_index as usize].clone();
+        reader::read_records(&input.path, format, &normalizer, opts.max_line_bytes, &source, &mut sink)?;
         quarantine.finish()?;
         tracing::info!(
             file = %input.path.display(),
@@ -254,8 +261,10 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     }
 
     // Phase 2: identities first (they rewrite user-id customers), then events by date.
+    let publish_clock = Instant::now();
     let identities = dedupe::publish_identities(&lake, &collected.identities)?;
     let published = dedupe::publish_events(&lake, collected.spill, &sources, &identities)?;
+    crate::timing::add("publish", publish_clock.elapsed());
 
     for r in reports.iter_mut() {
         if let Some(d) = published.duplicates_by_sha.get(&r.sha256) {
@@ -323,6 +332,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
         partitions_written,
         outcome: if too_much_quarantined { "failed" } else { "ok" }.into(),
         problems,
+        stage_seconds: crate::timing::take(),
     };
     manifest.write(&lake)?;
     Ok(IngestOutcome {
@@ -354,17 +364,58 @@ pub(crate) fn utc_date_of(ts: i64) -> NaiveDate {
     normalize::utc_day(ts)
 }
 
-pub(crate) fn parse_chunk(
-    lines: &[(u64, &[u8])],
-    format: InputFormat,
-    n: &Normalizer<'_>,
-    max_line_bytes: usize,
-) -> Vec<LineOutcome> {
-    lines
-        .par_iter()
-        .with_min_len(256)
-        .map(|(_, raw)| parse_json_line(raw, format, n, max_line_bytes))
-        .collect()
+/// What one chunk of a file turned into: each line's outcome (events already moved out)
+/// and the accepted events as frames by UTC date.
+pub struct Chunk<'a> {
+    pub lines: Vec<(u64, &'a [u8], LineOutcome)>,
+    pub frames: Vec<(NaiveDate, polars::prelude::DataFrame)>,
+}
+
+/// Lines a worker handles at once: its events become one frame per date.
+const WORKER_LINES: usize = 2048;
+
+/// Parse `items` in parallel. Each worker also builds the frames of its accepted events,
+/// so the single-threaded rest of the run only counts and routes.
+pub(crate) fn parse_parallel<'a, T: Sync>(
+    items: &'a [T],
+    line_of: impl Fn(&'a T) -> (u64, &'a [u8]) + Sync,
+    parse: impl Fn(&T) -> LineOutcome + Sync,
+    source: &SourceFile,
+) -> Result<Chunk<'a>> {
+    let parts: Vec<Result<(Vec<LineOutcome>, Vec<(NaiveDate, polars::prelude::DataFrame)>)>> = items
+        .par_chunks(WORKER_LINES)
+        .map(|part| {
+            let mut outcomes: Vec<LineOutcome> = part.iter().map(&parse).collect();
+            let mut by_date: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+            for (item, o) in part.iter().zip(outcomes.iter_mut()) {
+                let (line_no, _) = line_of(item);
+                o.moved_events = o.events.len() as u64;
+                for mut e in o.events.drain(..) {
+                    e.source_line = line_no as i64;
+                    by_date.entry(utc_date_of(e.ts)).or_default().push(e);
+                }
+            }
+            let frames = by_date
+                .into_iter()
+                .map(|(d, events)| Ok((d, frame::events_frame(&events, source)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((outcomes, frames))
+        })
+        .collect();
+    let mut chunk = Chunk {
+        lines: Vec::with_capacity(items.len()),
+        frames: Vec::new(),
+    };
+    let mut items = items.iter();
+    for part in parts {
+        let (outcomes, frames) = part?;
+        for o in outcomes {
+            let (line_no, raw) = line_of(items.next().expect("one outcome per item"));
+            chunk.lines.push((line_no, raw, o));
+        }
+        chunk.frames.extend(frames);
+    }
+    Ok(chunk)
 }
 
 pub(crate) fn no_such_input(path: &Path) -> Error {

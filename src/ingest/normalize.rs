@@ -214,6 +214,28 @@ pub struct Normalizer<'a> {
     pub pseudonyms: &'a Pseudonymizer,
     /// Events later than this (µs) are `future_timestamp`.
     pub latest_allowed_ts: i64,
+    /// Tells this normaliser's cached customers from another's (another key or table).
+    generation: u64,
+}
+
+type CustomerCache = (u64, std::collections::HashMap<(String, NaiveDate), Customer>);
+
+thread_local! {
+    static CUSTOMER_CACHE: std::cell::RefCell<CustomerCache> =
+        std::cell::RefCell::new((0, std::collections::HashMap::new()));
+}
+
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl<'a> Normalizer<'a> {
+    pub fn new(markets: &'a MarketTable, pseudonyms: &'a Pseudonymizer, latest_allowed_ts: i64) -> Self {
+        Normalizer {
+            markets,
+            pseudonyms,
+            latest_allowed_ts,
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 /// Earliest instant accepted: anything before is a broken clock, not a message.
@@ -244,7 +266,25 @@ impl Normalizer<'_> {
     }
 
     pub fn phone_customer(&self, digits: &str, ts: i64) -> Customer {
-        let found = self.markets.lookup(digits, utc_day(ts));
+        // Customers write many times a day: key each (number, day) once per thread.
+        let day = utc_day(ts);
+        CUSTOMER_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.0 != self.generation || cache.1.len() > 1_000_000 {
+                cache.0 = self.generation;
+                cache.1.clear();
+            }
+            if let Some(c) = cache.1.get(&(digits.to_string(), day)) {
+                return c.clone();
+            }
+            let c = self.phone_customer_uncached(digits, day);
+            cache.1.insert((digits.to_string(), day), c.clone());
+            c
+        })
+    }
+
+    fn phone_customer_uncached(&self, digits: &str, day: NaiveDate) -> Customer {
+        let found = self.markets.lookup(digits, day);
         Customer {
             key: self.pseudonyms.key_of(digits),
             kind: CustomerIdKind::Phone,
@@ -384,19 +424,19 @@ pub fn identifier(raw: &str, field: &str) -> Checked<String> {
 }
 
 impl Event {
-    /// Hash of the normalised content, source columns aside. Stable across versions and
-    /// machines (SHA-256, first 64 bits): it decides which duplicate is kept, so it must
-    /// never depend on the order or place records were read.
+    /// Hash of the normalised content, source columns aside. A fixed, published algorithm
+    /// (XXH3-64, seed 0) so it is stable across versions and machines: it decides which
+    /// duplicate is kept, so it must never depend on the order or place records were read.
     pub fn compute_content_hash(&mut self) {
-        let mut h = Sha256::new();
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
         let mut put = |s: Option<&str>| {
             match s {
                 Some(v) => {
-                    h.update([1u8]);
-                    h.update((v.len() as u32).to_le_bytes());
+                    h.update(&[1u8]);
+                    h.update(&(v.len() as u32).to_le_bytes());
                     h.update(v.as_bytes());
                 }
-                None => h.update([0u8]),
+                None => h.update(&[0u8]),
             };
         };
         put(Some(&self.event_key));
@@ -425,7 +465,6 @@ impl Event {
         put(self.case_category.as_deref());
         put(self.case_status);
         put(self.rating.map(|r| r.to_string()).as_deref());
-        let digest = h.finalize();
-        self.content_hash = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        self.content_hash = h.digest();
     }
 }

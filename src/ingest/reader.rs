@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::normalize::{Normalizer, Reason, Rejection};
-use super::{eventlog, FormatChoice, LineOutcome};
+use super::{eventlog, Chunk, FormatChoice, LineOutcome, SourceFile};
 use crate::error::{read_err, Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,17 +180,27 @@ pub fn detect_format(path: &Path, choice: FormatChoice) -> Result<InputFormat> {
 /// to keep memory flat.
 const CHUNK_BYTES: usize = 8 << 20;
 
-/// Read every record of a file, calling `sink(line, raw, outcome)` in file order.
+pub type Sink<'s> = dyn FnMut(Chunk<'_>) -> Result<()> + 's;
+
+/// Read every record of a file, handing `sink` one parsed chunk at a time, in file order.
 pub fn read_records(
     path: &Path,
     format: InputFormat,
     n: &Normalizer<'_>,
     max_line_bytes: usize,
-    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+    source: &SourceFile,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     match format {
-        InputFormat::EventsCsv => read_csv(path, n, max_line_bytes, sink),
-        _ => read_ndjson(path, format, n, max_line_bytes, sink),
+        InputFormat::EventsCsv => read_csv(path, n, max_line_bytes, source, sink),
+        _ => read_ndjson(path, format, n, max_line_bytes, source, sink),
+    }
+}
+
+fn single(line_no: u64, raw: &[u8], outcome: LineOutcome) -> Chunk<'_> {
+    Chunk {
+        lines: vec![(line_no, raw, outcome)],
+        frames: Vec::new(),
     }
 }
 
@@ -199,7 +209,8 @@ fn read_ndjson(
     format: InputFormat,
     n: &Normalizer<'_>,
     max_line_bytes: usize,
-    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+    source: &SourceFile,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     let mut input = open_decoded(path)?;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 20));
@@ -265,10 +276,17 @@ fn read_ndjson(
         if complete > 0 && body[complete - 1] == b'\n' {
             line_no -= 1;
         }
-        let outcomes = super::parse_chunk(&lines, format, n, max_line_bytes);
-        for ((no, raw), outcome) in lines.iter().zip(outcomes) {
-            sink(*no, raw, outcome)?;
-        }
+        let t0 = std::time::Instant::now();
+        let chunk = super::parse_parallel(
+            &lines,
+            |(no, raw)| (*no, *raw),
+            |(_, raw)| super::parse_json_line(raw, format, n, max_line_bytes),
+            source,
+        )?;
+        let t1 = std::time::Instant::now();
+        sink(chunk)?;
+        crate::timing::add("parse", t1 - t0);
+        crate::timing::add("sink", t1.elapsed());
         let rest = body.len() - complete;
         if !eof && rest > max_line_bytes.max(CHUNK_BYTES) {
             line_no += 1;
@@ -287,14 +305,14 @@ fn finish_overlong(
     head: &[u8],
     len: usize,
     max_line_bytes: usize,
-    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     let mut out = LineOutcome::default();
     out.reject_line(Rejection::new(
         Reason::LineTooLong,
         format!("line is {len} bytes, over the limit of {max_line_bytes}"),
     ));
-    sink(line_no, head, out)
+    sink(single(line_no, head, out))
 }
 
 const CSV_BATCH_ROWS: usize = 32 * 1024;
@@ -303,9 +321,9 @@ fn read_csv(
     path: &Path,
     n: &Normalizer<'_>,
     max_line_bytes: usize,
-    sink: &mut dyn FnMut(u64, &[u8], LineOutcome) -> Result<()>,
+    source: &SourceFile,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
-    use rayon::prelude::*;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
@@ -321,68 +339,83 @@ fn read_csv(
     let columns = eventlog::csv_columns(&header);
     let mut done = false;
     while !done {
-        let mut batch: Vec<(u64, csv::ByteRecord)> = Vec::with_capacity(CSV_BATCH_ROWS);
+        // Each row with its raw text (for the quarantine, should it be rejected).
+        let mut batch: Vec<(u64, Vec<u8>, csv::ByteRecord)> = Vec::with_capacity(CSV_BATCH_ROWS);
         while batch.len() < CSV_BATCH_ROWS {
             let mut rec = csv::ByteRecord::new();
             match reader.read_byte_record(&mut rec) {
                 Ok(true) => {
                     let line = rec.position().map_or(0, |p| p.line());
-                    batch.push((line, rec));
+                    batch.push((line, Vec::new(), rec));
                 }
                 Ok(false) => {
                     done = true;
                     break;
                 }
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    let mut out = LineOutcome::default();
-                    out.reject_line(Rejection::new(Reason::MalformedJson, format!("CSV: {e}")));
-                    sink(line, b"", out)?;
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                         return Err(read_err(path)(std::io::Error::other(e.to_string())));
                     }
+                    let line = e.position().map_or(0, |p| p.line());
+                    let mut out = LineOutcome::default();
+                    out.reject_line(Rejection::new(Reason::MalformedJson, format!("CSV: {e}")));
+                    sink(single(line, b"", out))?;
                 }
             }
         }
-        let outcomes: Vec<LineOutcome> = batch
-            .par_iter()
-            .with_min_len(256)
-            .map(|(_, rec)| {
-                let mut out = LineOutcome::default();
-                let size: usize = rec.iter().map(<[u8]>::len).sum();
-                if size > max_line_bytes {
-                    out.reject_line(Rejection::new(
-                        Reason::LineTooLong,
-                        format!("row is {size} bytes, over the limit of {max_line_bytes}"),
-                    ));
-                    return out;
-                }
-                match csv::StringRecord::from_byte_record(rec.clone()) {
-                    Err(_) => out.reject_line(Rejection::new(
-                        Reason::InvalidUtf8,
-                        "row is not valid UTF-8",
-                    )),
-                    Ok(row) => {
-                        let r = eventlog::EventLogRecord::from_csv(&columns, &row);
-                        match eventlog::normalise(&r, n) {
-                            Ok(e) => out.accept(e),
-                            Err(why) => out.reject_line(why),
-                        }
+        let parse_row = |(_, _, rec): &(u64, Vec<u8>, csv::ByteRecord)| {
+            let mut out = LineOutcome::default();
+            let size: usize = rec.iter().map(<[u8]>::len).sum();
+            if size > max_line_bytes {
+                out.reject_line(Rejection::new(
+                    Reason::LineTooLong,
+                    format!("row is {size} bytes, over the limit of {max_line_bytes}"),
+                ));
+                return out;
+            }
+            match csv::StringRecord::from_byte_record(rec.clone()) {
+                Err(_) => out.reject_line(Rejection::new(Reason::InvalidUtf8, "row is not valid UTF-8")),
+                Ok(row) => {
+                    let r = eventlog::EventLogRecord::from_csv(&columns, &row);
+                    match eventlog::normalise(&r, n) {
+                        Ok(e) => out.accept(e),
+                        Err(why) => out.reject_line(why),
                     }
                 }
-                out
-            })
+            }
+            out
+        };
+        // Rows are re-serialised for the quarantine only when rejected: parse first, then
+        // fill in the raw text of the rejected ones.
+        let chunk = super::parse_parallel(&batch, |(line, raw, _)| (*line, raw.as_slice()), parse_row, source)?;
+        let rejected: Vec<usize> = chunk
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, o))| !o.rejections.is_empty())
+            .map(|(i, _)| i)
             .collect();
-        for ((line, rec), outcome) in batch.iter().zip(outcomes) {
-            let raw = if outcome.rejections.is_empty() {
-                Vec::new()
-            } else {
-                let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b' ')).from_writer(Vec::new());
-                let _ = w.write_byte_record(rec);
-                w.into_inner().unwrap_or_default()
-            };
-            sink(*line, &raw, outcome)?;
+        if rejected.is_empty() {
+            sink(chunk)?;
+            continue;
         }
+        let Chunk { lines, frames } = chunk;
+        let outcomes: Vec<(u64, LineOutcome)> = lines.into_iter().map(|(l, _, o)| (l, o)).collect();
+        for &i in &rejected {
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b' '))
+                .from_writer(Vec::new());
+            let _ = w.write_byte_record(&batch[i].2);
+            batch[i].1 = w.into_inner().unwrap_or_default();
+        }
+        sink(Chunk {
+            lines: outcomes
+                .into_iter()
+                .zip(&batch)
+                .map(|((l, o), (_, raw, _))| (l, raw.as_slice(), o))
+                .collect(),
+            frames,
+        })?;
     }
     Ok(())
 }

@@ -77,6 +77,9 @@ pub struct RunManifest {
     pub partitions_written: BTreeMap<String, Vec<String>>,
     pub outcome: String,
     pub problems: Vec<String>,
+    /// Seconds spent per stage (wall time, for diagnosis only).
+    #[serde(default)]
+    pub stage_seconds: BTreeMap<String, f64>,
 }
 
 impl RunManifest {

@@ -170,14 +170,14 @@ pub fn write_bytes_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically(dest, |w| w.write_all(bytes).map_err(write_err(dest)))
 }
 
-/// Write a table file: zstd, full column statistics, fixed row groups and the schema
+/// Write a table file: zstd, column statistics (min, max, null count), fixed row groups and the schema
 /// version in the footer. The frame must already be in the table's total row order.
 pub fn write_table_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
     write_atomically(dest, |w| {
         ParquetWriter::new(w)
             // zstd at the library's default level (3): a good size/speed balance.
             .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::full())
+            .with_statistics(StatisticsOptions::default())
             .with_row_group_size(Some(ROW_GROUP_ROWS))
             .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
                 SCHEMA_VERSION_KEY.to_string(),

@@ -1,0 +1,20 @@
+//! Where a run's time went, by stage: cheap counters reported in the run manifest so an
+//! on-call engineer can see which stage slowed down without a profiler.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+static STAGES: Mutex<BTreeMap<&'static str, Duration>> = Mutex::new(BTreeMap::new());
+
+pub fn add(stage: &'static str, d: Duration) {
+    if let Ok(mut m) = STAGES.lock() {
+        *m.entry(stage).or_default() += d;
+    }
+}
+
+/// Seconds per stage since the last call, and reset.
+pub fn take() -> BTreeMap<String, f64> {
+    let mut m = STAGES.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
+    m.iter_mut().map(|(k, v)| (k.to_string(), (v.as_secs_f64() * 1000.0).round() / 1000.0)).collect()
+}
