@@ -89,6 +89,9 @@ pub struct GenerateArgs {
     /// Files each day is split into, as a landing folder receives them
     #[arg(long, default_value_t = 4)]
     pub files_per_day: u32,
+    /// Also write the generated businesses' accounts (data/accounts.csv's shape) here
+    #[arg(long, value_name = "FILE")]
+    pub accounts_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

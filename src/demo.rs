@@ -54,7 +54,7 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         let summary = generate(&GenerateOptions {
             out: landing.join(match format {
                 TrafficFormat::Whatsapp => "whatsapp",
-                TrafficFormat::Events => "events",
+                TrafficFormat::Events | TrafficFormat::EventsCsv => "events",
             }),
             format,
             businesses: 8,

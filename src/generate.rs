@@ -37,6 +37,14 @@ pub enum TrafficFormat {
     Whatsapp,
     /// the platform's own event log (NDJSON), with support cases
     Events,
+    /// the same event log as CSV (header = field names)
+    EventsCsv,
+}
+
+impl TrafficFormat {
+    fn is_event_log(self) -> bool {
+        matches!(self, TrafficFormat::Events | TrafficFormat::EventsCsv)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -208,7 +216,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     }
     fs::create_dir_all(&opts.out).map_err(write_err(&opts.out))?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let businesses = make_businesses(opts.businesses, &mut rng);
+    let businesses = make_businesses(opts.businesses);
     let customers = make_customers(opts.customers, &mut rng);
     let audience = businesses
         .iter()
@@ -325,24 +333,29 @@ fn pick_business(bs: &[Business], total: f64, rng: &mut ChaCha8Rng) -> usize {
     bs.len() - 1
 }
 
-fn make_businesses(n: usize, rng: &mut ChaCha8Rng) -> Vec<Business> {
-    let homes: &[(&str, &str)] = &[
-        ("55", "America/Sao_Paulo"),
-        ("52", "America/Mexico_City"),
-        ("91", "Asia/Kolkata"),
-        ("44", "Europe/London"),
-        ("49", "Europe/Berlin"),
-        ("62", "Asia/Jakarta"),
-        ("34", "Europe/Madrid"),
-        ("1", "America/New_York"),
-        ("234", "Africa/Lagos"),
-        ("57", "America/Bogota"),
-    ];
+/// Home calling code, zone, ISO country and billing currency of the synthetic businesses.
+const HOMES: &[(&str, &str, &str, &str)] = &[
+    ("55", "America/Sao_Paulo", "BR", "USD"),
+    ("52", "America/Mexico_City", "MX", "USD"),
+    ("91", "Asia/Kolkata", "IN", "INR"),
+    ("44", "Europe/London", "GB", "GBP"),
+    ("49", "Europe/Berlin", "DE", "EUR"),
+    ("62", "Asia/Jakarta", "ID", "USD"),
+    ("34", "Europe/Madrid", "ES", "EUR"),
+    ("1", "America/New_York", "US", "USD"),
+    ("234", "Africa/Lagos", "NG", "USD"),
+    ("57", "America/Bogota", "CO", "USD"),
+];
+
+/// The businesses of the synthetic platform. Their attributes depend on their index only
+/// (not on `--seed`), so both formats and every seed describe the same accounts.
+fn make_businesses(n: usize) -> Vec<Business> {
     (0..n)
         .map(|i| {
-            let (cc, tz) = homes[i % homes.len()];
+            let rng = &mut ChaCha8Rng::seed_from_u64(0xB051_4E55 ^ i as u64);
+            let (cc, tz, _, _) = HOMES[i % HOMES.len()];
             let vertical = [Vertical::Bank, Vertical::Airline, Vertical::Shop, Vertical::Telco][i % 4];
-            let around_the_clock = rng.gen_bool(0.2);
+            let around_the_clock = i % 5 == 3;
             Business {
                 id: format!("{}", 102_000_000_000_000u64 + (i as u64) * 7_919 + 1),
                 phone_number_id: format!("{}", 106_000_000_000_000u64 + (i as u64) * 104_729 + 3),
@@ -366,6 +379,54 @@ fn make_businesses(n: usize, rng: &mut ChaCha8Rng) -> Vec<Business> {
             }
         })
         .collect()
+}
+
+/// The account registry of the first `n` synthetic businesses (billing.md §7), as
+/// `data/accounts.csv` ships it. Business index 5 has no schedule on purpose: metrics must
+/// show business-hours durations as null for it, not zero.
+pub fn accounts_csv(n: usize) -> String {
+    let mut out = String::from(
+        "business_id,name,address,vat_id,country,currency,timezone,billing_email,tax_pct,markup_pct,\
+         monthly_fee,payment_terms_days,active_from,active_to,auth_intl_eligible,\
+         sla_first_response_minutes,business_hours\n",
+    );
+    let names = [
+        ("Banco", "Bank"),
+        ("Air", "Airline"),
+        ("Shop", "Shop"),
+        ("Tel", "Telco"),
+    ];
+    for (i, b) in make_businesses(n).iter().enumerate() {
+        let (_, tz, country, currency) = HOMES[i % HOMES.len()];
+        let (prefix, kind) = names[i % 4];
+        let name = format!("{prefix} {} {kind} {}", ["Aurora", "Boreal", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Indigo", "Juniper"][i % 10], i + 1);
+        let hours = match (i, b.hours) {
+            (5, _) => String::new(),
+            (_, Some((open, close))) => format!("mon-fri {open:02}:00-{close:02}:00; sat 10:00-14:00"),
+            (_, None) => "mon-sun 00:00-24:00".to_string(),
+        };
+        let tax = match country {
+            "DE" => "19",
+            "ES" => "21",
+            "GB" => "20",
+            "IN" => "18",
+            "MX" => "16",
+            "BR" => "0",
+            _ => "0",
+        };
+        out.push_str(&format!(
+            "{id},{name},\"{n} Example Street, {country}\",{country}VAT{id6},{country},{currency},{tz},billing+{id}@example.com,{tax},{markup},{fee},{terms},2022-01-01,,{intl},{sla},{hours}\n",
+            id = b.id,
+            n = 10 + i,
+            id6 = &b.id[b.id.len() - 6..],
+            markup = [0, 5, 10, 15][i % 4],
+            fee = ["0.00", "99.00", "250.00", "0.00"][i % 4],
+            terms = [30, 14, 45, 30][i % 4],
+            intl = i % 3 == 0,
+            sla = [15, 30, 60, 10][i % 4],
+        ));
+    }
+    out
 }
 
 fn make_customers(n: usize, rng: &mut ChaCha8Rng) -> Vec<Customer> {
@@ -490,7 +551,7 @@ impl World {
         let rounds = if rng.gen_bool(0.7) { 1 } else { rng.gen_range(2..4) };
         let mut t = start;
         let mut case: Option<String> = None;
-        let open_case = self.opts.format == TrafficFormat::Events && rng.gen_bool(0.12);
+        let open_case = self.opts.format.is_event_log() && rng.gen_bool(0.12);
         for round in 0..rounds {
             let burst = if rng.gen_bool(0.6) { 1 } else { rng.gen_range(2..5) };
             for k in 0..burst {
@@ -588,7 +649,7 @@ impl World {
                 }
                 webhook(b, json!({"contacts": [contact], "messages": [msg]}))
             }
-            TrafficFormat::Events => {
+            TrafficFormat::Events | TrafficFormat::EventsCsv => {
                 let customer = phone.map(|p| format!("+{p}")).or(user).unwrap_or_default();
                 let mut rec = json!({"event_id": self.next_id("ev-"), "ts": self.event_time(b, ts, rng), "type": "message_in", "business_id": b.id, "customer": customer, "message_id": id, "message_type": kind});
                 if referral {
@@ -616,7 +677,7 @@ impl World {
         let id = self.next_id("wamid.HBgL");
         let mut records = 0;
         let (phone, user) = self.customer_fields(ci, out.ts);
-        if self.opts.format == TrafficFormat::Events {
+        if self.opts.format.is_event_log() {
             let customer = phone.clone().map(|p| format!("+{p}")).or(user.clone()).unwrap_or_default();
             let mut rec = json!({"event_id": self.next_id("ev-"), "ts": self.event_time(b, out.ts, rng), "type": "message_out", "business_id": b.id, "customer": customer, "message_id": id, "message_type": if out.template.is_some() { "template" } else { "text" }, "sender": out.sender});
             if let Some(c) = out.template {
@@ -683,7 +744,7 @@ impl World {
                     }
                     webhook(b, json!({"contacts": [contact], "statuses": [s]}))
                 }
-                TrafficFormat::Events => {
+                TrafficFormat::Events | TrafficFormat::EventsCsv => {
                     let mut rec = json!({"event_id": self.next_id("ev-"), "ts": self.event_time(b, at, rng), "type": "status", "business_id": b.id, "message_id": id, "status": status});
                     if status == "failed" {
                         rec["error_code"] = json!("131026");
@@ -823,26 +884,64 @@ struct DayFiles {
     paths: Vec<PathBuf>,
     writers: Vec<BufWriter<File>>,
     bytes: u64,
+    /// Event-log records are written as CSV rows of these fields.
+    csv: bool,
+}
+
+/// An event-log record (one JSON line) as a CSV row of the event log's fields. A corrupt
+/// line (not JSON) is written as it is: a row the reader must quarantine.
+fn csv_row(line: &[u8]) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(rec)) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return line.to_vec();
+    };
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let cells: Vec<String> = crate::ingest::eventlog::FIELDS
+        .iter()
+        .map(|f| match rec.get(*f) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        })
+        .collect();
+    let _ = w.write_record(&cells);
+    let mut row = w.into_inner().unwrap_or_default();
+    row.pop(); // the terminator: `write` adds the newline
+    row
 }
 
 impl DayFiles {
     fn open(dir: &Path, format: TrafficFormat, day: NaiveDate, n: u32) -> Result<DayFiles> {
-        let prefix = match format {
-            TrafficFormat::Whatsapp => "whatsapp",
-            TrafficFormat::Events => "events",
+        let (prefix, ext) = match format {
+            TrafficFormat::Whatsapp => ("whatsapp", "ndjson"),
+            TrafficFormat::Events => ("events", "ndjson"),
+            TrafficFormat::EventsCsv => ("events", "csv"),
         };
+        let csv = format == TrafficFormat::EventsCsv;
         let mut paths = Vec::new();
         let mut writers = Vec::new();
         for k in 0..n {
-            let path = dir.join(format!("{prefix}-{}-part{k:02}.ndjson", day.format("%Y-%m-%d")));
+            let path = dir.join(format!("{prefix}-{}-part{k:02}.{ext}", day.format("%Y-%m-%d")));
             let f = File::create(&path).map_err(write_err(&path))?;
-            writers.push(BufWriter::with_capacity(1 << 20, f));
+            let mut w = BufWriter::with_capacity(1 << 20, f);
+            if csv {
+                let mut header = crate::ingest::eventlog::FIELDS.join(",");
+                header.push('\n');
+                w.write_all(header.as_bytes()).map_err(write_err(&path))?;
+            }
+            writers.push(w);
             paths.push(path);
         }
-        Ok(DayFiles { paths, writers, bytes: 0 })
+        Ok(DayFiles { paths, writers, bytes: 0, csv })
     }
 
     fn write(&mut self, k: usize, line: &[u8]) -> Result<()> {
+        let converted;
+        let line = if self.csv {
+            converted = csv_row(line);
+            &converted
+        } else {
+            line
+        };
         let k = k.min(self.writers.len() - 1);
         let w = &mut self.writers[k];
         w.write_all(line)

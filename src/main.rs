@@ -52,6 +52,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
         Command::Generate(a) => {
+            if let Some(path) = &a.accounts_out {
+                std::fs::write(path, generate::accounts_csv(a.businesses))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             let summary = generate::generate(&generate::GenerateOptions {
                 out: a.out.clone(),
                 format: a.format,

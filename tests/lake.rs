@@ -112,3 +112,37 @@ fn files_still_being_written_are_deferred_and_known_files_are_skipped() {
     assert!(manifest["config"]["pseudonym_key_fingerprint"].is_string());
     assert_eq!(manifest["files"][0]["read"], 17);
 }
+
+#[test]
+fn shipped_accounts_describe_the_generated_businesses() {
+    let shipped = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/accounts.csv")).unwrap();
+    assert_eq!(shipped, msgmeter::generate::accounts_csv(12));
+    let mut rows = csv::Reader::from_reader(shipped.as_bytes());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_string).collect();
+    // billing.md §7, in order.
+    assert_eq!(
+        header.join(","),
+        "business_id,name,address,vat_id,country,currency,timezone,billing_email,tax_pct,markup_pct,monthly_fee,payment_terms_days,active_from,active_to,auth_intl_eligible,sla_first_response_minutes,business_hours"
+    );
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 12);
+    assert!(rows.iter().any(|r| r[16].is_empty()), "one account has no schedule");
+    for r in &rows {
+        assert!(r[6].parse::<chrono_tz::Tz>().is_ok(), "{} is an IANA zone", &r[6]);
+    }
+}
+
+#[test]
+fn the_committed_sample_ingests_with_books_that_balance() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let out = ingest_paths(&lake, &[sample], "2025-10-05T00:00:00Z");
+    let t = &out.manifest.totals;
+    assert_eq!(t.files, 6);
+    assert!(t.read > 9000 && t.accepted > 8500, "{t:?}");
+    assert_eq!(t.read, t.accepted + t.duplicates + t.quarantined + t.skipped);
+    assert!(!out.too_much_quarantined);
+    let formats: std::collections::BTreeSet<&str> = out.manifest.files.iter().map(|f| f.format.as_str()).collect();
+    assert_eq!(formats, ["events-csv", "whatsapp"].into_iter().collect());
+}

@@ -180,3 +180,29 @@ fn same_inputs_and_now_give_byte_identical_table_files() {
         assert!(v == &fb[k], "{k} differs");
     }
 }
+
+#[test]
+fn the_event_log_as_csv_gives_the_same_events_as_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lakes = Vec::new();
+    for format in [TrafficFormat::Events, TrafficFormat::EventsCsv] {
+        let out = dir.path().join(format!("{format:?}"));
+        generate(&GenerateOptions {
+            out: out.clone(),
+            format,
+            businesses: 3,
+            customers: 200,
+            start: NaiveDate::from_ymd_opt(2025, 10, 1).unwrap(),
+            days: 1,
+            events_per_day: 800,
+            seed: 5,
+            files_per_day: 1,
+        })
+        .unwrap();
+        let lake = dir.path().join(format!("lake-{format:?}"));
+        ingest_checked(&lake, &[out]);
+        lakes.push(events_content(&lake));
+    }
+    assert!(lakes[0].height() > 700);
+    assert!(lakes[0].equals_missing(&lakes[1]));
+}

@@ -45,8 +45,13 @@ pub struct Identities {
     pub changed: bool,
 }
 
-/// Kept records of the previous day: key → (ts, content hash).
-type Carry = HashMap<String, (i64, u64)>;
+/// Kept records of the previous day: key (as its 128-bit XXH3 hash, so the carry holds no
+/// strings) → (ts, content hash).
+type Carry = HashMap<u128, (i64, u64), foldhash::fast::FixedState>;
+
+fn key_hash(key: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(key.as_bytes())
+}
 
 /// Merge the run's user-id ↔ number pairs into the `identities` table. When one user id
 /// was seen with several numbers, the earliest pairing wins (then the smaller key).
@@ -198,7 +203,7 @@ fn resolve_user_ids(df: DataFrame, identities: &IdentityMap) -> Result<DataFrame
 fn carry_from_partition(lake: &Lake, date: NaiveDate) -> Result<Carry> {
     let path = lake.date_partition_file(&EVENTS, date);
     if !path.exists() {
-        return Ok(Carry::new());
+        return Ok(Carry::default());
     }
     let df = lake::read_parquet(
         &path,
@@ -212,17 +217,15 @@ fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
     let ts = df.column("ts").ctx("events")?.cast(&DataType::Int64).ctx("events")?;
     let ts = ts.i64().ctx("events")?.clone();
     let hash = df.column("content_hash").ctx("events")?.u64().ctx("events")?.clone();
-    let mut carry = Carry::with_capacity(df.height());
+    let mut carry = Carry::with_capacity_and_hasher(df.height(), Default::default());
     for i in 0..df.height() {
         let (Some(k), Some(t), Some(h)) = (keys.get(i), ts.get(i), hash.get(i)) else {
             continue;
         };
         // Keep the latest kept record per key: it is the reference for the next day.
-        match carry.get(k) {
-            Some((t0, _)) if *t0 >= t => {}
-            _ => {
-                carry.insert(k.to_string(), (t, h));
-            }
+        let slot = carry.entry(key_hash(k)).or_insert((t, h));
+        if t > slot.0 {
+            *slot = (t, h);
         }
     }
     Ok(carry)
@@ -230,7 +233,10 @@ fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
 
 /// A date's rows after dedupe: which to keep and which are conflicting duplicates.
 struct Verdict {
-    keep: Vec<bool>,
+    /// Kept rows in the table's total order (business, ts, key, content hash).
+    kept_in_order: Vec<IdxSize>,
+    /// The kept keys, as the next date's carry.
+    carry: Carry,
     conflicting: Vec<bool>,
     /// Rows of this run dropped as duplicates, by source file hash: (all, conflicting).
     duplicates_by_sha: HashMap<String, (u64, u64)>,
@@ -252,13 +258,34 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
     let lines = all.column("source_line").ctx("events")?.i64().ctx("events")?.clone();
     let n = all.height();
 
-    let mut groups: HashMap<&str, Vec<u32>, foldhash::fast::FixedState> =
+    // Most keys occur once: remember the first row of each, and collect rows only for keys
+    // seen again or carried from the day before.
+    let mut first: HashMap<&str, u32, foldhash::fast::FixedState> =
         HashMap::with_capacity_and_hasher(n, foldhash::fast::FixedState::default());
+    let mut groups: HashMap<&str, Vec<u32>, foldhash::fast::FixedState> = HashMap::default();
     for (i, key) in keys.iter().enumerate() {
-        groups.entry(key.unwrap_or_default()).or_default().push(i as u32);
+        let key = key.unwrap_or_default();
+        match first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i as u32);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                groups.entry(key).or_insert_with(|| vec![*o.get()]).push(i as u32);
+            }
+        }
     }
+    if !carried.is_empty() {
+        for (key, &i) in &first {
+            if !groups.contains_key(key) && carried.contains_key(&key_hash(key)) {
+                groups.insert(key, vec![i]);
+            }
+        }
+    }
+    drop(first);
+    let mut keep = vec![true; n];
     let mut v = Verdict {
-        keep: vec![true; n],
+        kept_in_order: Vec::new(),
+        carry: Carry::default(),
         conflicting: vec![false; n],
         duplicates_by_sha: HashMap::new(),
         replaced_in_lake: 0,
@@ -275,17 +302,14 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
         )
     };
     for (key, mut rows) in groups {
-        let mut reference = carried.get(key).copied();
-        if rows.len() == 1 && reference.is_none() {
-            continue;
-        }
+        let mut reference = carried.get(&key_hash(key)).copied();
         rows.sort_unstable_by(|a, b| at(*a).cmp(&at(*b)));
         for i in rows {
             let (t, h, sha, _) = at(i);
             match reference {
                 Some((rt, rh)) if t - rt < DAY_MICROS => {
                     let i = i as usize;
-                    v.keep[i] = false;
+                    keep[i] = false;
                     v.conflicting[i] = rh != h;
                     if is_new.get(i).unwrap_or(false) {
                         let c = v.duplicates_by_sha.entry(sha.to_string()).or_default();
@@ -300,6 +324,27 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
             }
         }
     }
+    // One gather in the final order instead of a filter and then a sort.
+    let business = all.column("business_id").ctx("events")?.str().ctx("events")?.clone();
+    let business: Vec<&str> = business.iter().map(Option::unwrap_or_default).collect();
+    let key_of: Vec<&str> = keys.iter().map(Option::unwrap_or_default).collect();
+    let ts_of: Vec<i64> = ts.iter().map(Option::unwrap_or_default).collect();
+    let hash_of: Vec<u64> = hashes.iter().map(Option::unwrap_or_default).collect();
+    let mut order: Vec<IdxSize> = (0..n as IdxSize).filter(|i| keep[*i as usize]).collect();
+    order.sort_unstable_by(|a, b| {
+        let (a, b) = (*a as usize, *b as usize);
+        (business[a], ts_of[a], key_of[a], hash_of[a]).cmp(&(business[b], ts_of[b], key_of[b], hash_of[b]))
+    });
+    v.carry = Carry::with_capacity_and_hasher(order.len(), Default::default());
+    for &i in &order {
+        let i = i as usize;
+        // Rows are in time order within a business, so the last kept one per key wins.
+        let slot = v.carry.entry(key_hash(key_of[i])).or_insert((ts_of[i], hash_of[i]));
+        if ts_of[i] > slot.0 {
+            *slot = (ts_of[i], hash_of[i]);
+        }
+    }
+    v.kept_in_order = order;
     Ok(v)
 }
 
@@ -333,12 +378,7 @@ pub fn publish_events(
             let mut written = Vec::new();
             for (date, kept) in from_dedupe {
                 let t = std::time::Instant::now();
-                let mut kept = kept
-                    .sort(
-                        ["business_id", "ts", "event_key", "content_hash"],
-                        SortMultipleOptions::default().with_multithreaded(true),
-                    )
-                    .ctx("sorting events")?;
+                let mut kept = kept;
                 lake::write_table_file(&lake.date_partition_file(&EVENTS, date), &mut kept)?;
                 written.push(date);
                 crate::timing::add("publish.write", t.elapsed());
@@ -389,10 +429,10 @@ pub fn publish_events(
                 let conflict_mask = BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
                 let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
                 let kept = all
-                    .filter(&BooleanChunked::from_slice("keep".into(), &verdict.keep))
+                    .take(&IdxCa::from_vec("order".into(), verdict.kept_in_order))
                     .ctx("dropping duplicates")?;
                 drop(all);
-                carry = Some((date, carry_from_frame(&kept)?));
+                carry = Some((date, verdict.carry));
                 crate::timing::add("publish.dedupe", t.elapsed());
                 if conflicts.height() > 0 {
                     write_conflicts(&conflicts_dir, date, conflicts)?;

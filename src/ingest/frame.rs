@@ -14,7 +14,7 @@ use crate::lake;
 use crate::schema::EVENTS;
 
 /// Events held in memory (as Arrow frames) before they are spilled to scratch files.
-const SPILL_ROWS: usize = 600_000;
+const SPILL_ROWS: usize = 200_000;
 
 fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
     Column::new(name.into(), values.collect::<Vec<_>>())
