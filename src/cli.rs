@@ -45,13 +45,19 @@ pub enum Command {
     #[command(after_help = "Example:\n  msgmeter demo --out reports/demo")]
     Demo(DemoArgs),
     /// Write realistic synthetic traffic (deterministic for a seed, streamed to disk)
-    #[command(after_help = "Example:\n  msgmeter generate --out landing --format whatsapp --days 7 --events-per-day 200000 --files-per-day 6")]
+    #[command(
+        after_help = "Example:\n  msgmeter generate --out landing --format whatsapp --days 7 --events-per-day 200000 --files-per-day 6"
+    )]
     Generate(GenerateArgs),
     /// Read raw logs (webhook or event-log NDJSON/CSV, plain/.gz/.zst) into LAKE/events
-    #[command(after_help = "Example:\n  MSGMETER_PSEUDONYM_KEY=$(cat /secrets/key) msgmeter ingest --lake lake landing/2025-10-01/\n\nExit status: 0 ok; 1 the job did not fully succeed (unreadable input, bad configuration,\nquarantine above --max-quarantine-pct: everything good is still written); 2 usage error.")]
+    #[command(
+        after_help = "Example:\n  MSGMETER_PSEUDONYM_KEY=$(cat /secrets/key) msgmeter ingest --lake lake landing/2025-10-01/\n\nExit status: 0 ok; 1 the job did not fully succeed (unreadable input, bad configuration,\nquarantine above --max-quarantine-pct: everything good is still written); 2 usage error."
+    )]
     Ingest(IngestArgs),
     /// SQL over the lake's tables (events, identities)
-    #[command(after_help = "Example:\n  msgmeter query --lake lake --format csv \\\n    \"SELECT business_id, market, count(*) AS n FROM events WHERE event_type = 'message_in' GROUP BY 1, 2 ORDER BY n DESC\"")]
+    #[command(
+        after_help = "Example:\n  msgmeter query --lake lake --format csv \\\n    \"SELECT business_id, market, count(*) AS n FROM events WHERE event_type = 'message_in' GROUP BY 1, 2 ORDER BY n DESC\""
+    )]
     Query(QueryArgs),
     /// The data dictionary: every table's columns with type, unit, nullability and meaning
     #[command(after_help = "Example:\n  msgmeter schema events")]

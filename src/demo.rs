@@ -48,7 +48,8 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
             std::fs::remove_dir_all(d).map_err(write_err(d))?;
         }
     }
-    let start = NaiveDate::from_ymd_opt(DEMO_START.0, DEMO_START.1, DEMO_START.2).expect("valid date");
+    let start =
+        NaiveDate::from_ymd_opt(DEMO_START.0, DEMO_START.1, DEMO_START.2).expect("valid date");
     let mut generated = 0;
     for (format, seed) in [(TrafficFormat::Whatsapp, 7), (TrafficFormat::Events, 8)] {
         let summary = generate(&GenerateOptions {
@@ -68,8 +69,11 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         generated += summary.records;
     }
     let (markets, markets_sha) = settings.markets()?;
-    let now = Utc
-        .from_utc_datetime(&(start + chrono::Duration::days(DEMO_DAYS as i64)).and_hms_opt(6, 0, 0).expect("valid"));
+    let now = Utc.from_utc_datetime(
+        &(start + chrono::Duration::days(DEMO_DAYS as i64))
+            .and_hms_opt(6, 0, 0)
+            .expect("valid"),
+    );
     let outcome = ingest(
         &IngestOptions {
             lake: lake.clone(),
@@ -81,15 +85,32 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
             pseudonym_key: settings.pseudonym_key.bytes.clone(),
             config_hashes: settings.config_hashes(&markets_sha),
         },
-        &[landing.clone()],
+        std::slice::from_ref(&landing),
     )?;
     let t = &outcome.manifest.totals;
     let w = |e: std::io::Error| write_err("stdout")(e);
-    writeln!(stdout, "msgmeter demo — {} days of synthetic traffic from {start}", DEMO_DAYS).map_err(w)?;
+    writeln!(
+        stdout,
+        "msgmeter demo — {} days of synthetic traffic from {start}",
+        DEMO_DAYS
+    )
+    .map_err(w)?;
     writeln!(stdout, "  landing files: {}", landing.display()).map_err(w)?;
     writeln!(stdout, "  lake:          {}", lake.display()).map_err(w)?;
-    writeln!(stdout, "  manifest:      {}", lake.join("_runs").join(format!("{}.json", outcome.manifest.run_id)).display()).map_err(w)?;
-    writeln!(stdout, "\nIngest: {} files, {} records generated", t.files, generated).map_err(w)?;
+    writeln!(
+        stdout,
+        "  manifest:      {}",
+        lake.join("_runs")
+            .join(format!("{}.json", outcome.manifest.run_id))
+            .display()
+    )
+    .map_err(w)?;
+    writeln!(
+        stdout,
+        "\nIngest: {} files, {} records generated",
+        t.files, generated
+    )
+    .map_err(w)?;
     writeln!(
         stdout,
         "  read {} = accepted {} + duplicates {} (conflicting {}) + quarantined {} + skipped {}  [{}]",
@@ -103,9 +124,19 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
     )
     .map_err(w)?;
     for (title, sql) in DEMO_QUERIES {
-        writeln!(stdout, "\n{title}\n  msgmeter query --lake {} \"{sql}\"", lake.display()).map_err(w)?;
+        writeln!(
+            stdout,
+            "\n{title}\n  msgmeter query --lake {} \"{sql}\"",
+            lake.display()
+        )
+        .map_err(w)?;
         let mut df = query::run(&lake, sql)?;
-        query::write_result(&mut df, query::OutputFormat::Table, stdout, Path::new("stdout"))?;
+        query::write_result(
+            &mut df,
+            query::OutputFormat::Table,
+            stdout,
+            Path::new("stdout"),
+        )?;
     }
     Ok(!outcome.too_much_quarantined)
 }

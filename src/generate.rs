@@ -148,10 +148,47 @@ const COUNTRIES: &[(&str, usize, &str, f64)] = &[
 ];
 
 const WORDS: &[&str] = &[
-    "hello", "my", "order", "has", "not", "arrived", "yet", "please", "help", "card", "was",
-    "charged", "twice", "flight", "delayed", "when", "can", "I", "get", "a", "refund", "thanks",
-    "the", "app", "is", "not", "working", "since", "yesterday", "could", "you", "check",
-    "account", "number", "ticket", "baggage", "lost", "payment", "failed", "again", "urgent",
+    "hello",
+    "my",
+    "order",
+    "has",
+    "not",
+    "arrived",
+    "yet",
+    "please",
+    "help",
+    "card",
+    "was",
+    "charged",
+    "twice",
+    "flight",
+    "delayed",
+    "when",
+    "can",
+    "I",
+    "get",
+    "a",
+    "refund",
+    "thanks",
+    "the",
+    "app",
+    "is",
+    "not",
+    "working",
+    "since",
+    "yesterday",
+    "could",
+    "you",
+    "check",
+    "account",
+    "number",
+    "ticket",
+    "baggage",
+    "lost",
+    "payment",
+    "failed",
+    "again",
+    "urgent",
 ];
 
 struct Customer {
@@ -254,7 +291,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
 
     for day_index in 0..opts.days {
         let day = opts.start + chrono::Duration::days(day_index as i64);
-        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(day_index as u64 + 1)));
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            opts.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(day_index as u64 + 1)),
+        );
         let day_start = Utc
             .from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
             .timestamp();
@@ -265,7 +304,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             let slice_start = day_start + s * SLICE_SECONDS;
             // Threads start following a day curve (quiet nights, busy afternoons, UTC).
             let hour = (s * SLICE_SECONDS / 3600) as f64;
-            let curve = 0.35 + (((hour - 4.0) / 24.0) * std::f64::consts::TAU).sin().max(-0.3) + 0.3;
+            let curve = 0.35
+                + (((hour - 4.0) / 24.0) * std::f64::consts::TAU)
+                    .sin()
+                    .max(-0.3)
+                + 0.3;
             let expected_records = opts.events_per_day as f64 * curve / curve_sum();
             let mut made = 0.0;
             while made < expected_records {
@@ -285,7 +328,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 }
             }
             // Anything queued for an earlier slice (cannot happen, but never lose it).
-            let stale: Vec<i64> = emitter.queue.range(..first_slice + s).map(|(k, _)| *k).collect();
+            let stale: Vec<i64> = emitter
+                .queue
+                .range(..first_slice + s)
+                .map(|(k, _)| *k)
+                .collect();
             for k in stale {
                 for p in emitter.queue.remove(&k).unwrap_or_default() {
                     files.write(opts.files_per_day as usize - 1, &p.line)?;
@@ -317,7 +364,10 @@ fn curve_sum() -> f64 {
     (0..SLICES_PER_DAY)
         .map(|s| {
             let hour = (s * SLICE_SECONDS / 3600) as f64;
-            0.35 + (((hour - 4.0) / 24.0) * std::f64::consts::TAU).sin().max(-0.3) + 0.3
+            0.35 + (((hour - 4.0) / 24.0) * std::f64::consts::TAU)
+                .sin()
+                .max(-0.3)
+                + 0.3
         })
         .sum()
 }
@@ -354,7 +404,12 @@ fn make_businesses(n: usize) -> Vec<Business> {
         .map(|i| {
             let rng = &mut ChaCha8Rng::seed_from_u64(0xB051_4E55 ^ i as u64);
             let (cc, tz, _, _) = HOMES[i % HOMES.len()];
-            let vertical = [Vertical::Bank, Vertical::Airline, Vertical::Shop, Vertical::Telco][i % 4];
+            let vertical = [
+                Vertical::Bank,
+                Vertical::Airline,
+                Vertical::Shop,
+                Vertical::Telco,
+            ][i % 4];
             let around_the_clock = i % 5 == 3;
             Business {
                 id: format!("{}", 102_000_000_000_000u64 + (i as u64) * 7_919 + 1),
@@ -399,10 +454,19 @@ pub fn accounts_csv(n: usize) -> String {
     for (i, b) in make_businesses(n).iter().enumerate() {
         let (_, tz, country, currency) = HOMES[i % HOMES.len()];
         let (prefix, kind) = names[i % 4];
-        let name = format!("{prefix} {} {kind} {}", ["Aurora", "Boreal", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Indigo", "Juniper"][i % 10], i + 1);
+        let name = format!(
+            "{prefix} {} {kind} {}",
+            [
+                "Aurora", "Boreal", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Harbor",
+                "Indigo", "Juniper"
+            ][i % 10],
+            i + 1
+        );
         let hours = match (i, b.hours) {
             (5, _) => String::new(),
-            (_, Some((open, close))) => format!("mon-fri {open:02}:00-{close:02}:00; sat 10:00-14:00"),
+            (_, Some((open, close))) => {
+                format!("mon-fri {open:02}:00-{close:02}:00; sat 10:00-14:00")
+            }
             (_, None) => "mon-sun 00:00-24:00".to_string(),
         };
         let tax = match country {
@@ -431,7 +495,10 @@ pub fn accounts_csv(n: usize) -> String {
 
 fn make_customers(n: usize, rng: &mut ChaCha8Rng) -> Vec<Customer> {
     let total: f64 = COUNTRIES.iter().map(|c| c.3).sum();
-    let first_names = ["Ana", "João", "Priya", "Budi", "Emma", "Lukas", "Sofía", "Chinedu", "Aisha", "Omar", "Mei", "Ivan"];
+    let first_names = [
+        "Ana", "João", "Priya", "Budi", "Emma", "Lukas", "Sofía", "Chinedu", "Aisha", "Omar",
+        "Mei", "Ivan",
+    ];
     (0..n)
         .map(|i| {
             let mut x = rng.gen_range(0.0..total);
@@ -451,7 +518,13 @@ fn make_customers(n: usize, rng: &mut ChaCha8Rng) -> Vec<Customer> {
                 digits.push(char::from(b'0' + rng.gen_range(0..10u8)));
             }
             Customer {
-                user_id: rng.gen_bool(0.05).then(|| format!("{}.{:019}", ["US", "BR", "IN", "MX"][i % 4], rng.gen::<u64>() % 10_000_000_000_000_000_000)),
+                user_id: rng.gen_bool(0.05).then(|| {
+                    format!(
+                        "{}.{:019}",
+                        ["US", "BR", "IN", "MX"][i % 4],
+                        rng.gen::<u64>() % 10_000_000_000_000_000_000
+                    )
+                }),
                 digits,
                 name: first_names[i % first_names.len()].to_string(),
             }
@@ -486,12 +559,20 @@ struct Outbound {
 impl World {
     fn next_id(&mut self, prefix: &str) -> String {
         self.counter += 1;
-        format!("{prefix}{:016x}", self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.opts.seed)
+        format!(
+            "{prefix}{:016x}",
+            self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.opts.seed
+        )
     }
 
     fn is_open(&self, b: &Business, ts: i64) -> bool {
-        let Some((open, close)) = b.hours else { return true };
-        let local = b.tz.timestamp_opt(ts, 0).single().map(|t| (t.weekday(), t.hour()));
+        let Some((open, close)) = b.hours else {
+            return true;
+        };
+        let local =
+            b.tz.timestamp_opt(ts, 0)
+                .single()
+                .map(|t| (t.weekday(), t.hour()));
         match local {
             Some((Weekday::Sat | Weekday::Sun, _)) => false,
             Some((_, h)) => h >= open && h < close,
@@ -514,7 +595,9 @@ impl World {
     /// One thread; returns how many records it emitted.
     fn thread(&mut self, bi: usize, start: i64, rng: &mut ChaCha8Rng, em: &mut Emitter) -> u64 {
         let b = self.businesses[bi].clone();
-        let ci = *self.audience[bi].choose(rng).expect("audience is never empty");
+        let ci = *self.audience[bi]
+            .choose(rng)
+            .expect("audience is never empty");
         let mut records = 0;
         if rng.gen_bool(0.6) {
             records += self.support_thread(&b, bi, ci, start, rng, em);
@@ -545,15 +628,31 @@ impl World {
         records
     }
 
-    fn support_thread(&mut self, b: &Business, bi: usize, ci: usize, start: i64, rng: &mut ChaCha8Rng, em: &mut Emitter) -> u64 {
+    fn support_thread(
+        &mut self,
+        b: &Business,
+        bi: usize,
+        ci: usize,
+        start: i64,
+        rng: &mut ChaCha8Rng,
+        em: &mut Emitter,
+    ) -> u64 {
         let mut records = 0;
         let referral = rng.gen_bool(0.05);
-        let rounds = if rng.gen_bool(0.7) { 1 } else { rng.gen_range(2..4) };
+        let rounds = if rng.gen_bool(0.7) {
+            1
+        } else {
+            rng.gen_range(2..4)
+        };
         let mut t = start;
         let mut case: Option<String> = None;
         let open_case = self.opts.format.is_event_log() && rng.gen_bool(0.12);
         for round in 0..rounds {
-            let burst = if rng.gen_bool(0.6) { 1 } else { rng.gen_range(2..5) };
+            let burst = if rng.gen_bool(0.6) {
+                1
+            } else {
+                rng.gen_range(2..5)
+            };
             for k in 0..burst {
                 records += self.inbound(b, bi, ci, t, referral && round == 0 && k == 0, rng, em);
                 t += rng.gen_range(5..90);
@@ -569,40 +668,119 @@ impl World {
             }
             if rng.gen_bool(b.bot_share) {
                 let bot_t = t + rng.gen_range(1..15);
-                records += self.outbound(b, bi, ci, Outbound { ts: bot_t, template: None, sender: "bot", agent: None }, rng, em);
+                records += self.outbound(
+                    b,
+                    bi,
+                    ci,
+                    Outbound {
+                        ts: bot_t,
+                        template: None,
+                        sender: "bot",
+                        agent: None,
+                    },
+                    rng,
+                    em,
+                );
                 t = bot_t;
                 if rng.gen_bool(0.5) {
                     continue; // the bot settled it
                 }
             }
-            let delay = LogNormal::new(b.median_reply.ln(), 1.35).expect("valid").sample(rng);
+            let delay = LogNormal::new(b.median_reply.ln(), 1.35)
+                .expect("valid")
+                .sample(rng);
             let wait_closed = self.until_open(b, t);
             let reply = t + wait_closed + delay.min(6.0 * 86_400.0) as i64 + 1;
             let agent = format!("agent-{}", rng.gen_range(1..=b.agents));
-            records += self.outbound(b, bi, ci, Outbound { ts: reply, template: None, sender: "agent", agent: Some(agent.clone()) }, rng, em);
+            records += self.outbound(
+                b,
+                bi,
+                ci,
+                Outbound {
+                    ts: reply,
+                    template: None,
+                    sender: "agent",
+                    agent: Some(agent.clone()),
+                },
+                rng,
+                em,
+            );
             t = reply + rng.gen_range(30..1800);
             if let Some(id) = &case {
                 if round == 0 {
                     let id = id.clone();
-                    records += self.case_event(b, ci, reply + 5, &id, CaseEvent::Status("pending", Some(agent.clone())), rng, em);
+                    records += self.case_event(
+                        b,
+                        ci,
+                        reply + 5,
+                        &id,
+                        CaseEvent::Status("pending", Some(agent.clone())),
+                        rng,
+                        em,
+                    );
                 }
             }
         }
         if let Some(id) = case {
-            let resolve = t + LogNormal::new((4.0f64 * 3600.0).ln(), 1.2).expect("valid").sample(rng) as i64;
-            records += self.case_event(b, ci, resolve, &id, CaseEvent::Status("resolved", None), rng, em);
+            let resolve = t + LogNormal::new((4.0f64 * 3600.0).ln(), 1.2)
+                .expect("valid")
+                .sample(rng) as i64;
+            records += self.case_event(
+                b,
+                ci,
+                resolve,
+                &id,
+                CaseEvent::Status("resolved", None),
+                rng,
+                em,
+            );
             let mut end = resolve;
             if rng.gen_bool(0.1) {
                 let reopened = resolve + rng.gen_range(3600..3 * 86_400);
-                records += self.case_event(b, ci, reopened, &id, CaseEvent::Status("reopened", None), rng, em);
-                end = reopened + LogNormal::new((6.0f64 * 3600.0).ln(), 1.0).expect("valid").sample(rng) as i64;
-                records += self.case_event(b, ci, end, &id, CaseEvent::Status("resolved", None), rng, em);
+                records += self.case_event(
+                    b,
+                    ci,
+                    reopened,
+                    &id,
+                    CaseEvent::Status("reopened", None),
+                    rng,
+                    em,
+                );
+                end = reopened
+                    + LogNormal::new((6.0f64 * 3600.0).ln(), 1.0)
+                        .expect("valid")
+                        .sample(rng) as i64;
+                records += self.case_event(
+                    b,
+                    ci,
+                    end,
+                    &id,
+                    CaseEvent::Status("resolved", None),
+                    rng,
+                    em,
+                );
             }
             if rng.gen_bool(0.6) {
                 let rating = *[1, 2, 3, 4, 4, 5, 5, 5].choose(rng).expect("non-empty");
-                records += self.case_event(b, ci, end + rng.gen_range(60..86_400), &id, CaseEvent::Rating(rating), rng, em);
+                records += self.case_event(
+                    b,
+                    ci,
+                    end + rng.gen_range(60..86_400),
+                    &id,
+                    CaseEvent::Rating(rating),
+                    rng,
+                    em,
+                );
             }
-            records += self.case_event(b, ci, end + 86_400, &id, CaseEvent::Status("closed", None), rng, em);
+            records += self.case_event(
+                b,
+                ci,
+                end + 86_400,
+                &id,
+                CaseEvent::Status("closed", None),
+                rng,
+                em,
+            );
         }
         records
     }
@@ -619,16 +797,31 @@ impl World {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn inbound(&mut self, b: &Business, bi: usize, ci: usize, ts: i64, referral: bool, rng: &mut ChaCha8Rng, em: &mut Emitter) -> u64 {
+    fn inbound(
+        &mut self,
+        b: &Business,
+        bi: usize,
+        ci: usize,
+        ts: i64,
+        referral: bool,
+        rng: &mut ChaCha8Rng,
+        em: &mut Emitter,
+    ) -> u64 {
         let id = self.next_id("wamid.HBgM");
         let st = self.pairs.entry((bi, ci)).or_default();
         st.last_inbound = Some(ts);
         if referral {
             st.fep_until = Some(ts + 24 * 3600);
         }
-        let words: Vec<&str> = (0..rng.gen_range(3..14)).map(|_| *WORDS.choose(rng).expect("words")).collect();
+        let words: Vec<&str> = (0..rng.gen_range(3..14))
+            .map(|_| *WORDS.choose(rng).expect("words"))
+            .collect();
         let text = words.join(" ");
-        let kind = if rng.gen_bool(0.9) { "text" } else { ["image", "reaction", "interactive", "button"][rng.gen_range(0..4)] };
+        let kind = if rng.gen_bool(0.9) {
+            "text"
+        } else {
+            ["image", "reaction", "interactive", "button"][rng.gen_range(0..4)]
+        };
         let (phone, user) = self.customer_fields(ci, ts);
         let line = match self.opts.format {
             TrafficFormat::Whatsapp => {
@@ -667,18 +860,33 @@ impl World {
         if rng.gen_bool(0.15) {
             json!(ts * 1000 + rng.gen_range(0..1000))
         } else {
-            let t = b.tz.timestamp_opt(ts, 0).single().unwrap_or_else(|| b.tz.timestamp_opt(0, 0).unwrap());
+            let t =
+                b.tz.timestamp_opt(ts, 0)
+                    .single()
+                    .unwrap_or_else(|| b.tz.timestamp_opt(0, 0).unwrap());
             json!(t.to_rfc3339())
         }
     }
 
     /// Send an outbound message and its statuses; returns records emitted.
-    fn outbound(&mut self, b: &Business, bi: usize, ci: usize, out: Outbound, rng: &mut ChaCha8Rng, em: &mut Emitter) -> u64 {
+    fn outbound(
+        &mut self,
+        b: &Business,
+        bi: usize,
+        ci: usize,
+        out: Outbound,
+        rng: &mut ChaCha8Rng,
+        em: &mut Emitter,
+    ) -> u64 {
         let id = self.next_id("wamid.HBgL");
         let mut records = 0;
         let (phone, user) = self.customer_fields(ci, out.ts);
         if self.opts.format.is_event_log() {
-            let customer = phone.clone().map(|p| format!("+{p}")).or(user.clone()).unwrap_or_default();
+            let customer = phone
+                .clone()
+                .map(|p| format!("+{p}"))
+                .or(user.clone())
+                .unwrap_or_default();
             let mut rec = json!({"event_id": self.next_id("ev-"), "ts": self.event_time(b, out.ts, rng), "type": "message_out", "business_id": b.id, "customer": customer, "message_id": id, "message_type": if out.template.is_some() { "template" } else { "text" }, "sender": out.sender});
             if let Some(c) = out.template {
                 rec["template_category"] = json!(c);
@@ -709,7 +917,11 @@ impl World {
         }
         for (k, (status, at)) in statuses.into_iter().enumerate() {
             // Some statuses arrive out of order (a `read` before its `delivered`).
-            let arrival = if rng.gen_bool(0.04) { at - rng.gen_range(0..30).min(at - sent_at) } else { at };
+            let arrival = if rng.gen_bool(0.04) {
+                at - rng.gen_range(0..30).min(at - sent_at)
+            } else {
+                at
+            };
             let line = match self.opts.format {
                 TrafficFormat::Whatsapp => {
                     let mut s = json!({"id": id, "status": status, "timestamp": at.to_string()});
@@ -729,7 +941,11 @@ impl World {
                                 s["pricing"] = json!({"billable": billable, "pricing_model": "CBP", "category": origin});
                             }
                         } else if let Some((_, _, category, ptype)) = conv {
-                            let key = if rng.gen_bool(0.1) { "pricing_type" } else { "type" };
+                            let key = if rng.gen_bool(0.1) {
+                                "pricing_type"
+                            } else {
+                                "type"
+                            };
                             s["pricing"] = json!({"billable": ptype == "regular", "pricing_model": "PMP", "category": category, key: ptype});
                         }
                     } else {
@@ -769,7 +985,13 @@ impl World {
 
     /// What the platform reports for a message delivered at `at`: for CBP the
     /// conversation (id, expiry, category, billable), for PMP (_, _, category, type).
-    fn pricing(&mut self, bi: usize, ci: usize, out: &Outbound, at: i64) -> (&'static str, Option<(String, i64, String, String)>) {
+    fn pricing(
+        &mut self,
+        bi: usize,
+        ci: usize,
+        out: &Outbound,
+        at: i64,
+    ) -> (&'static str, Option<(String, i64, String, String)>) {
         let (model, era) = reported_model(at);
         let st = self.pairs.entry((bi, ci)).or_default().clone();
         let in_csw = st.last_inbound.is_some_and(|t| at < t + 24 * 3600);
@@ -782,7 +1004,10 @@ impl World {
                 None if era == 3 => ("service", "free_customer_service"),
                 None => ("service", "regular"),
             };
-            return ("PMP", Some((String::new(), 0, category.to_string(), ptype.to_string())));
+            return (
+                "PMP",
+                Some((String::new(), 0, category.to_string(), ptype.to_string())),
+            );
         }
         let category = match (era, out.template) {
             (0, Some(_)) => "business_initiated",
@@ -793,13 +1018,25 @@ impl World {
         };
         let st = self.pairs.entry((bi, ci)).or_default();
         st.open.retain(|(_, _, exp)| *exp > at);
-        let joined = st.open.iter().find(|(c, _, _)| c == category || (out.template.is_none() && era > 0) || era == 0).cloned();
+        let joined = st
+            .open
+            .iter()
+            .find(|(c, _, _)| c == category || (out.template.is_none() && era > 0) || era == 0)
+            .cloned();
         let (cid, exp, cat) = match joined {
             Some((c, id, exp)) => (id, exp, c),
             None => {
                 self.counter += 1;
-                let id = format!("{:032x}", (self.counter as u128).wrapping_mul(0x2545_F491_4F6C_DD1D_9E37_79B9_7F4A_7C15));
-                let exp = at + if category == "referral_conversion" { 72 * 3600 } else { 24 * 3600 };
+                let id = format!(
+                    "{:032x}",
+                    (self.counter as u128).wrapping_mul(0x2545_F491_4F6C_DD1D_9E37_79B9_7F4A_7C15)
+                );
+                let exp = at
+                    + if category == "referral_conversion" {
+                        72 * 3600
+                    } else {
+                        24 * 3600
+                    };
                 let st = self.pairs.entry((bi, ci)).or_default();
                 st.open.push((category.to_string(), id.clone(), exp));
                 (id, exp, category.to_string())
@@ -810,14 +1047,31 @@ impl World {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn case_event(&mut self, b: &Business, ci: usize, ts: i64, case_id: &str, what: CaseEvent, rng: &mut ChaCha8Rng, em: &mut Emitter) -> u64 {
+    fn case_event(
+        &mut self,
+        b: &Business,
+        ci: usize,
+        ts: i64,
+        case_id: &str,
+        what: CaseEvent,
+        rng: &mut ChaCha8Rng,
+        em: &mut Emitter,
+    ) -> u64 {
         let mut rec = json!({"event_id": self.next_id("ev-"), "ts": self.event_time(b, ts, rng), "business_id": b.id, "case_id": case_id});
         match what {
             CaseEvent::Opened => {
                 rec["type"] = json!("case_opened");
                 rec["customer"] = json!(format!("+{}", self.customers[ci].digits));
-                rec["case_kind"] = json!(if rng.gen_bool(0.45) { "complaint" } else { "request" });
-                rec["case_category"] = json!(b.vertical.case_categories().choose(rng).expect("categories"));
+                rec["case_kind"] = json!(if rng.gen_bool(0.45) {
+                    "complaint"
+                } else {
+                    "request"
+                });
+                rec["case_category"] = json!(b
+                    .vertical
+                    .case_categories()
+                    .choose(rng)
+                    .expect("categories"));
                 rec["priority"] = json!(["low", "normal", "high"][rng.gen_range(0..3)]);
             }
             CaseEvent::Status(s, agent) => {
@@ -839,7 +1093,11 @@ impl World {
     /// seconds to minutes later), ~0.5 % arriving one to three days late, ~0.05 % corrupt.
     fn emit(&mut self, em: &mut Emitter, ts: i64, line: Vec<u8>, rng: &mut ChaCha8Rng) -> u64 {
         let records = 1;
-        let arrival = if rng.gen_bool(0.005) { ts + rng.gen_range(86_400..3 * 86_400) } else { ts };
+        let arrival = if rng.gen_bool(0.005) {
+            ts + rng.gen_range(86_400..3 * 86_400)
+        } else {
+            ts
+        };
         let mut extra = 0;
         if rng.gen_bool(0.0005) {
             em.push(arrival, corrupt(&line, rng), 1);
@@ -862,7 +1120,8 @@ enum CaseEvent {
 
 fn webhook(b: &Business, mut value: serde_json::Value) -> Vec<u8> {
     value["messaging_product"] = json!("whatsapp");
-    value["metadata"] = json!({"display_phone_number": b.display_number, "phone_number_id": b.phone_number_id});
+    value["metadata"] =
+        json!({"display_phone_number": b.display_number, "phone_number_id": b.phone_number_id});
     json!({"object": "whatsapp_business_account", "entry": [{"id": b.id, "changes": [{"value": value, "field": "messages"}]}]})
         .to_string()
         .into_bytes()
@@ -891,10 +1150,13 @@ struct DayFiles {
 /// An event-log record (one JSON line) as a CSV row of the event log's fields. A corrupt
 /// line (not JSON) is written as it is: a row the reader must quarantine.
 fn csv_row(line: &[u8]) -> Vec<u8> {
-    let Ok(serde_json::Value::Object(rec)) = serde_json::from_slice::<serde_json::Value>(line) else {
+    let Ok(serde_json::Value::Object(rec)) = serde_json::from_slice::<serde_json::Value>(line)
+    else {
         return line.to_vec();
     };
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
     let cells: Vec<String> = crate::ingest::eventlog::FIELDS
         .iter()
         .map(|f| match rec.get(*f) {
@@ -920,7 +1182,10 @@ impl DayFiles {
         let mut paths = Vec::new();
         let mut writers = Vec::new();
         for k in 0..n {
-            let path = dir.join(format!("{prefix}-{}-part{k:02}.{ext}", day.format("%Y-%m-%d")));
+            let path = dir.join(format!(
+                "{prefix}-{}-part{k:02}.{ext}",
+                day.format("%Y-%m-%d")
+            ));
             let f = File::create(&path).map_err(write_err(&path))?;
             let mut w = BufWriter::with_capacity(1 << 20, f);
             if csv {
@@ -931,7 +1196,12 @@ impl DayFiles {
             writers.push(w);
             paths.push(path);
         }
-        Ok(DayFiles { paths, writers, bytes: 0, csv })
+        Ok(DayFiles {
+            paths,
+            writers,
+            bytes: 0,
+            csv,
+        })
     }
 
     fn write(&mut self, k: usize, line: &[u8]) -> Result<()> {

@@ -34,7 +34,9 @@ fn init_logging(quiet: bool, format: LogFormat) {
     let level = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MSGMETER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_target(false).init(),
@@ -141,7 +143,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             match (&a.out, a.format) {
                 (Some(path), format) => {
                     let mut f = std::io::BufWriter::new(
-                        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                        std::fs::File::create(path)
+                            .with_context(|| format!("creating {}", path.display()))?,
                     );
                     query::write_result(&mut df, format, &mut f, path)?;
                     f.flush()?;
@@ -149,7 +152,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 (None, query::OutputFormat::Parquet) => {
                     return Err(Error::Usage("--format parquet needs --out FILE".into()).into())
                 }
-                (None, format) => query::write_result(&mut df, format, stdout, std::path::Path::new("stdout"))?,
+                (None, format) => {
+                    query::write_result(&mut df, format, stdout, std::path::Path::new("stdout"))?
+                }
             }
             Ok(true)
         }
@@ -158,7 +163,11 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 Some(name) => vec![schema::table(name).ok_or_else(|| {
                     Error::Usage(format!(
                         "no table {name:?}; tables: {}",
-                        schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                        schema::TABLES
+                            .iter()
+                            .map(|t| t.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?],
                 None => schema::TABLES.to_vec(),

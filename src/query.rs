@@ -45,7 +45,9 @@ pub fn scan_table(lake: &Path, table: &Table) -> Result<Option<LazyFrame>> {
 }
 
 fn walk_has_parquet(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
     entries.flatten().any(|e| {
         let p = e.path();
         if p.is_dir() {
@@ -87,14 +89,26 @@ pub fn run(lake: &Path, sql: &str) -> Result<DataFrame> {
 }
 
 /// Write a result in the chosen format to `out`.
-pub fn write_result(df: &mut DataFrame, format: OutputFormat, out: &mut dyn Write, out_name: &Path) -> Result<()> {
+pub fn write_result(
+    df: &mut DataFrame,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    out_name: &Path,
+) -> Result<()> {
     match format {
         OutputFormat::Table => {
             // Show every row and column of a query result, as a person asked for them.
             let rows = df.height().to_string();
             let cols = df.width().to_string();
             // SAFETY-free in edition 2021: set before any other thread reads the variables.
-            std::env::set_var("POLARS_FMT_MAX_ROWS", if df.height() > 200 { "40" } else { rows.as_str() });
+            std::env::set_var(
+                "POLARS_FMT_MAX_ROWS",
+                if df.height() > 200 {
+                    "40"
+                } else {
+                    rows.as_str()
+                },
+            );
             std::env::set_var("POLARS_FMT_MAX_COLS", cols);
             std::env::set_var("POLARS_FMT_STR_LEN", "64");
             writeln!(out, "{df}").map_err(write_err(out_name))

@@ -148,13 +148,49 @@ pub const IDENTITIES: Table = Table {
     partition: None,
     one_row_per: "business-scoped user id seen together with a phone number",
     columns: &[
-        col("business_id", Text, "", false, "the business the user id is scoped to"),
-        col("user_key", Text, "", false, "keyed pseudonym of the business-scoped user id"),
-        col("customer_key", Text, "", false, "keyed pseudonym of the phone number it belongs to"),
-        col("customer_cc", Text, "", true, "country calling code of that number"),
-        col("customer_country", Text, "ISO 3166-1 alpha-2", true, "country of that number"),
+        col(
+            "business_id",
+            Text,
+            "",
+            false,
+            "the business the user id is scoped to",
+        ),
+        col(
+            "user_key",
+            Text,
+            "",
+            false,
+            "keyed pseudonym of the business-scoped user id",
+        ),
+        col(
+            "customer_key",
+            Text,
+            "",
+            false,
+            "keyed pseudonym of the phone number it belongs to",
+        ),
+        col(
+            "customer_cc",
+            Text,
+            "",
+            true,
+            "country calling code of that number",
+        ),
+        col(
+            "customer_country",
+            Text,
+            "ISO 3166-1 alpha-2",
+            true,
+            "country of that number",
+        ),
         col("market", Text, "", true, "pricing market of that number"),
-        col("first_seen", Timestamp, "UTC", false, "earliest event that carried the pair"),
+        col(
+            "first_seen",
+            Timestamp,
+            "UTC",
+            false,
+            "earliest event that carried the pair",
+        ),
     ],
 };
 
@@ -175,7 +211,9 @@ pub fn dictionary(tables: &[&Table]) -> String {
         }
         out.push_str("\n\n| column | type | unit | nullable | meaning |\n|---|---|---|---|---|\n");
         if let Some(p) = t.partition {
-            out.push_str(&format!("| {p} | date | UTC day | no | partition folder |\n"));
+            out.push_str(&format!(
+                "| {p} | date | UTC day | no | partition folder |\n"
+            ));
         }
         for c in t.columns {
             out.push_str(&format!(

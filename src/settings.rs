@@ -72,14 +72,19 @@ pub struct CommandLine {
 }
 
 impl Settings {
-    pub fn resolve(cli: CommandLine, config: ConfigFile, config_path: Option<PathBuf>) -> Result<Settings> {
+    pub fn resolve(
+        cli: CommandLine,
+        config: ConfigFile,
+        config_path: Option<PathBuf>,
+    ) -> Result<Settings> {
         // Relative paths in a config file are relative to the file.
         let base = config_path
             .as_deref()
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let from_file = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
+        let from_file =
+            |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
         let key = cli.pseudonym_key.or(config.pseudonym_key);
         let pseudonym_key = match key {
             Some(k) if k.len() < 16 => {
@@ -122,7 +127,10 @@ impl Settings {
 
     pub fn lake(&self) -> Result<PathBuf> {
         self.lake.clone().ok_or_else(|| {
-            Error::Usage("no lake given: pass --lake DIR, set MSGMETER_LAKE, or `lake` in the config file".into())
+            Error::Usage(
+                "no lake given: pass --lake DIR, set MSGMETER_LAKE, or `lake` in the config file"
+                    .into(),
+            )
         })
     }
 
@@ -133,7 +141,10 @@ impl Settings {
                 let text = std::fs::read_to_string(p).map_err(read_err(p))?;
                 Ok((MarketTable::parse(&text, p)?, sha256_hex(text.as_bytes())))
             }
-            None => Ok((MarketTable::embedded(), sha256_hex(EMBEDDED_MARKETS_CSV.as_bytes()))),
+            None => Ok((
+                MarketTable::embedded(),
+                sha256_hex(EMBEDDED_MARKETS_CSV.as_bytes()),
+            )),
         }
     }
 

@@ -15,6 +15,11 @@ pub fn add(stage: &'static str, d: Duration) {
 
 /// Seconds per stage since the last call, and reset.
 pub fn take() -> BTreeMap<String, f64> {
-    let mut m = STAGES.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
-    m.iter_mut().map(|(k, v)| (k.to_string(), (v.as_secs_f64() * 1000.0).round() / 1000.0)).collect()
+    let mut m = STAGES
+        .lock()
+        .map(|mut m| std::mem::take(&mut *m))
+        .unwrap_or_default();
+    m.iter_mut()
+        .map(|(k, v)| (k.to_string(), (v.as_secs_f64() * 1000.0).round() / 1000.0))
+        .collect()
 }

@@ -17,15 +17,21 @@ use msgmeter::pricing::markets::MarketTable;
 pub const TEST_KEY: &str = "test-pseudonym-key-0123456789abcdef";
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel)
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339).expect("valid test time").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("valid test time")
+        .with_timezone(&Utc)
 }
 
 pub fn options(lake: &Path, now: &str) -> IngestOptions {
@@ -92,7 +98,10 @@ pub fn report<'a>(outcome: &'a IngestOutcome, file_name: &str) -> &'a FileReport
 
 /// One event of the events table, by event key (exactly one must exist).
 pub fn event(lake: &Path, event_key: &str) -> DataFrame {
-    let df = query(lake, &format!("SELECT * FROM events WHERE event_key = '{event_key}'"));
+    let df = query(
+        lake,
+        &format!("SELECT * FROM events WHERE event_key = '{event_key}'"),
+    );
     assert_eq!(df.height(), 1, "exactly one event {event_key}");
     df
 }
@@ -100,7 +109,10 @@ pub fn event(lake: &Path, event_key: &str) -> DataFrame {
 /// The events table without the source columns, in a canonical order: what must not
 /// depend on how the input was split, ordered or repeated.
 pub fn events_content(lake: &Path) -> DataFrame {
-    let df = query(lake, "SELECT * FROM events ORDER BY event_key, ts, content_hash");
+    let df = query(
+        lake,
+        "SELECT * FROM events ORDER BY event_key, ts, content_hash",
+    );
     df.drop_many(["source_file", "source_sha256", "source_line"])
 }
 
@@ -109,7 +121,11 @@ pub fn lake_files(lake: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).expect("readable").flatten() {
             let p = e.path();
-            let rel = p.strip_prefix(root).expect("under root").to_string_lossy().to_string();
+            let rel = p
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .to_string();
             if rel.starts_with("_runs") || rel == "_lock" {
                 continue;
             }
@@ -126,7 +142,14 @@ pub fn lake_files(lake: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 }
 
 /// Webhook body carrying one status item.
-pub fn status_body(business: &str, message_id: &str, status: &str, ts: i64, recipient: &str, extra: &str) -> String {
+pub fn status_body(
+    business: &str,
+    message_id: &str,
+    status: &str,
+    ts: i64,
+    recipient: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{business}","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"777"}},"statuses":[{{"id":"{message_id}","status":"{status}","timestamp":"{ts}","recipient_id":"{recipient}"{extra}}}]}},"field":"messages"}}]}}]}}"#
     )

@@ -23,7 +23,11 @@ fn parquet_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn table_files_carry_the_schema_version_and_are_sorted_by_business_then_time() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    ingest_paths(&lake, &[fixture("bad_events.ndjson"), fixture("pmp_webhooks.ndjson")], "2025-10-10T00:00:00Z");
+    ingest_paths(
+        &lake,
+        &[fixture("bad_events.ndjson"), fixture("pmp_webhooks.ndjson")],
+        "2025-10-10T00:00:00Z",
+    );
     let mut files = Vec::new();
     parquet_files(&lake.join("events"), &mut files);
     parquet_files(&lake.join("identities"), &mut files);
@@ -31,8 +35,13 @@ fn table_files_carry_the_schema_version_and_are_sorted_by_business_then_time() {
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         assert_eq!(&bytes[..4], b"PAR1");
-        let footer = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(8192)..]).to_string();
-        assert!(footer.contains("msgmeter.schema_version"), "{}", f.display());
+        let footer =
+            String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(8192)..]).to_string();
+        assert!(
+            footer.contains("msgmeter.schema_version"),
+            "{}",
+            f.display()
+        );
     }
     // Within each partition: business, then ts, then event_key.
     let df = query(&lake, "SELECT date, business_id, ts, event_key FROM events");
@@ -46,11 +55,22 @@ fn table_files_carry_the_schema_version_and_are_sorted_by_business_then_time() {
             )
         })
         .collect();
-    for date in rows.iter().map(|r| r.0.clone()).collect::<std::collections::BTreeSet<_>>() {
-        let part: Vec<_> = rows.iter().filter(|r| r.0 == date).map(|r| (r.1.clone(), r.2.clone(), r.3.clone())).collect();
+    for date in rows
+        .iter()
+        .map(|r| r.0.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let part: Vec<_> = rows
+            .iter()
+            .filter(|r| r.0 == date)
+            .map(|r| (r.1.clone(), r.2.clone(), r.3.clone()))
+            .collect();
         let mut sorted = part.clone();
         sorted.sort();
-        assert_eq!(part, sorted, "partition {date} is in business, ts, key order");
+        assert_eq!(
+            part, sorted,
+            "partition {date} is in business, ts, key order"
+        );
     }
 }
 
@@ -58,14 +78,25 @@ fn table_files_carry_the_schema_version_and_are_sorted_by_business_then_time() {
 fn no_temporary_files_are_left_and_restricted_is_private() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    ingest_paths(&lake, &[fixture("bad_events.ndjson")], "2025-10-10T00:00:00Z");
+    ingest_paths(
+        &lake,
+        &[fixture("bad_events.ndjson")],
+        "2025-10-10T00:00:00Z",
+    );
     let files = lake_files(&lake);
-    assert!(files.keys().all(|k| !k.contains(".tmp-")), "{:?}", files.keys().collect::<Vec<_>>());
+    assert!(
+        files.keys().all(|k| !k.contains(".tmp-")),
+        "{:?}",
+        files.keys().collect::<Vec<_>>()
+    );
     assert!(!lake.join("_tmp").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(lake.join("_restricted")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(lake.join("_restricted"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
     }
 }
@@ -75,14 +106,24 @@ fn a_second_run_on_a_locked_lake_stops_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let holder = Lake::new(&lake).lock("test holder").unwrap();
-    let err = match msgmeter::ingest::ingest(&options(&lake, "2025-10-10T00:00:00Z"), &[fixture("pmp_webhooks.ndjson")]) {
+    let err = match msgmeter::ingest::ingest(
+        &options(&lake, "2025-10-10T00:00:00Z"),
+        &[fixture("pmp_webhooks.ndjson")],
+    ) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a locked lake must refuse a second run"),
     };
-    assert!(err.contains("locked") && err.contains("test holder"), "{err}");
+    assert!(
+        err.contains("locked") && err.contains("test holder"),
+        "{err}"
+    );
     drop(holder);
     // Released (as the kernel does when a holder dies): the next run takes it.
-    ingest_paths(&lake, &[fixture("pmp_webhooks.ndjson")], "2025-10-10T00:00:00Z");
+    ingest_paths(
+        &lake,
+        &[fixture("pmp_webhooks.ndjson")],
+        "2025-10-10T00:00:00Z",
+    );
 }
 
 #[test]
@@ -94,19 +135,34 @@ fn files_still_being_written_are_deferred_and_known_files_are_skipped() {
     std::fs::copy(fixture("pmp_webhooks.ndjson"), landing.join("b.ndjson")).unwrap();
     std::fs::write(landing.join("c.ndjson.part"), b"{\"half\":").unwrap();
     let lake = dir.path().join("lake");
-    let out = ingest_paths(&lake, &[landing.clone()], "2025-10-10T00:00:00Z");
+    let out = ingest_paths(&lake, std::slice::from_ref(&landing), "2025-10-10T00:00:00Z");
     assert_eq!(report(&out, "a.ndjson").status, Some(FileStatus::Ingested));
     // Same content as a.ndjson: already ingested, all counts 0.
     let b = report(&out, "b.ndjson");
-    assert_eq!((b.status.clone(), b.read), (Some(FileStatus::AlreadyIngested), 0));
+    assert_eq!(
+        (b.status.clone(), b.read),
+        (Some(FileStatus::AlreadyIngested), 0)
+    );
     let c = report(&out, "c.ndjson.part");
     assert_eq!((c.status.clone(), c.read), (Some(FileStatus::Deferred), 0));
     // The manifest lists every file with the equation's counts.
     let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(lake.join("_runs").join(format!("{}.json", out.manifest.run_id))).unwrap(),
+        &std::fs::read_to_string(
+            lake.join("_runs")
+                .join(format!("{}.json", out.manifest.run_id)),
+        )
+        .unwrap(),
     )
     .unwrap();
-    for key in ["run_id", "command", "started_at", "finished_at", "msgmeter_version", "files", "config"] {
+    for key in [
+        "run_id",
+        "command",
+        "started_at",
+        "finished_at",
+        "msgmeter_version",
+        "files",
+        "config",
+    ] {
         assert!(manifest.get(key).is_some(), "manifest has {key}");
     }
     assert!(manifest["config"]["pseudonym_key_fingerprint"].is_string());
@@ -115,7 +171,10 @@ fn files_still_being_written_are_deferred_and_known_files_are_skipped() {
 
 #[test]
 fn shipped_accounts_describe_the_generated_businesses() {
-    let shipped = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/accounts.csv")).unwrap();
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/accounts.csv"),
+    )
+    .unwrap();
     assert_eq!(shipped, msgmeter::generate::accounts_csv(12));
     let mut rows = csv::Reader::from_reader(shipped.as_bytes());
     let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_string).collect();
@@ -126,9 +185,16 @@ fn shipped_accounts_describe_the_generated_businesses() {
     );
     let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 12);
-    assert!(rows.iter().any(|r| r[16].is_empty()), "one account has no schedule");
+    assert!(
+        rows.iter().any(|r| r[16].is_empty()),
+        "one account has no schedule"
+    );
     for r in &rows {
-        assert!(r[6].parse::<chrono_tz::Tz>().is_ok(), "{} is an IANA zone", &r[6]);
+        assert!(
+            r[6].parse::<chrono_tz::Tz>().is_ok(),
+            "{} is an IANA zone",
+            &r[6]
+        );
     }
 }
 
@@ -141,8 +207,16 @@ fn the_committed_sample_ingests_with_books_that_balance() {
     let t = &out.manifest.totals;
     assert_eq!(t.files, 6);
     assert!(t.read > 9000 && t.accepted > 8500, "{t:?}");
-    assert_eq!(t.read, t.accepted + t.duplicates + t.quarantined + t.skipped);
+    assert_eq!(
+        t.read,
+        t.accepted + t.duplicates + t.quarantined + t.skipped
+    );
     assert!(!out.too_much_quarantined);
-    let formats: std::collections::BTreeSet<&str> = out.manifest.files.iter().map(|f| f.format.as_str()).collect();
+    let formats: std::collections::BTreeSet<&str> = out
+        .manifest
+        .files
+        .iter()
+        .map(|f| f.format.as_str())
+        .collect();
     assert_eq!(formats, ["events-csv", "whatsapp"].into_iter().collect());
 }

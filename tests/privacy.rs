@@ -15,7 +15,10 @@ fn numbers_in(value: &Value, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                if matches!(k.as_str(), "from" | "recipient_id" | "wa_id" | "to" | "customer") {
+                if matches!(
+                    k.as_str(),
+                    "from" | "recipient_id" | "wa_id" | "to" | "customer"
+                ) {
                     if let Some(s) = v.as_str() {
                         let digits: String = s.chars().filter(char::is_ascii_digit).collect();
                         if digits.len() >= 7 {
@@ -69,7 +72,11 @@ fn no_raw_phone_number_reaches_the_tables_or_the_manifest() {
     inputs.push(fixture("bad_events.ndjson"));
     for input in &inputs {
         let files: Vec<_> = if input.is_dir() {
-            std::fs::read_dir(input).unwrap().flatten().map(|e| e.path()).collect()
+            std::fs::read_dir(input)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect()
         } else {
             vec![input.clone()]
         };
@@ -81,7 +88,11 @@ fn no_raw_phone_number_reaches_the_tables_or_the_manifest() {
             }
         }
     }
-    assert!(numbers.len() > 100, "the input has many customers ({})", numbers.len());
+    assert!(
+        numbers.len() > 100,
+        "the input has many customers ({})",
+        numbers.len()
+    );
     let lake = dir.path().join("lake");
     let mut opts = options(&lake, "2026-01-07T00:00:00Z");
     opts.max_quarantine_pct = 100.0;
@@ -91,14 +102,23 @@ fn no_raw_phone_number_reaches_the_tables_or_the_manifest() {
     assert!(texts.len() > 1000);
     for t in &texts {
         for n in &numbers {
-            assert!(!t.contains(n.as_str()), "raw number {n} found in a table value {t:?}");
+            assert!(
+                !t.contains(n.as_str()),
+                "raw number {n} found in a table value {t:?}"
+            );
         }
     }
     // Non-table files outside _restricted (manifests, status) hold no number either.
     for (path, bytes) in lake_files(&lake).into_iter().chain(
-        std::fs::read_dir(lake.join("_runs")).unwrap().flatten().map(|e| {
-            (format!("_runs/{}", e.file_name().to_string_lossy()), std::fs::read(e.path()).unwrap())
-        }),
+        std::fs::read_dir(lake.join("_runs"))
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    format!("_runs/{}", e.file_name().to_string_lossy()),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            }),
     ) {
         if path.starts_with("_restricted") || path.ends_with(".parquet") {
             continue;

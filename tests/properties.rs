@@ -65,8 +65,9 @@ fn split_into_files(dir: &Path, lines: &[Vec<u8>], k: usize) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
     let mut paths = Vec::new();
     // Files of one format each: detection is per file.
-    let (hooks, logs): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
-        lines.iter().partition(|l| l.windows(7).any(|w| w == b"\"entry\""));
+    let (hooks, logs): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = lines
+        .iter()
+        .partition(|l| l.windows(7).any(|w| w == b"\"entry\""));
     for (name, group) in [("hooks", hooks), ("log", logs)] {
         let per = group.len().div_ceil(k).max(1);
         for (i, chunk) in group.chunks(per).enumerate() {
@@ -162,7 +163,11 @@ fn ingesting_twice_changes_nothing_and_says_so() {
         .files
         .iter()
         .all(|f| f.status == Some(FileStatus::AlreadyIngested) && f.read == 0));
-    assert_eq!(lake_files(&lake), before, "a second run must not touch the lake");
+    assert_eq!(
+        lake_files(&lake),
+        before,
+        "a second run must not touch the lake"
+    );
 }
 
 #[test]

@@ -18,7 +18,12 @@ fn quarantined(lake: &Path) -> Vec<Value> {
             }
         }
     }
-    out.sort_by_key(|v| (v["source_file"].as_str().unwrap().to_string(), v["line"].as_u64().unwrap()));
+    out.sort_by_key(|v| {
+        (
+            v["source_file"].as_str().unwrap().to_string(),
+            v["line"].as_u64().unwrap(),
+        )
+    });
     out
 }
 
@@ -26,10 +31,17 @@ fn quarantined(lake: &Path) -> Vec<Value> {
 fn each_quarantine_reason_names_its_line_and_the_rest_of_the_file_is_ingested() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let out = ingest_paths(&lake, &[fixture("bad_events.ndjson")], "2025-10-10T00:00:00Z");
+    let out = ingest_paths(
+        &lake,
+        &[fixture("bad_events.ndjson")],
+        "2025-10-10T00:00:00Z",
+    );
     let f = report(&out, "bad_events.ndjson");
     // bad_events.expected.md: 29 records = 20 accepted + 9 quarantined.
-    assert_eq!((f.read, f.accepted, f.duplicates, f.skipped_total()), (29, 20, 0, 0));
+    assert_eq!(
+        (f.read, f.accepted, f.duplicates, f.skipped_total()),
+        (29, 20, 0, 0)
+    );
     let expected: BTreeMap<u64, &str> = [
         (4, "malformed_json"),
         (7, "missing_field"),
@@ -45,15 +57,28 @@ fn each_quarantine_reason_names_its_line_and_the_rest_of_the_file_is_ingested() 
     .collect();
     let got: BTreeMap<u64, String> = quarantined(&lake)
         .iter()
-        .map(|q| (q["line"].as_u64().unwrap(), q["reason"].as_str().unwrap().to_string()))
+        .map(|q| {
+            (
+                q["line"].as_u64().unwrap(),
+                q["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(got, expected.iter().map(|(k, v)| (*k, v.to_string())).collect());
+    assert_eq!(
+        got,
+        expected.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    );
     for (reason, n) in &f.quarantined {
         assert_eq!(*n, 1, "{reason}");
     }
     // The message names the field where one is at fault.
     let q = quarantined(&lake);
-    let message = |line: u64| q.iter().find(|v| v["line"] == line).unwrap()["message"].as_str().unwrap().to_string();
+    let message = |line: u64| {
+        q.iter().find(|v| v["line"] == line).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert!(message(7).contains("template_category"));
     assert!(message(9).contains("`ts`"));
     assert!(message(12).contains("`type`"));
@@ -62,12 +87,24 @@ fn each_quarantine_reason_names_its_line_and_the_rest_of_the_file_is_ingested() 
     assert!(message(25).contains("rating"));
     // Every valid line is in the table, by its own line number.
     let lines = query(&lake, "SELECT source_line FROM events ORDER BY source_line");
-    let lines: Vec<i64> = strings(&lines, "source_line").into_iter().map(|l| l.unwrap().parse().unwrap()).collect();
-    assert_eq!(lines, vec![1, 2, 3, 5, 6, 8, 10, 11, 13, 15, 17, 19, 20, 22, 24, 26, 27, 28, 29, 30]);
-    // Accepted events per UTC date, from the expected table.
-    let by_date = query(&lake, "SELECT date, count(*) AS n FROM events GROUP BY date ORDER BY date");
+    let lines: Vec<i64> = strings(&lines, "source_line")
+        .into_iter()
+        .map(|l| l.unwrap().parse().unwrap())
+        .collect();
     assert_eq!(
-        strings(&by_date, "n").into_iter().map(|n| n.unwrap()).collect::<Vec<_>>(),
+        lines,
+        vec![1, 2, 3, 5, 6, 8, 10, 11, 13, 15, 17, 19, 20, 22, 24, 26, 27, 28, 29, 30]
+    );
+    // Accepted events per UTC date, from the expected table.
+    let by_date = query(
+        &lake,
+        "SELECT date, count(*) AS n FROM events GROUP BY date ORDER BY date",
+    );
+    assert_eq!(
+        strings(&by_date, "n")
+            .into_iter()
+            .map(|n| n.unwrap())
+            .collect::<Vec<_>>(),
         ["3", "2", "2", "2", "3", "3", "4", "1"]
     );
     assert!(out.too_much_quarantined, "9 of 29 is above 1 %");
@@ -112,14 +149,28 @@ fn a_bad_item_inside_a_good_body_is_quarantined_alone_with_its_path() {
     let q = quarantined(&lake);
     let got: Vec<(String, String)> = q
         .iter()
-        .map(|v| (v["item_path"].as_str().unwrap().to_string(), v["reason"].as_str().unwrap().to_string()))
+        .map(|v| {
+            (
+                v["item_path"].as_str().unwrap().to_string(),
+                v["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
         vec![
-            ("entry[0].changes[0].value.statuses[1]".to_string(), "bad_enum".to_string()),
-            ("entry[0].changes[0].value.statuses[2]".to_string(), "not_an_object".to_string()),
-            ("entry[0].changes[0].value.statuses[3]".to_string(), "bad_timestamp".to_string()),
+            (
+                "entry[0].changes[0].value.statuses[1]".to_string(),
+                "bad_enum".to_string()
+            ),
+            (
+                "entry[0].changes[0].value.statuses[2]".to_string(),
+                "not_an_object".to_string()
+            ),
+            (
+                "entry[0].changes[0].value.statuses[3]".to_string(),
+                "bad_timestamp".to_string()
+            ),
         ]
     );
     assert!(q.iter().all(|v| v["line"] == 1));
@@ -132,7 +183,10 @@ fn gzip_and_zstd_inputs_are_read_by_content() {
     let dir = tempfile::tempdir().unwrap();
     let plain = std::fs::read(fixture("pmp_webhooks.ndjson")).unwrap();
     let gz_path = dir.path().join("a.ndjson.gz");
-    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&gz_path).unwrap(), flate2::Compression::default());
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz_path).unwrap(),
+        flate2::Compression::default(),
+    );
     gz.write_all(&plain).unwrap();
     gz.finish().unwrap();
     let csv = std::fs::read(fixture("events_sample.csv")).unwrap();

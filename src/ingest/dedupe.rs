@@ -62,7 +62,12 @@ pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identit
     if path.exists() {
         let df = lake::read_parquet(&path, None)?;
         let s = |name: &str| -> Result<StringChunked> {
-            Ok(df.column(name).ctx("identities")?.str().ctx("identities")?.clone())
+            Ok(df
+                .column(name)
+                .ctx("identities")?
+                .str()
+                .ctx("identities")?
+                .clone())
         };
         let (biz, user, key, cc, country, market) = (
             s("business_id")?,
@@ -90,7 +95,10 @@ pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identit
                 country: country.get(i).map(str::to_string),
                 market: market.get(i).unwrap_or_default().to_string(),
             };
-            existing.insert(k.clone(), (first_seen.get(i).unwrap_or_default(), c.clone()));
+            existing.insert(
+                k.clone(),
+                (first_seen.get(i).unwrap_or_default(), c.clone()),
+            );
             rows.insert(k, (first_seen.get(i).unwrap_or_default(), c));
         }
     }
@@ -109,23 +117,35 @@ pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identit
         let mut df = DataFrame::new(
             rows.len(),
             vec![
-                Column::new("business_id".into(), rows.keys().map(|k| k.0.as_str()).collect::<Vec<_>>()),
-                Column::new("user_key".into(), rows.keys().map(|k| k.1.as_str()).collect::<Vec<_>>()),
+                Column::new(
+                    "business_id".into(),
+                    rows.keys().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "user_key".into(),
+                    rows.keys().map(|k| k.1.as_str()).collect::<Vec<_>>(),
+                ),
                 Column::new(
                     "customer_key".into(),
                     rows.values().map(|v| v.1.key.as_str()).collect::<Vec<_>>(),
                 ),
                 Column::new(
                     "customer_cc".into(),
-                    rows.values().map(|v| v.1.calling_code.as_deref()).collect::<Vec<_>>(),
+                    rows.values()
+                        .map(|v| v.1.calling_code.as_deref())
+                        .collect::<Vec<_>>(),
                 ),
                 Column::new(
                     "customer_country".into(),
-                    rows.values().map(|v| v.1.country.as_deref()).collect::<Vec<_>>(),
+                    rows.values()
+                        .map(|v| v.1.country.as_deref())
+                        .collect::<Vec<_>>(),
                 ),
                 Column::new(
                     "market".into(),
-                    rows.values().map(|v| Some(v.1.market.as_str())).collect::<Vec<_>>(),
+                    rows.values()
+                        .map(|v| Some(v.1.market.as_str()))
+                        .collect::<Vec<_>>(),
                 ),
                 Int64Chunked::from_iter_values("first_seen".into(), rows.values().map(|v| v.0))
                     .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
@@ -147,15 +167,45 @@ fn resolve_user_ids(df: DataFrame, identities: &IdentityMap) -> Result<DataFrame
     if identities.is_empty() {
         return Ok(df);
     }
-    let kind = df.column("customer_id_kind").ctx("events")?.str().ctx("events")?.clone();
+    let kind = df
+        .column("customer_id_kind")
+        .ctx("events")?
+        .str()
+        .ctx("events")?
+        .clone();
     if !kind.iter().any(|k| k == Some("user_id")) {
         return Ok(df);
     }
-    let biz = df.column("business_id").ctx("events")?.str().ctx("events")?.clone();
-    let key = df.column("customer_key").ctx("events")?.str().ctx("events")?.clone();
-    let cc = df.column("customer_cc").ctx("events")?.str().ctx("events")?.clone();
-    let country = df.column("customer_country").ctx("events")?.str().ctx("events")?.clone();
-    let market = df.column("market").ctx("events")?.str().ctx("events")?.clone();
+    let biz = df
+        .column("business_id")
+        .ctx("events")?
+        .str()
+        .ctx("events")?
+        .clone();
+    let key = df
+        .column("customer_key")
+        .ctx("events")?
+        .str()
+        .ctx("events")?
+        .clone();
+    let cc = df
+        .column("customer_cc")
+        .ctx("events")?
+        .str()
+        .ctx("events")?
+        .clone();
+    let country = df
+        .column("customer_country")
+        .ctx("events")?
+        .str()
+        .ctx("events")?
+        .clone();
+    let market = df
+        .column("market")
+        .ctx("events")?
+        .str()
+        .ctx("events")?
+        .clone();
     let n = df.height();
     let (mut k2, mut kind2, mut cc2, mut country2, mut market2) = (
         Vec::with_capacity(n),
@@ -194,7 +244,8 @@ fn resolve_user_ids(df: DataFrame, identities: &IdentityMap) -> Result<DataFrame
         ("customer_country", country2),
         ("market", market2),
     ] {
-        df.with_column(Column::new(name.into(), values)).ctx("resolving user ids")?;
+        df.with_column(Column::new(name.into(), values))
+            .ctx("resolving user ids")?;
     }
     Ok(df)
 }
@@ -213,10 +264,24 @@ fn carry_from_partition(lake: &Lake, date: NaiveDate) -> Result<Carry> {
 }
 
 fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
-    let keys = df.column("event_key").ctx("events")?.str().ctx("events")?.clone();
-    let ts = df.column("ts").ctx("events")?.cast(&DataType::Int64).ctx("events")?;
+    let keys = df
+        .column("event_key")
+        .ctx("events")?
+        .str()
+        .ctx("events")?
+        .clone();
+    let ts = df
+        .column("ts")
+        .ctx("events")?
+        .cast(&DataType::Int64)
+        .ctx("events")?;
     let ts = ts.i64().ctx("events")?.clone();
-    let hash = df.column("content_hash").ctx("events")?.u64().ctx("events")?.clone();
+    let hash = df
+        .column("content_hash")
+        .ctx("events")?
+        .u64()
+        .ctx("events")?
+        .clone();
     let mut carry = Carry::with_capacity_and_hasher(df.height(), Default::default());
     for i in 0..df.height() {
         let (Some(k), Some(t), Some(h)) = (keys.get(i), ts.get(i), hash.get(i)) else {
@@ -249,13 +314,56 @@ struct Verdict {
 /// The dedupe rule on one date's rows (see the module comment). Only keys seen more than
 /// once, or carried from the day before, need ordering; the rest are kept as they are.
 fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
-    let keys = all.column("event_key").ctx("events")?.str().ctx("events")?.clone();
-    let ts_col = all.column("ts").ctx("events")?.cast(&DataType::Int64).ctx("events")?;
-    let ts = ts_col.i64().ctx("events")?.clone();
-    let hashes = all.column("content_hash").ctx("events")?.u64().ctx("events")?.clone();
-    let is_new = all.column("__new").ctx("events")?.bool().ctx("events")?.clone();
-    let shas = all.column("source_sha256").ctx("events")?.str().ctx("events")?.clone();
-    let lines = all.column("source_line").ctx("events")?.i64().ctx("events")?.clone();
+    // The frame may hold many chunks (one per parse worker): read each column once, in
+    // order, instead of indexing into chunks row by row.
+    let text = |name: &str| -> Result<Vec<&str>> {
+        Ok(all
+            .column(name)
+            .ctx("events")?
+            .str()
+            .ctx("events")?
+            .iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    };
+    let key_of = text("event_key")?;
+    let business = text("business_id")?;
+    let shas = text("source_sha256")?;
+    let ts_col = all
+        .column("ts")
+        .ctx("events")?
+        .cast(&DataType::Int64)
+        .ctx("events")?;
+    let ts_of: Vec<i64> = ts_col
+        .i64()
+        .ctx("events")?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let hash_of: Vec<u64> = all
+        .column("content_hash")
+        .ctx("events")?
+        .u64()
+        .ctx("events")?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let is_new: Vec<bool> = all
+        .column("__new")
+        .ctx("events")?
+        .bool()
+        .ctx("events")?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let lines: Vec<i64> = all
+        .column("source_line")
+        .ctx("events")?
+        .i64()
+        .ctx("events")?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect();
     let n = all.height();
 
     // Most keys occur once: remember the first row of each, and collect rows only for keys
@@ -263,14 +371,16 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
     let mut first: HashMap<&str, u32, foldhash::fast::FixedState> =
         HashMap::with_capacity_and_hasher(n, foldhash::fast::FixedState::default());
     let mut groups: HashMap<&str, Vec<u32>, foldhash::fast::FixedState> = HashMap::default();
-    for (i, key) in keys.iter().enumerate() {
-        let key = key.unwrap_or_default();
+    for (i, &key) in key_of.iter().enumerate() {
         match first.entry(key) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(i as u32);
             }
             std::collections::hash_map::Entry::Occupied(o) => {
-                groups.entry(key).or_insert_with(|| vec![*o.get()]).push(i as u32);
+                groups
+                    .entry(key)
+                    .or_insert_with(|| vec![*o.get()])
+                    .push(i as u32);
             }
         }
     }
@@ -291,15 +401,10 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
         replaced_in_lake: 0,
         changed: false,
     };
-    v.changed = is_new.iter().any(|b| b == Some(true));
+    v.changed = is_new.iter().any(|b| *b);
     let at = |i: u32| {
         let i = i as usize;
-        (
-            ts.get(i).unwrap_or_default(),
-            hashes.get(i).unwrap_or_default(),
-            shas.get(i).unwrap_or_default(),
-            lines.get(i).unwrap_or_default(),
-        )
+        (ts_of[i], hash_of[i], shas[i], lines[i])
     };
     for (key, mut rows) in groups {
         let mut reference = carried.get(&key_hash(key)).copied();
@@ -311,7 +416,7 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
                     let i = i as usize;
                     keep[i] = false;
                     v.conflicting[i] = rh != h;
-                    if is_new.get(i).unwrap_or(false) {
+                    if is_new[i] {
                         let c = v.duplicates_by_sha.entry(sha.to_string()).or_default();
                         c.0 += 1;
                         c.1 += u64::from(rh != h);
@@ -325,21 +430,24 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
         }
     }
     // One gather in the final order instead of a filter and then a sort.
-    let business = all.column("business_id").ctx("events")?.str().ctx("events")?.clone();
-    let business: Vec<&str> = business.iter().map(Option::unwrap_or_default).collect();
-    let key_of: Vec<&str> = keys.iter().map(Option::unwrap_or_default).collect();
-    let ts_of: Vec<i64> = ts.iter().map(Option::unwrap_or_default).collect();
-    let hash_of: Vec<u64> = hashes.iter().map(Option::unwrap_or_default).collect();
     let mut order: Vec<IdxSize> = (0..n as IdxSize).filter(|i| keep[*i as usize]).collect();
     order.sort_unstable_by(|a, b| {
         let (a, b) = (*a as usize, *b as usize);
-        (business[a], ts_of[a], key_of[a], hash_of[a]).cmp(&(business[b], ts_of[b], key_of[b], hash_of[b]))
+        (business[a], ts_of[a], key_of[a], hash_of[a]).cmp(&(
+            business[b],
+            ts_of[b],
+            key_of[b],
+            hash_of[b],
+        ))
     });
     v.carry = Carry::with_capacity_and_hasher(order.len(), Default::default());
     for &i in &order {
         let i = i as usize;
         // Rows are in time order within a business, so the last kept one per key wins.
-        let slot = v.carry.entry(key_hash(key_of[i])).or_insert((ts_of[i], hash_of[i]));
+        let slot = v
+            .carry
+            .entry(key_hash(key_of[i]))
+            .or_insert((ts_of[i], hash_of[i]));
         if ts_of[i] > slot.0 {
             *slot = (ts_of[i], hash_of[i]);
         }
@@ -372,7 +480,10 @@ pub fn publish_events(
     // Writing a partition (sorting, compressing) overlaps deduping the next date: a writer
     // thread takes finished frames through a channel of one, so at most about two dates
     // are in memory at once.
-    let (to_writer, from_dedupe) = std::sync::mpsc::sync_channel::<(NaiveDate, DataFrame)>(1);
+    // To bound memory to about two dates, the next date is read and judged while the
+    // previous one is written, but its kept rows are gathered only once that write is done.
+    let (to_writer, from_dedupe) = std::sync::mpsc::sync_channel::<(NaiveDate, DataFrame)>(0);
+    let (written_tx, written_rx) = std::sync::mpsc::sync_channel::<()>(1);
     std::thread::scope(|scope| -> Result<()> {
         let writer = scope.spawn(move || -> Result<Vec<NaiveDate>> {
             let mut written = Vec::new();
@@ -382,21 +493,28 @@ pub fn publish_events(
                 lake::write_table_file(&lake.date_partition_file(&EVENTS, date), &mut kept)?;
                 written.push(date);
                 crate::timing::add("publish.write", t.elapsed());
+                let _ = written_tx.send(());
             }
             Ok(written)
         });
         let mut carry: Option<(NaiveDate, Carry)> = None;
+        let mut writing = false;
         let result = (|| -> Result<()> {
             for date in dates {
                 let t = std::time::Instant::now();
-                let previous = date.pred_opt().expect("dates are far from the calendar's start");
+                let previous = date
+                    .pred_opt()
+                    .expect("dates are far from the calendar's start");
                 let carried = match carry.take() {
                     Some((d, c)) if d == previous => c,
                     _ => carry_from_partition(lake, previous)?,
                 };
                 let new_rows = spill.take_date(date)?;
                 let old_rows = if existing.contains(&date) {
-                    Some(conform(lake::read_parquet(&lake.date_partition_file(&EVENTS, date), None)?)?)
+                    Some(conform(lake::read_parquet(
+                        &lake.date_partition_file(&EVENTS, date),
+                        None,
+                    )?)?)
                 } else {
                     None
                 };
@@ -411,11 +529,15 @@ pub fn publish_events(
                     (None, None) => continue,
                 };
                 let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
-                all.with_column(Column::new("__new".into(), origin_new)).ctx("marking origin")?;
+                all.with_column(Column::new("__new".into(), origin_new))
+                    .ctx("marking origin")?;
                 all = resolve_user_ids(all, &identities.map)?;
+                // One contiguous frame: the dedupe reads every column and gathers rows, which is
+                // much faster on one chunk than on the hundreds the parse workers produced.
                 all.rechunk_mut();
                 crate::timing::add("publish.read", t.elapsed());
 
+                tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), chunks = all.first_col_n_chunks(), "publishing");
                 let t = std::time::Instant::now();
                 let verdict = judge(&all, &carried)?;
                 for (sha, (d, c)) in &verdict.duplicates_by_sha {
@@ -426,8 +548,15 @@ pub fn publish_events(
                     }
                 }
                 published.replaced_in_lake += verdict.replaced_in_lake;
-                let conflict_mask = BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
+                let conflict_mask =
+                    BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
                 let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
+                if writing {
+                    let t = std::time::Instant::now();
+                    let _ = written_rx.recv();
+                    writing = false;
+                    crate::timing::add("publish.wait", t.elapsed());
+                }
                 let kept = all
                     .take(&IdxCa::from_vec("order".into(), verdict.kept_in_order))
                     .ctx("dropping duplicates")?;
@@ -442,6 +571,7 @@ pub fn publish_events(
                     if to_writer.send((date, kept)).is_err() {
                         break; // the writer failed: its error is reported below
                     }
+                    writing = true;
                 }
             }
             Ok(())
@@ -462,20 +592,43 @@ fn write_conflicts(dir: &std::path::Path, date: NaiveDate, conflicts: DataFrame)
         .drop("__new")
         .ctx("conflicts")?
         .sort(
-            ["event_key", "ts", "content_hash", "source_sha256", "source_line"],
+            [
+                "event_key",
+                "ts",
+                "content_hash",
+                "source_sha256",
+                "source_line",
+            ],
             SortMultipleOptions::default(),
         )
         .ctx("sorting conflicts")?;
     let mut h = Sha256::new();
-    let keys = conflicts.column("event_key").ctx("conflicts")?.str().ctx("conflicts")?.clone();
-    let shas = conflicts.column("source_sha256").ctx("conflicts")?.str().ctx("conflicts")?.clone();
-    let lines = conflicts.column("source_line").ctx("conflicts")?.i64().ctx("conflicts")?.clone();
+    let keys = conflicts
+        .column("event_key")
+        .ctx("conflicts")?
+        .str()
+        .ctx("conflicts")?
+        .clone();
+    let shas = conflicts
+        .column("source_sha256")
+        .ctx("conflicts")?
+        .str()
+        .ctx("conflicts")?
+        .clone();
+    let lines = conflicts
+        .column("source_line")
+        .ctx("conflicts")?
+        .i64()
+        .ctx("conflicts")?
+        .clone();
     for i in 0..conflicts.height() {
         h.update(keys.get(i).unwrap_or_default());
         h.update(shas.get(i).unwrap_or_default());
         h.update(lines.get(i).unwrap_or_default().to_le_bytes());
     }
     let name = format!("conflicts-{}.parquet", &hex::encode(h.finalize())[..16]);
-    let path = dir.join(format!("date={}", date.format("%Y-%m-%d"))).join(name);
+    let path = dir
+        .join(format!("date={}", date.format("%Y-%m-%d")))
+        .join(name);
     lake::write_table_file(&path, &mut conflicts)
 }

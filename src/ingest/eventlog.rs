@@ -148,8 +148,15 @@ pub fn csv_columns(header: &csv::StringRecord) -> Vec<Option<usize>> {
 /// Validate and normalise one event-log record.
 pub fn normalise(r: &EventLogRecord<'_>, n: &Normalizer<'_>) -> Checked<Event> {
     use Reason::{BadEnum, BadIdentifier};
-    let event_type = one_of(r.event_type.required_text("type", BadEnum)?, &EVENT_TYPES, "type")?;
-    let event_id = identifier(r.event_id.required_text("event_id", BadIdentifier)?, "event_id")?;
+    let event_type = one_of(
+        r.event_type.required_text("type", BadEnum)?,
+        &EVENT_TYPES,
+        "type",
+    )?;
+    let event_id = identifier(
+        r.event_id.required_text("event_id", BadIdentifier)?,
+        "event_id",
+    )?;
     let ts = parse_timestamp(r.ts.required_text("ts", Reason::BadTimestamp)?, "ts")?;
     let ts = n.check_time(ts, "ts")?;
     let business_id = identifier(
@@ -273,7 +280,10 @@ pub fn normalise(r: &EventLogRecord<'_>, n: &Normalizer<'_>) -> Checked<Event> {
             e.case_id = Some(req_id(&r.case_id, "case_id")?);
             let raw = r.rating.required_text("rating", Reason::OutOfRange)?.trim();
             let rating: f64 = raw.parse().map_err(|_| {
-                Rejection::new(Reason::OutOfRange, format!("`rating` {raw:?} is not a number 1–5"))
+                Rejection::new(
+                    Reason::OutOfRange,
+                    format!("`rating` {raw:?} is not a number 1–5"),
+                )
             })?;
             if rating.fract() != 0.0 || !(1.0..=5.0).contains(&rating) {
                 return Err(Rejection::new(

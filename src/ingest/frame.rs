@@ -37,26 +37,53 @@ pub fn events_frame(rows: &[Event], source: &SourceFile) -> Result<DataFrame> {
         text("business_id", e().map(|e| Some(e.business_id.as_str()))),
         text("phone_number_id", e().map(|e| e.phone_number_id.as_deref())),
         text("customer_key", cust().map(|c| c.map(|c| c.key.as_str()))),
-        text("customer_id_kind", cust().map(|c| c.map(|c| c.kind.as_str()))),
-        text("customer_cc", cust().map(|c| c.and_then(|c| c.calling_code.as_deref()))),
-        text("customer_country", cust().map(|c| c.and_then(|c| c.country.as_deref()))),
+        text(
+            "customer_id_kind",
+            cust().map(|c| c.map(|c| c.kind.as_str())),
+        ),
+        text(
+            "customer_cc",
+            cust().map(|c| c.and_then(|c| c.calling_code.as_deref())),
+        ),
+        text(
+            "customer_country",
+            cust().map(|c| c.and_then(|c| c.country.as_deref())),
+        ),
         text("market", cust().map(|c| c.map(|c| c.market.as_str()))),
         text("message_id", e().map(|e| e.message_id.as_deref())),
         text("message_type", e().map(|e| e.message_type.as_deref())),
-        text("template_category", e().map(|e| e.template_category.as_deref())),
+        text(
+            "template_category",
+            e().map(|e| e.template_category.as_deref()),
+        ),
         text("sender", e().map(|e| e.sender)),
         text("agent_id", e().map(|e| e.agent_id.as_deref())),
-        Column::new("referral".into(), e().map(|e| e.referral).collect::<Vec<_>>()),
+        Column::new(
+            "referral".into(),
+            e().map(|e| e.referral).collect::<Vec<_>>(),
+        ),
         text("status", e().map(|e| e.status)),
-        text("reported_pricing_model", e().map(|e| e.reported_pricing_model)),
+        text(
+            "reported_pricing_model",
+            e().map(|e| e.reported_pricing_model),
+        ),
         Column::new(
             "reported_billable".into(),
             e().map(|e| e.reported_billable).collect::<Vec<_>>(),
         ),
-        text("reported_category", e().map(|e| e.reported_category.as_deref())),
-        text("reported_pricing_type", e().map(|e| e.reported_pricing_type.as_deref())),
+        text(
+            "reported_category",
+            e().map(|e| e.reported_category.as_deref()),
+        ),
+        text(
+            "reported_pricing_type",
+            e().map(|e| e.reported_pricing_type.as_deref()),
+        ),
         text("conversation_id", e().map(|e| e.conversation_id.as_deref())),
-        text("conversation_origin", e().map(|e| e.conversation_origin.as_deref())),
+        text(
+            "conversation_origin",
+            e().map(|e| e.conversation_origin.as_deref()),
+        ),
         timestamps("conversation_expires", e().map(|e| e.conversation_expires)),
         text("error_code", e().map(|e| e.error_code.as_deref())),
         text("case_id", e().map(|e| e.case_id.as_deref())),
@@ -64,10 +91,22 @@ pub fn events_frame(rows: &[Event], source: &SourceFile) -> Result<DataFrame> {
         text("case_category", e().map(|e| e.case_category.as_deref())),
         text("case_status", e().map(|e| e.case_status)),
         Column::new("rating".into(), e().map(|e| e.rating).collect::<Vec<_>>()),
-        Column::new("content_hash".into(), e().map(|e| e.content_hash).collect::<Vec<_>>()),
-        text("source_file", rows.iter().map(|_| Some(source.name.as_str()))),
-        text("source_sha256", rows.iter().map(|_| Some(source.sha256.as_str()))),
-        Column::new("source_line".into(), e().map(|e| e.source_line).collect::<Vec<_>>()),
+        Column::new(
+            "content_hash".into(),
+            e().map(|e| e.content_hash).collect::<Vec<_>>(),
+        ),
+        text(
+            "source_file",
+            rows.iter().map(|_| Some(source.name.as_str())),
+        ),
+        text(
+            "source_sha256",
+            rows.iter().map(|_| Some(source.sha256.as_str())),
+        ),
+        Column::new(
+            "source_line".into(),
+            e().map(|e| e.source_line).collect::<Vec<_>>(),
+        ),
     ];
     debug_assert_eq!(columns.len(), EVENTS.columns.len());
     let df = DataFrame::new(rows.len(), columns).ctx("building the events frame")?;
@@ -131,6 +170,7 @@ impl Spill {
             .into_par_iter()
             .map(|(date, frames)| {
                 let mut df = stack(frames)?.expect("buffers hold frames");
+                df.rechunk_mut();
                 let path = dir
                     .join(date.format("%Y-%m-%d").to_string())
                     .join(format!("part-{flush}.parquet"));
@@ -147,7 +187,11 @@ impl Spill {
     }
 
     pub fn dates(&self) -> BTreeSet<NaiveDate> {
-        self.buffers.keys().chain(self.parts.keys()).copied().collect()
+        self.buffers
+            .keys()
+            .chain(self.parts.keys())
+            .copied()
+            .collect()
     }
 
     /// All rows of one date (spilled and buffered), removed from the spill.
@@ -173,6 +217,5 @@ fn stack(frames: Vec<DataFrame>) -> Result<Option<DataFrame>> {
     for f in frames {
         df.vstack_mut_owned(f).ctx("stacking events")?;
     }
-    df.rechunk_mut();
     Ok(Some(df))
 }

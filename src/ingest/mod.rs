@@ -10,14 +10,14 @@
 //!    partition atomically. Only the keys of the previous day are carried between dates,
 //!    because duplicates are records with one key less than 24 h apart.
 
+mod dedupe;
 pub mod eventlog;
+mod frame;
 pub mod normalize;
 pub mod quarantine;
+mod reader;
 pub mod scalar;
 pub mod whatsapp;
-mod dedupe;
-mod frame;
-mod reader;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -97,9 +97,7 @@ impl LineOutcome {
 /// an object, or an object of the wrong shape.
 pub fn classify_json_error(text: &str, err: &serde_json::Error) -> Rejection {
     let trimmed = text.trim_start();
-    if !trimmed.starts_with('{')
-        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
-    {
+    if !trimmed.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
         return Rejection::new(Reason::NotAnObject, "valid JSON, but not an object");
     }
     if err.is_data() {
@@ -109,17 +107,28 @@ pub fn classify_json_error(text: &str, err: &serde_json::Error) -> Rejection {
 }
 
 /// Parse one NDJSON line of the given format (not blank; its length already checked).
-pub fn parse_json_line(line: &[u8], format: InputFormat, n: &Normalizer<'_>, max_line_bytes: usize) -> LineOutcome {
+pub fn parse_json_line(
+    line: &[u8],
+    format: InputFormat,
+    n: &Normalizer<'_>,
+    max_line_bytes: usize,
+) -> LineOutcome {
     let mut out = LineOutcome::default();
     if line.len() > max_line_bytes {
         out.reject_line(Rejection::new(
             Reason::LineTooLong,
-            format!("line is {} bytes, over the limit of {max_line_bytes}", line.len()),
+            format!(
+                "line is {} bytes, over the limit of {max_line_bytes}",
+                line.len()
+            ),
         ));
         return out;
     }
     let Ok(text) = std::str::from_utf8(line) else {
-        out.reject_line(Rejection::new(Reason::InvalidUtf8, "line is not valid UTF-8"));
+        out.reject_line(Rejection::new(
+            Reason::InvalidUtf8,
+            "line is not valid UTF-8",
+        ));
         return out;
     };
     if !text.trim_start().starts_with('{') {
@@ -157,7 +166,20 @@ pub struct SourceFile {
 /// Everything phase 1 accumulates.
 struct Collected {
     spill: frame::Spill,
-    identities: Vec<IdentityPair>,
+    /// The earliest pairing of each (business, user id) seen so far.
+    identities: HashMap<(String, String), IdentityPair>,
+}
+
+impl Collected {
+    fn learn(&mut self, pair: IdentityPair) {
+        let key = (pair.business_id.clone(), pair.user_key.clone());
+        match self.identities.get(&key) {
+            Some(known) if (known.ts, &known.customer.key) <= (pair.ts, &pair.customer.key) => {}
+            _ => {
+                self.identities.insert(key, pair);
+            }
+        }
+    }
 }
 
 pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> {
@@ -186,7 +208,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     let mut seen_in_run: BTreeSet<String> = BTreeSet::new();
     let mut collected = Collected {
         spill: frame::Spill::new(lake.scratch_dir().join("spill")),
-        identities: Vec::new(),
+        identities: HashMap::new(),
     };
 
     for input in &inputs {
@@ -234,13 +256,18 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
                 report.read += outcome.records();
                 report.accepted += outcome.accepted();
                 for (item_path, why) in &outcome.rejections {
-                    *report.quarantined.entry(why.reason.as_str().to_string()).or_default() += 1;
+                    *report
+                        .quarantined
+                        .entry(why.reason.as_str().to_string())
+                        .or_default() += 1;
                     quarantine.record(line_no, item_path, why, raw)?;
                 }
                 for kind in outcome.skipped {
                     *report.skipped.entry(kind).or_default() += 1;
                 }
-                collected.identities.extend(outcome.identities);
+                for pair in outcome.identities {
+                    collected.learn(pair);
+                }
             }
             for (date, frame) in chunk.frames {
                 collected.spill.push(date, frame)?;
@@ -248,7 +275,14 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             Ok(())
         };
         let source = sources[source_index as usize].clone();
-        reader::read_records(&input.path, format, &normalizer, opts.max_line_bytes, &source, &mut sink)?;
+        reader::read_records(
+            &input.path,
+            format,
+            &normalizer,
+            opts.max_line_bytes,
+            &source,
+            &mut sink,
+        )?;
         quarantine.finish()?;
         tracing::info!(
             file = %input.path.display(),
@@ -262,7 +296,8 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
 
     // Phase 2: identities first (they rewrite user-id customers), then events by date.
     let publish_clock = Instant::now();
-    let identities = dedupe::publish_identities(&lake, &collected.identities)?;
+    let pairs: Vec<IdentityPair> = collected.identities.into_values().collect();
+    let identities = dedupe::publish_identities(&lake, &pairs)?;
     let published = dedupe::publish_events(&lake, collected.spill, &sources, &identities)?;
     crate::timing::add("publish", publish_clock.elapsed());
 
@@ -309,15 +344,22 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     );
     let run_id = run_id(opts.now, "ingest", &reports);
     let started = opts.now;
-    let finished = started
-        + Duration::from_std(clock.elapsed()).unwrap_or_else(|_| Duration::zero());
+    let finished =
+        started + Duration::from_std(clock.elapsed()).unwrap_or_else(|_| Duration::zero());
     let mut partitions_written = BTreeMap::new();
     partitions_written.insert(
         "events".to_string(),
-        published.dates_written.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
+        published
+            .dates_written
+            .iter()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .collect(),
     );
     if identities.changed {
-        partitions_written.insert("identities".to_string(), vec!["(unpartitioned)".to_string()]);
+        partitions_written.insert(
+            "identities".to_string(),
+            vec!["(unpartitioned)".to_string()],
+        );
     }
     let manifest = RunManifest {
         run_id,
@@ -371,6 +413,12 @@ pub struct Chunk<'a> {
     pub frames: Vec<(NaiveDate, polars::prelude::DataFrame)>,
 }
 
+/// One parse worker's result: its lines' outcomes and its events as frames by date.
+type WorkerOutput = (
+    Vec<LineOutcome>,
+    Vec<(NaiveDate, polars::prelude::DataFrame)>,
+);
+
 /// Lines a worker handles at once: its events become one frame per date.
 const WORKER_LINES: usize = 2048;
 
@@ -382,7 +430,7 @@ pub(crate) fn parse_parallel<'a, T: Sync>(
     parse: impl Fn(&T) -> LineOutcome + Sync,
     source: &SourceFile,
 ) -> Result<Chunk<'a>> {
-    let parts: Vec<Result<(Vec<LineOutcome>, Vec<(NaiveDate, polars::prelude::DataFrame)>)>> = items
+    let parts: Vec<Result<WorkerOutput>> = items
         .par_chunks(WORKER_LINES)
         .map(|part| {
             let mut outcomes: Vec<LineOutcome> = part.iter().map(&parse).collect();

@@ -68,7 +68,10 @@ impl Rejection {
         }
     }
     pub fn missing(field: &str) -> Self {
-        Self::new(Reason::MissingField, format!("required field `{field}` is missing"))
+        Self::new(
+            Reason::MissingField,
+            format!("required field `{field}` is missing"),
+        )
     }
 }
 
@@ -85,7 +88,9 @@ pub const EVENT_TYPES: [&str; 6] = [
 pub const STATUSES: [&str; 5] = ["sent", "delivered", "read", "played", "failed"];
 pub const SENDERS: [&str; 3] = ["agent", "bot", "system"];
 pub const CASE_KINDS: [&str; 2] = ["complaint", "request"];
-pub const CASE_STATUSES: [&str; 6] = ["open", "pending", "on_hold", "resolved", "reopened", "closed"];
+pub const CASE_STATUSES: [&str; 6] = [
+    "open", "pending", "on_hold", "resolved", "reopened", "closed",
+];
 pub const PRICING_MODELS: [&str; 2] = ["CBP", "PMP"];
 
 /// Pricing categories known to the rules; anything else is kept as its own value and
@@ -218,17 +223,27 @@ pub struct Normalizer<'a> {
     generation: u64,
 }
 
-type CustomerCache = (u64, std::collections::HashMap<(String, NaiveDate), Customer>);
+/// Per worker thread: at most this many customers (about 30 MB).
+const CUSTOMER_CACHE_ENTRIES: usize = 200_000;
+
+type CustomerCache = (
+    u64,
+    std::collections::HashMap<String, (NaiveDate, Customer), foldhash::fast::FixedState>,
+);
 
 thread_local! {
     static CUSTOMER_CACHE: std::cell::RefCell<CustomerCache> =
-        std::cell::RefCell::new((0, std::collections::HashMap::new()));
+        std::cell::RefCell::new((0, std::collections::HashMap::default()));
 }
 
 static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl<'a> Normalizer<'a> {
-    pub fn new(markets: &'a MarketTable, pseudonyms: &'a Pseudonymizer, latest_allowed_ts: i64) -> Self {
+    pub fn new(
+        markets: &'a MarketTable,
+        pseudonyms: &'a Pseudonymizer,
+        latest_allowed_ts: i64,
+    ) -> Self {
         Normalizer {
             markets,
             pseudonyms,
@@ -251,7 +266,10 @@ impl Normalizer<'_> {
             return Err(Rejection::new(Reason::BadIdentifier, "customer is empty"));
         }
         if raw.len() > 128 || raw.chars().any(char::is_control) {
-            return Err(Rejection::new(Reason::BadIdentifier, "customer is not a plausible id"));
+            return Err(Rejection::new(
+                Reason::BadIdentifier,
+                "customer is not a plausible id",
+            ));
         }
         match phone_digits(raw) {
             Some(digits) => Ok(self.phone_customer(&digits, ts)),
@@ -266,19 +284,22 @@ impl Normalizer<'_> {
     }
 
     pub fn phone_customer(&self, digits: &str, ts: i64) -> Customer {
-        // Customers write many times a day: key each (number, day) once per thread.
+        // Customers write many times: key each number once per thread (the HMAC is the
+        // expensive part), and look its market up again only on another day.
         let day = utc_day(ts);
         CUSTOMER_CACHE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.0 != self.generation || cache.1.len() > 1_000_000 {
+            if cache.0 != self.generation || cache.1.len() >= CUSTOMER_CACHE_ENTRIES {
                 cache.0 = self.generation;
                 cache.1.clear();
             }
-            if let Some(c) = cache.1.get(&(digits.to_string(), day)) {
-                return c.clone();
+            if let Some((cached_day, c)) = cache.1.get(digits) {
+                if *cached_day == day {
+                    return c.clone();
+                }
             }
             let c = self.phone_customer_uncached(digits, day);
-            cache.1.insert((digits.to_string(), day), c.clone());
+            cache.1.insert(digits.to_string(), (day, c.clone()));
             c
         })
     }
@@ -340,16 +361,14 @@ pub fn phone_digits(raw: &str) -> Option<String> {
 /// strings; ≥ 10^11 means milliseconds) or RFC 3339 *with* an offset. Returns µs UTC.
 pub fn parse_timestamp(raw: &str, field: &str) -> Checked<i64> {
     let s = raw.trim();
-    let bad = |why: &str| {
-        Rejection::new(
-            Reason::BadTimestamp,
-            format!("`{field}` {s:?} {why}"),
-        )
-    };
+    let bad = |why: &str| Rejection::new(Reason::BadTimestamp, format!("`{field}` {s:?} {why}"));
     if s.is_empty() {
         return Err(bad("is empty"));
     }
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && !s.contains("--") {
+    if s.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && !s.contains("--")
+    {
         if s.contains('-') && s.len() > 1 && !s.starts_with('-') {
             // a date like 2025-10-05 without time: not an instant
             return Err(bad("is a date without a time and offset"));
@@ -376,7 +395,11 @@ pub fn epoch_to_micros(value: f64) -> Option<i64> {
     if !value.is_finite() || value < 0.0 {
         return None;
     }
-    let micros = if value >= 1e11 { value * 1e3 } else { value * 1e6 };
+    let micros = if value >= 1e11 {
+        value * 1e3
+    } else {
+        value * 1e6
+    };
     (micros < 9.2e18).then(|| micros.round() as i64)
 }
 
@@ -412,7 +435,10 @@ pub fn one_of(raw: &str, allowed: &[&'static str], field: &str) -> Checked<&'sta
 pub fn identifier(raw: &str, field: &str) -> Checked<String> {
     let s = raw.trim();
     if s.is_empty() {
-        return Err(Rejection::new(Reason::BadIdentifier, format!("`{field}` is empty")));
+        return Err(Rejection::new(
+            Reason::BadIdentifier,
+            format!("`{field}` is empty"),
+        ));
     }
     if s.len() > 256 || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Rejection::new(

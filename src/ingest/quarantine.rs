@@ -36,8 +36,15 @@ pub struct QuarantineWriter {
 
 impl QuarantineWriter {
     pub fn new(dir: PathBuf, source_file: &str, source_sha256: &str) -> Self {
-        let dest = dir.join(format!("{}.ndjson", &source_sha256[..16.min(source_sha256.len())]));
-        let tmp = dir.join(format!(".{}.ndjson.tmp-{}", &source_sha256[..16.min(source_sha256.len())], std::process::id()));
+        let dest = dir.join(format!(
+            "{}.ndjson",
+            &source_sha256[..16.min(source_sha256.len())]
+        ));
+        let tmp = dir.join(format!(
+            ".{}.ndjson.tmp-{}",
+            &source_sha256[..16.min(source_sha256.len())],
+            std::process::id()
+        ));
         QuarantineWriter {
             dest,
             tmp,
@@ -47,7 +54,13 @@ impl QuarantineWriter {
         }
     }
 
-    pub fn record(&mut self, line: u64, item_path: &str, why: &Rejection, raw: &[u8]) -> Result<()> {
+    pub fn record(
+        &mut self,
+        line: u64,
+        item_path: &str,
+        why: &Rejection,
+        raw: &[u8],
+    ) -> Result<()> {
         if self.out.is_none() {
             if let Some(dir) = self.tmp.parent() {
                 fs::create_dir_all(dir).map_err(write_err(dir))?;
@@ -55,11 +68,13 @@ impl QuarantineWriter {
             let f = File::create(&self.tmp).map_err(write_err(&self.tmp))?;
             self.out = Some(BufWriter::new(f));
         }
-        let raw = &raw[..raw.len().min(if why.reason == super::normalize::Reason::LineTooLong {
-            TOO_LONG_KEPT_BYTES
-        } else {
-            usize::MAX
-        })];
+        let raw = &raw[..raw
+            .len()
+            .min(if why.reason == super::normalize::Reason::LineTooLong {
+                TOO_LONG_KEPT_BYTES
+            } else {
+                usize::MAX
+            })];
         let raw = String::from_utf8_lossy(raw);
         let rec = QuarantineRecord {
             source_file: &self.source_file,
@@ -78,7 +93,9 @@ impl QuarantineWriter {
     /// Move the file into place (if anything was quarantined).
     pub fn finish(self) -> Result<()> {
         if let Some(out) = self.out {
-            let f = out.into_inner().map_err(|e| write_err(&self.tmp)(e.into_error()))?;
+            let f = out
+                .into_inner()
+                .map_err(|e| write_err(&self.tmp)(e.into_error()))?;
             f.sync_all().map_err(write_err(&self.tmp))?;
             fs::rename(&self.tmp, &self.dest).map_err(write_err(&self.dest))?;
         }

@@ -138,7 +138,11 @@ pub fn detect_format(path: &Path, choice: FormatChoice) -> Result<InputFormat> {
         .read_to_end(&mut head)
         .map_err(read_err(path))?;
     let text = String::from_utf8_lossy(&head);
-    let mut first_lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(20);
+    let mut first_lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(20);
     let first = first_lines.clone().next().unwrap_or("");
     let looks_json = first.starts_with('{') || first.starts_with('[');
     let looks_csv_header = !looks_json && first.contains("event_id") && first.contains(',');
@@ -374,7 +378,10 @@ fn read_csv(
                 return out;
             }
             match csv::StringRecord::from_byte_record(rec.clone()) {
-                Err(_) => out.reject_line(Rejection::new(Reason::InvalidUtf8, "row is not valid UTF-8")),
+                Err(_) => out.reject_line(Rejection::new(
+                    Reason::InvalidUtf8,
+                    "row is not valid UTF-8",
+                )),
                 Ok(row) => {
                     let r = eventlog::EventLogRecord::from_csv(&columns, &row);
                     match eventlog::normalise(&r, n) {
@@ -387,7 +394,12 @@ fn read_csv(
         };
         // Rows are re-serialised for the quarantine only when rejected: parse first, then
         // fill in the raw text of the rejected ones.
-        let chunk = super::parse_parallel(&batch, |(line, raw, _)| (*line, raw.as_slice()), parse_row, source)?;
+        let chunk = super::parse_parallel(
+            &batch,
+            |(line, raw, _)| (*line, raw.as_slice()),
+            parse_row,
+            source,
+        )?;
         let rejected: Vec<usize> = chunk
             .lines
             .iter()

@@ -102,7 +102,10 @@ impl<'a> Field<'a> for Option<Scalar<'a>> {
 
     fn flag(&self, field: &str) -> Checked<Option<bool>> {
         let bad = |v: &str| {
-            Rejection::new(Reason::BadEnum, format!("`{field}` {v:?} is not true or false"))
+            Rejection::new(
+                Reason::BadEnum,
+                format!("`{field}` {v:?} is not true or false"),
+            )
         };
         match self {
             None | Some(Scalar::Null) => Ok(None),

@@ -242,9 +242,12 @@ fn parse_change(
     let contact_phone = contacts
         .iter()
         .find_map(|c| c.wa_id.text("wa_id", Reason::BadIdentifier).ok().flatten());
-    let contact_user = contacts
-        .iter()
-        .find_map(|c| c.user_id.text("user_id", Reason::BadIdentifier).ok().flatten());
+    let contact_user = contacts.iter().find_map(|c| {
+        c.user_id
+            .text("user_id", Reason::BadIdentifier)
+            .ok()
+            .flatten()
+    });
     let ctx = ChangeContext {
         business_id,
         phone_number_id: phone_number_id.as_deref(),
@@ -253,7 +256,10 @@ fn parse_change(
         contact_user,
     };
     let lists: [(&str, Option<&List<Item<MessageItem<'_>>>>); 2] = if is_echo {
-        [("message_echoes", value.message_echoes.as_ref()), ("messages", value.messages.as_ref())]
+        [
+            ("message_echoes", value.message_echoes.as_ref()),
+            ("messages", value.messages.as_ref()),
+        ]
     } else {
         [("messages", value.messages.as_ref()), ("statuses", None)]
     };
@@ -275,7 +281,9 @@ fn parse_change(
         if let Some(list) = &value.statuses {
             for (ii, item) in list.items("statuses")?.iter().enumerate() {
                 let item_path = format!("{path}.value.statuses[{ii}]");
-                let result = item.object(&item_path).and_then(|s| status_event(s, &ctx, n, out));
+                let result = item
+                    .object(&item_path)
+                    .and_then(|s| status_event(s, &ctx, n, out));
                 settle(result, item_path, out);
             }
         }
@@ -356,7 +364,10 @@ fn resolve_customer(
 }
 
 fn timestamp(v: &Option<Scalar<'_>>, n: &Normalizer<'_>) -> Checked<i64> {
-    let ts = parse_timestamp(v.required_text("timestamp", Reason::BadTimestamp)?, "timestamp")?;
+    let ts = parse_timestamp(
+        v.required_text("timestamp", Reason::BadTimestamp)?,
+        "timestamp",
+    )?;
     n.check_time(ts, "timestamp")
 }
 
@@ -412,7 +423,10 @@ fn echo_event(
     // so the customer is whichever of them is not the business's own number.
     let to = m.to.text("to", Reason::BadIdentifier)?;
     let from = m.from.text("from", Reason::BadIdentifier)?;
-    let is_business = |n: &str| ctx.business_number.is_some_and(|b| b == n.trim_start_matches('+'));
+    let is_business = |n: &str| {
+        ctx.business_number
+            .is_some_and(|b| b == n.trim_start_matches('+'))
+    };
     let number = match (to, from) {
         (Some(t), Some(f)) if is_business(t) && !is_business(f) => Some(f),
         (t, _) => t,
@@ -464,7 +478,8 @@ fn status_event(
     let ts = timestamp(&s.timestamp, n)?;
     let customer = resolve_customer(
         s.recipient_id.text("recipient_id", Reason::BadIdentifier)?,
-        s.recipient_user_id.text("recipient_user_id", Reason::BadIdentifier)?,
+        s.recipient_user_id
+            .text("recipient_user_id", Reason::BadIdentifier)?,
         ctx,
         ts,
         n,
@@ -483,11 +498,10 @@ fn status_event(
     };
     if let Some(c) = &s.conversation {
         let c = c.object("conversation")?;
-        e.conversation_id = c
-            .id
-            .text("conversation.id", Reason::BadIdentifier)?
-            .map(|id| identifier(id, "conversation.id"))
-            .transpose()?;
+        e.conversation_id =
+            c.id.text("conversation.id", Reason::BadIdentifier)?
+                .map(|id| identifier(id, "conversation.id"))
+                .transpose()?;
         e.conversation_expires = c
             .expiration_timestamp
             .text("conversation.expiration_timestamp", Reason::BadTimestamp)?
@@ -515,7 +529,9 @@ fn status_event(
             .map(normalise_category);
         let pricing_type = match p.pricing_type.text("pricing.type", Reason::BadEnum)? {
             Some(t) => Some(t),
-            None => p.pricing_type_alt.text("pricing.pricing_type", Reason::BadEnum)?,
+            None => p
+                .pricing_type_alt
+                .text("pricing.pricing_type", Reason::BadEnum)?,
         };
         e.reported_pricing_type = pricing_type.map(normalise_category);
         // Missing `billable` means: billable exactly when the type is `regular`.
@@ -529,7 +545,11 @@ fn status_event(
             .items("errors")?
             .iter()
             .find_map(|er| match er {
-                Item::Object(er) => er.code.text("errors[].code", Reason::BadEnum).ok().flatten(),
+                Item::Object(er) => er
+                    .code
+                    .text("errors[].code", Reason::BadEnum)
+                    .ok()
+                    .flatten(),
                 Item::NotAnObject => None,
             })
             .map(str::to_string);

@@ -43,7 +43,8 @@ impl FileReport {
     }
     /// The "nothing lost" equation.
     pub fn balances(&self) -> bool {
-        self.read == self.accepted + self.duplicates + self.quarantined_total() + self.skipped_total()
+        self.read
+            == self.accepted + self.duplicates + self.quarantined_total() + self.skipped_total()
     }
 }
 

@@ -112,8 +112,12 @@ impl Lake {
             Err(fs::TryLockError::Error(e)) => return Err(write_err(&path)(e)),
         }
         file.set_len(0).map_err(write_err(&path))?;
-        writeln!(file, "pid {} running `msgmeter {command}`", std::process::id())
-            .map_err(write_err(&path))?;
+        writeln!(
+            file,
+            "pid {} running `msgmeter {command}`",
+            std::process::id()
+        )
+        .map_err(write_err(&path))?;
         Ok(LakeLock { _file: file })
     }
 }
@@ -136,7 +140,10 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// The temporary name a file is written under before it is renamed into place. Starts with
 /// a dot so no table glob (`*.parquet`) ever sees it.
 fn temp_path_for(dest: &Path) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -152,7 +159,9 @@ pub fn write_atomically(
     let file = File::create(&tmp).map_err(write_err(&tmp))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let result = write(&mut w).and_then(|()| {
-        let file = w.into_inner().map_err(|e| write_err(&tmp)(e.into_error()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| write_err(&tmp)(e.into_error()))?;
         file.sync_all().map_err(write_err(&tmp))
     });
     if let Err(e) = result {
@@ -219,7 +228,9 @@ pub fn remove_leftovers(lake: &Lake) -> Result<()> {
         fs::remove_dir_all(&scratch).map_err(write_err(&scratch))?;
     }
     fn walk(dir: &Path) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().to_string();

@@ -38,8 +38,11 @@ pub struct MarketTable {
 
 impl MarketTable {
     pub fn embedded() -> Self {
-        Self::parse(EMBEDDED_MARKETS_CSV, Path::new("data/markets.csv (embedded)"))
-            .expect("the embedded markets table is valid (checked by tests)")
+        Self::parse(
+            EMBEDDED_MARKETS_CSV,
+            Path::new("data/markets.csv (embedded)"),
+        )
+        .expect("the embedded markets table is valid (checked by tests)")
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -62,7 +65,9 @@ impl MarketTable {
                     return Err(Error::Data {
                         path: path.into(),
                         line: line_no,
-                        message: "expected the header prefix,calling_code,country,market,valid_from".into(),
+                        message:
+                            "expected the header prefix,calling_code,country,market,valid_from"
+                                .into(),
                     });
                 }
                 header_seen = true;
