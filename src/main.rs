@@ -16,7 +16,15 @@ use msgmeter::{demo, generate, ingest, query, schema};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc's `mi_option_e` (include/mimalloc.h, v2 and v3).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Keep freed memory instead of returning it to the OS after 10 ms: ingest frees and
+    // reallocates frames constantly, and re-faulting zeroed pages cost a quarter of its CPU
+    // time (measured: 1M webhook events, system time 1.4–2.1 s → 0.5 s, wall −12 %).
+    // SAFETY: sets a process-wide allocator option; called before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = Cli::parse();
     init_logging(cli.quiet, cli.log_format);
     match run(cli) {
