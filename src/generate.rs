@@ -355,7 +355,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         let (paths, bytes) = files.finish()?;
         summary.bytes += bytes;
         summary.files.extend(paths);
-        tracing::info!(day = %day, "generated");
+        tracing::debug!(day = %day, "generated");
     }
     Ok(summary)
 }

@@ -135,7 +135,11 @@ fn files_still_being_written_are_deferred_and_known_files_are_skipped() {
     std::fs::copy(fixture("pmp_webhooks.ndjson"), landing.join("b.ndjson")).unwrap();
     std::fs::write(landing.join("c.ndjson.part"), b"{\"half\":").unwrap();
     let lake = dir.path().join("lake");
-    let out = ingest_paths(&lake, std::slice::from_ref(&landing), "2025-10-10T00:00:00Z");
+    let out = ingest_paths(
+        &lake,
+        std::slice::from_ref(&landing),
+        "2025-10-10T00:00:00Z",
+    );
     assert_eq!(report(&out, "a.ndjson").status, Some(FileStatus::Ingested));
     // Same content as a.ndjson: already ingested, all counts 0.
     let b = report(&out, "b.ndjson");

@@ -284,7 +284,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             &mut sink,
         )?;
         quarantine.finish()?;
-        tracing::info!(
+        tracing::debug!(
             file = %input.path.display(),
             format = format.label(),
             read = report.read,
