@@ -211,7 +211,20 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
         identities: HashMap::new(),
     };
 
-    for input in &inputs {
+    // Content hashes decide what is already ingested; hashing is I/O and SHA-256 bound,
+    // so all files are hashed up front on every core.
+    let t = Instant::now();
+    let hashes: Vec<Option<String>> = inputs
+        .par_iter()
+        .map(|i| {
+            (!i.deferred)
+                .then(|| reader::sha256_of_file(&i.path))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    crate::timing::add("hash", t.elapsed());
+
+    for (input, hash) in inputs.iter().zip(hashes) {
         let name = input
             .path
             .file_name()
@@ -227,7 +240,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             reports.push(report);
             continue;
         }
-        let sha256 = reader::sha256_of_file(&input.path)?;
+        let sha256 = hash.expect("every file that is not deferred was hashed");
         report.sha256 = sha256.clone();
         if already.contains(&sha256) || !seen_in_run.insert(sha256.clone()) {
             report.status = Some(FileStatus::AlreadyIngested);
@@ -260,7 +273,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
                         .quarantined
                         .entry(why.reason.as_str().to_string())
                         .or_default() += 1;
-                    quarantine.record(line_no, item_path, why, raw)?;
+                    quarantine.record(line_no, item_path, why, &raw)?;
                 }
                 for kind in outcome.skipped {
                     *report.skipped.entry(kind).or_default() += 1;
@@ -409,8 +422,31 @@ pub(crate) fn utc_date_of(ts: i64) -> NaiveDate {
 /// What one chunk of a file turned into: each line's outcome (events already moved out)
 /// and the accepted events as frames by UTC date.
 pub struct Chunk<'a> {
-    pub lines: Vec<(u64, &'a [u8], LineOutcome)>,
+    /// Line number, raw line (needed only if something in it was rejected), outcome.
+    pub lines: Vec<(u64, std::borrow::Cow<'a, [u8]>, LineOutcome)>,
     pub frames: Vec<(NaiveDate, polars::prelude::DataFrame)>,
+}
+
+impl Chunk<'_> {
+    /// Detach from the read buffer, keeping the raw text of rejected lines only, so the
+    /// next chunk can be read and parsed while this one is being recorded.
+    pub fn into_owned(self) -> Chunk<'static> {
+        Chunk {
+            lines: self
+                .lines
+                .into_iter()
+                .map(|(no, raw, o)| {
+                    let raw = if o.rejections.is_empty() {
+                        Vec::new()
+                    } else {
+                        raw.into_owned()
+                    };
+                    (no, std::borrow::Cow::Owned(raw), o)
+                })
+                .collect(),
+            frames: self.frames,
+        }
+    }
 }
 
 /// One parse worker's result: its lines' outcomes and its events as frames by date.
@@ -459,7 +495,9 @@ pub(crate) fn parse_parallel<'a, T: Sync>(
         let (outcomes, frames) = part?;
         for o in outcomes {
             let (line_no, raw) = line_of(items.next().expect("one outcome per item"));
-            chunk.lines.push((line_no, raw, o));
+            chunk
+                .lines
+                .push((line_no, std::borrow::Cow::Borrowed(raw), o));
         }
         chunk.frames.extend(frames);
     }

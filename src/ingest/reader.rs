@@ -184,7 +184,7 @@ pub fn detect_format(path: &Path, choice: FormatChoice) -> Result<InputFormat> {
 /// to keep memory flat.
 const CHUNK_BYTES: usize = 8 << 20;
 
-pub type Sink<'s> = dyn FnMut(Chunk<'_>) -> Result<()> + 's;
+pub type Sink<'s> = dyn FnMut(Chunk<'_>) -> Result<()> + Send + 's;
 
 /// Read every record of a file, handing `sink` one parsed chunk at a time, in file order.
 pub fn read_records(
@@ -203,7 +203,7 @@ pub fn read_records(
 
 fn single(line_no: u64, raw: &[u8], outcome: LineOutcome) -> Chunk<'_> {
     Chunk {
-        lines: vec![(line_no, raw, outcome)],
+        lines: vec![(line_no, std::borrow::Cow::Borrowed(raw), outcome)],
         frames: Vec::new(),
     }
 }
@@ -223,6 +223,9 @@ fn read_ndjson(
     // A line longer than the limit is not buffered whole: its head is kept for the
     // quarantine and the rest skipped up to the next newline.
     let mut overlong: Option<(u64, Vec<u8>, usize)> = None;
+    // The previous chunk, parsed but not yet recorded: it is handed to `sink` while the
+    // workers parse the next one.
+    let mut pending: Option<Chunk<'static>> = None;
     while !eof {
         let start = buf.len();
         buf.resize(start + CHUNK_BYTES, 0);
@@ -238,6 +241,9 @@ fn read_ndjson(
         buf.truncate(filled);
         let mut consumed = 0;
         if let Some((first_line, mut head, mut len)) = overlong.take() {
+            if let Some(p) = pending.take() {
+                sink(p)?;
+            }
             match memchr::memchr(b'\n', &buf) {
                 Some(nl) => {
                     len += nl;
@@ -281,16 +287,22 @@ fn read_ndjson(
             line_no -= 1;
         }
         let t0 = std::time::Instant::now();
-        let chunk = super::parse_parallel(
-            &lines,
-            |(no, raw)| (*no, *raw),
-            |(_, raw)| super::parse_json_line(raw, format, n, max_line_bytes),
-            source,
-        )?;
-        let t1 = std::time::Instant::now();
-        sink(chunk)?;
-        crate::timing::add("parse", t1 - t0);
-        crate::timing::add("sink", t1.elapsed());
+        let previous = pending.take();
+        let (parsed, recorded) = rayon::join(
+            || {
+                super::parse_parallel(
+                    &lines,
+                    |(no, raw)| (*no, *raw),
+                    |(_, raw)| super::parse_json_line(raw, format, n, max_line_bytes),
+                    source,
+                )
+                .map(Chunk::into_owned)
+            },
+            || previous.map_or(Ok(()), &mut *sink),
+        );
+        recorded?;
+        pending = Some(parsed?);
+        crate::timing::add("parse+sink", t0.elapsed());
         let rest = body.len() - complete;
         if !eof && rest > max_line_bytes.max(CHUNK_BYTES) {
             line_no += 1;
@@ -300,6 +312,9 @@ fn read_ndjson(
             let tail_start = consumed + complete;
             buf.drain(..tail_start);
         }
+    }
+    if let Some(p) = pending.take() {
+        sink(p)?;
     }
     Ok(())
 }
@@ -424,7 +439,7 @@ fn read_csv(
             lines: outcomes
                 .into_iter()
                 .zip(&batch)
-                .map(|((l, o), (_, raw, _))| (l, raw.as_slice(), o))
+                .map(|((l, o), (_, raw, _))| (l, std::borrow::Cow::Borrowed(raw.as_slice()), o))
                 .collect(),
             frames,
         })?;
