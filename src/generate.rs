@@ -21,7 +21,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc, Weekday};
+use chrono::{Datelike, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -299,7 +299,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             .timestamp();
         let first_slice = day_start / SLICE_SECONDS;
         let mut files = DayFiles::open(&opts.out, opts.format, day, opts.files_per_day)?;
-        let mut produced: u64 = 0;
         for s in 0..SLICES_PER_DAY {
             let slice_start = day_start + s * SLICE_SECONDS;
             // Threads start following a day curve (quiet nights, busy afternoons, UTC).
@@ -321,7 +320,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 due.sort_by_key(|p| (p.arrival, p.order));
                 let file = (s * opts.files_per_day as i64 / SLICES_PER_DAY) as usize;
                 for p in due {
-                    produced += p.records;
                     files.write(file, &p.line)?;
                     summary.records += p.records;
                     summary.lines += 1;
@@ -341,7 +339,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 }
             }
         }
-        let _ = produced;
         // The last day also delivers everything still in flight.
         if day_index + 1 == opts.days {
             for (_, due) in std::mem::take(&mut emitter.queue) {
@@ -1231,6 +1228,3 @@ impl DayFiles {
         Ok((self.paths, self.bytes))
     }
 }
-
-#[allow(dead_code)]
-fn _assert_send(_: DateTime<Utc>) {}
