@@ -224,3 +224,69 @@ fn the_committed_sample_ingests_with_books_that_balance() {
         .collect();
     assert_eq!(formats, ["events-csv", "whatsapp"].into_iter().collect());
 }
+
+/// A run killed at any moment and then re-run leaves the lake equal, byte for byte outside
+/// `_runs/`, to the lake of a run that was never interrupted (spec README, Determinism).
+#[test]
+fn a_killed_run_then_rerun_leaves_the_same_lake() {
+    use chrono::NaiveDate;
+    use msgmeter::generate::{generate, GenerateOptions, TrafficFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let landing = dir.path().join("landing");
+    generate(&GenerateOptions {
+        out: landing.clone(),
+        format: TrafficFormat::Whatsapp,
+        businesses: 6,
+        customers: 3000,
+        start: NaiveDate::from_ymd_opt(2025, 10, 1).unwrap(),
+        days: 3,
+        events_per_day: 40_000,
+        seed: 9,
+        files_per_day: 2,
+    })
+    .unwrap();
+    let run = |lake: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_msgmeter"));
+        c.env("MSGMETER_PSEUDONYM_KEY", TEST_KEY)
+            .args([
+                "--quiet",
+                "ingest",
+                "--now",
+                "2025-10-10T00:00:00Z",
+                "--lake",
+            ])
+            .arg(lake)
+            .arg(&landing);
+        c
+    };
+    let clean = dir.path().join("clean");
+    assert!(run(&clean).status().unwrap().success());
+    let expected = lake_files(&clean);
+    // Kill at several moments: early (reading), middle, late (publishing).
+    let mut interrupted = 0;
+    for (i, after_ms) in [40u64, 200, 450].into_iter().enumerate() {
+        let lake = dir.path().join(format!("killed-{i}"));
+        let mut child = run(&lake).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(after_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // A run that finished wrote its manifest; a killed one did not.
+        if !lake.join("_runs").exists() {
+            interrupted += 1;
+        }
+        assert!(run(&lake).status().unwrap().success());
+        let got = lake_files(&lake);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "kill after {after_ms} ms"
+        );
+        for (k, v) in &expected {
+            assert!(&got[k] == v, "{k} differs after a kill at {after_ms} ms");
+        }
+    }
+    assert!(
+        interrupted >= 2,
+        "the kills must land mid-run ({interrupted} of 3 did)"
+    );
+}
