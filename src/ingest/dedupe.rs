@@ -53,6 +53,14 @@ fn key_hash(key: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(key.as_bytes())
 }
 
+/// Carry a kept record: the latest kept one per key is the next day's reference.
+fn remember(carry: &mut Carry, key: &str, ts: i64, hash: u64) {
+    let slot = carry.entry(key_hash(key)).or_insert((ts, hash));
+    if ts > slot.0 {
+        *slot = (ts, hash);
+    }
+}
+
 /// Merge the run's user-id ↔ number pairs into the `identities` table. When one user id
 /// was seen with several numbers, the earliest pairing wins (then the smaller key).
 pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identities> {
@@ -287,11 +295,7 @@ fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
         let (Some(k), Some(t), Some(h)) = (keys.get(i), ts.get(i), hash.get(i)) else {
             continue;
         };
-        // Keep the latest kept record per key: it is the reference for the next day.
-        let slot = carry.entry(key_hash(k)).or_insert((t, h));
-        if t > slot.0 {
-            *slot = (t, h);
-        }
+        remember(&mut carry, k, t, h);
     }
     Ok(carry)
 }
@@ -443,14 +447,7 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
     v.carry = Carry::with_capacity_and_hasher(order.len(), Default::default());
     for &i in &order {
         let i = i as usize;
-        // Rows are in time order within a business, so the last kept one per key wins.
-        let slot = v
-            .carry
-            .entry(key_hash(key_of[i]))
-            .or_insert((ts_of[i], hash_of[i]));
-        if ts_of[i] > slot.0 {
-            *slot = (ts_of[i], hash_of[i]);
-        }
+        remember(&mut v.carry, key_of[i], ts_of[i], hash_of[i]);
     }
     v.kept_in_order = order;
     Ok(v)

@@ -93,17 +93,22 @@ impl LineOutcome {
     }
 }
 
-/// A JSON text that did not parse into the expected shape: not JSON at all, JSON that is not
-/// an object, or an object of the wrong shape.
-pub fn classify_json_error(text: &str, err: &serde_json::Error) -> Rejection {
-    let trimmed = text.trim_start();
-    if !trimmed.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-        return Rejection::new(Reason::NotAnObject, "valid JSON, but not an object");
+/// A line (or webhook item) that is not JSON at all, JSON that is not an object, or an
+/// object of the wrong shape. The one place these three are told apart.
+/// `shape_error` is serde's complaint about an object, when there is one: it names the field.
+pub fn classify_json_error(text: &str, shape_error: Option<&serde_json::Error>) -> Rejection {
+    let is_object = text.trim_start().starts_with('{');
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) if !is_object => Rejection::new(Reason::NotAnObject, "valid JSON, but not an object"),
+        Ok(_) => Rejection::new(
+            Reason::MalformedJson,
+            match shape_error {
+                Some(e) => format!("unexpected shape: {e}"),
+                None => "valid JSON, but not of the expected shape".to_string(),
+            },
+        ),
+        Err(e) => Rejection::new(Reason::MalformedJson, format!("not valid JSON: {e}")),
     }
-    if err.is_data() {
-        return Rejection::new(Reason::MalformedJson, format!("unexpected shape: {err}"));
-    }
-    Rejection::new(Reason::MalformedJson, format!("not valid JSON: {err}"))
 }
 
 /// Parse one NDJSON line of the given format (not blank; its length already checked).
@@ -133,11 +138,7 @@ pub fn parse_json_line(
     };
     if !text.trim_start().starts_with('{') {
         // serde would read a JSON array positionally into a struct: reject it here.
-        let why = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => Rejection::new(Reason::NotAnObject, "valid JSON, but not an object"),
-            Err(e) => Rejection::new(Reason::MalformedJson, format!("not valid JSON: {e}")),
-        };
-        out.reject_line(why);
+        out.reject_line(classify_json_error(text, None));
         return out;
     }
     match format {
@@ -148,7 +149,7 @@ pub fn parse_json_line(
                     Ok(e) => out.accept(e),
                     Err(r) => out.reject_line(r),
                 },
-                Err(e) => out.reject_line(classify_json_error(text, &e)),
+                Err(e) => out.reject_line(classify_json_error(text, Some(&e))),
             }
         }
     }

@@ -149,7 +149,7 @@ struct ErrorItem<'a> {
 pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
     let body: Body<'_> = match serde_json::from_str(line) {
         Ok(b) => b,
-        Err(e) => return out.reject_line(super::classify_json_error(line, &e)),
+        Err(e) => return out.reject_line(super::classify_json_error(line, Some(&e))),
     };
     let entries = match body.entry.as_ref().map(|e| e.items("entry")) {
         None => return out.reject_line(Rejection::missing("entry")),
