@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::generate::TrafficFormat;
 use crate::ingest::FormatChoice;
+use crate::metering::SourceChoice;
 use crate::query::OutputFormat;
 
 #[derive(Debug, Parser)]
@@ -29,6 +30,20 @@ pub struct Cli {
     /// Calling-code → market table [default: data/markets.csv, compiled in]
     #[arg(long, global = true, env = "MSGMETER_MARKETS", value_name = "FILE")]
     pub markets: Option<PathBuf>,
+    /// Account registry [default: data/accounts.csv, compiled in]
+    #[arg(long, global = true, env = "MSGMETER_ACCOUNTS", value_name = "FILE")]
+    pub accounts: Option<PathBuf>,
+    /// Rate card [default: data/rate_card.csv, compiled in]
+    #[arg(long, global = true, env = "MSGMETER_RATE_CARD", value_name = "FILE")]
+    pub rate_card: Option<PathBuf>,
+    /// Periods of pricing rules [default: data/pricing_rules.toml, compiled in]
+    #[arg(
+        long,
+        global = true,
+        env = "MSGMETER_PRICING_RULES",
+        value_name = "FILE"
+    )]
+    pub pricing_rules: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,7 +69,13 @@ pub enum Command {
         after_help = "Example:\n  MSGMETER_PSEUDONYM_KEY=$(cat /secrets/key) msgmeter ingest --lake lake landing/2025-10-01/\n\nExit status: 0 ok; 1 the job did not fully succeed (unreadable input, bad configuration,\nquarantine above --max-quarantine-pct: everything good is still written); 2 usage error."
     )]
     Ingest(IngestArgs),
-    /// SQL over the lake's tables (events, identities)
+    /// Recompute the derived tables (messages, conversations, usage_daily, reconciliation,
+    /// billing_sources) for a range of UTC dates
+    #[command(
+        after_help = "Example:\n  msgmeter build --lake lake --from 2025-10-01 --to 2025-10-31\n  msgmeter build --lake lake --source derived\n\nWithout --from/--to, every date that has events is built. Building a range gives the same\nrows as building each of its days in order."
+    )]
+    Build(BuildArgs),
+    /// SQL over the lake's tables (events, identities, messages, conversations, usage_daily, …)
     #[command(
         after_help = "Example:\n  msgmeter query --lake lake --format csv \\\n    \"SELECT business_id, market, count(*) AS n FROM events WHERE event_type = 'message_in' GROUP BY 1, 2 ORDER BY n DESC\""
     )]
@@ -119,6 +140,25 @@ pub struct IngestArgs {
     /// Files or folders (read recursively, in path order)
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[arg(long, env = "MSGMETER_LAKE")]
+    pub lake: Option<PathBuf>,
+    /// First UTC date to build [default: the lake's first date with events]
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last UTC date to build [default: the lake's last date with events]
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Which metering source is billed, per business and month [default: auto, or
+    /// `metering.source` in the config file]
+    #[arg(long, value_enum, env = "MSGMETER_METERING_SOURCE")]
+    pub source: Option<SourceChoice>,
+    /// The instant recorded in the run manifest (RFC 3339) [default: now]
+    #[arg(long)]
+    pub now: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! `msgmeter demo`: the main job on synthetic sample traffic. For now: a month of webhook
-//! and event-log traffic → ingest → a summary with the reconciliation and a few queries.
-//! Later stages (build, invoices, reports) extend it.
+//! and event-log traffic → ingest → build (metering) → a summary with the ingest balance,
+//! the usage and a few queries. Later stages (invoices, reports) extend it.
 
 use std::io::Write;
 use std::path::Path;
@@ -32,6 +32,27 @@ pub const DEMO_QUERIES: &[(&str, &str)] = &[
         "SELECT reported_category, reported_pricing_type, count(*) AS statuses FROM events \
          WHERE event_type = 'status' AND status = 'delivered' AND reported_pricing_model = 'PMP' \
          GROUP BY 1, 2 ORDER BY statuses DESC",
+    ),
+    (
+        "Billable usage by source and model (the derived source is our rules, reported is Meta's pricing objects)",
+        "SELECT source, pricing_model, sum(units) AS units, count(DISTINCT business_id) AS businesses \
+         FROM usage_daily WHERE billable GROUP BY 1, 2 ORDER BY 1, 2",
+    ),
+    (
+        "What did business 102000000000001 send to Brazil in October, by category (derived)",
+        "SELECT category, pricing_type, billable, sum(units) AS messages FROM usage_daily \
+         WHERE business_id = '102000000000001' AND market = 'Brazil' AND billing_month = '2025-10' \
+         AND source = 'derived' GROUP BY 1, 2, 3 ORDER BY messages DESC",
+    ),
+    (
+        "Where derived and reported billable units differ (top 5)",
+        "SELECT * FROM (SELECT business_id, market, category, sum(derived_units) AS derived, \
+         sum(reported_units) AS reported, sum(difference) AS difference FROM reconciliation \
+         GROUP BY 1, 2, 3) ORDER BY abs(difference) DESC, business_id, market, category LIMIT 5",
+    ),
+    (
+        "Billed source per business and month",
+        "SELECT billing_month, source, count(*) AS businesses FROM billing_sources GROUP BY 1, 2 ORDER BY 1, 2",
     ),
     (
         "Cases opened by kind and category (top 8)",
@@ -87,6 +108,8 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         },
         std::slice::from_ref(&landing),
     )?;
+    let built =
+        crate::metering::build(&settings.build_options(lake.clone(), None, None, Some(now))?)?;
     let t = &outcome.manifest.totals;
     let w = |e: std::io::Error| write_err("stdout")(e);
     writeln!(
@@ -121,6 +144,21 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         t.quarantined,
         t.skipped,
         if t.read == t.accepted + t.duplicates + t.quarantined + t.skipped { "balances" } else { "DOES NOT BALANCE" }
+    )
+    .map_err(w)?;
+    let b = &built.summary;
+    writeln!(
+        stdout,
+        "\nBuild: {} dates; {} outbound messages ({} delivered), {} conversations, {} usage rows; \
+         billable units derived {} / reported {}; {} reconciliation rows",
+        built.dates.len(),
+        b.messages,
+        b.delivered,
+        b.conversations,
+        b.usage_rows,
+        b.derived_billable_units,
+        b.reported_billable_units,
+        b.reconciliation_rows
     )
     .map_err(w)?;
     for (title, sql) in DEMO_QUERIES {

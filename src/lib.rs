@@ -4,12 +4,14 @@
 //! [`ingest`] → the lake's `events` table ([`lake`], [`schema`]) → derived tables, invoices
 //! and reports (later stages). The contract is `../shared/spec/`.
 
+pub mod accounts;
 pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod lake;
+pub mod metering;
 pub mod pricing;
 pub mod query;
 pub mod schema;

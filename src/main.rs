@@ -9,7 +9,7 @@ use clap::Parser;
 use msgmeter::cli::{Cli, Command, LogFormat};
 use msgmeter::error::Error;
 use msgmeter::settings::{CommandLine, ConfigFile, Settings};
-use msgmeter::{demo, generate, ingest, query, schema};
+use msgmeter::{demo, generate, ingest, metering, query, schema};
 
 // msgmeter allocates many small strings per event; mimalloc handles that far better than
 // the system allocator (measured: see README, Benchmarks).
@@ -56,6 +56,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     let (config, config_path) = ConfigFile::load(cli.config.as_deref())?;
     let mut line = CommandLine {
         markets: cli.markets.clone(),
+        accounts: cli.accounts.clone(),
+        rate_card: cli.rate_card.clone(),
+        pricing_rules: cli.pricing_rules.clone(),
         pseudonym_key: std::env::var("MSGMETER_PSEUDONYM_KEY").ok(),
         ..CommandLine::default()
     };
@@ -143,6 +146,37 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 tracing::error!("{p}");
             }
             Ok(!outcome.too_much_quarantined)
+        }
+        Command::Build(a) => {
+            line.lake = a.lake;
+            line.metering_source = a.source;
+            let settings = Settings::resolve(line, config, config_path)?;
+            let outcome =
+                metering::build(&settings.build_options(settings.lake()?, a.from, a.to, a.now)?)?;
+            let s = &outcome.summary;
+            let (first, last) = (outcome.dates.first(), outcome.dates.last());
+            writeln!(
+                stdout,
+                "built {} dates ({} … {}): {} messages ({} delivered, {} not metered by the derived source), {} conversations, {} usage rows, {} reconciliation rows",
+                outcome.dates.len(),
+                first.map(|d| d.to_string()).unwrap_or_default(),
+                last.map(|d| d.to_string()).unwrap_or_default(),
+                s.messages,
+                s.delivered,
+                s.unmetered_deliveries,
+                s.conversations,
+                s.usage_rows,
+                s.reconciliation_rows
+            )?;
+            writeln!(
+                stdout,
+                "billable units: derived {}, reported {}; run {}",
+                s.derived_billable_units, s.reported_billable_units, outcome.manifest.run_id
+            )?;
+            for p in &outcome.manifest.problems {
+                tracing::warn!("{p}");
+            }
+            Ok(true)
         }
         Command::Query(a) => {
             line.lake = a.lake;

@@ -194,8 +194,108 @@ pub const IDENTITIES: Table = Table {
     ],
 };
 
+pub const MESSAGES: Table = Table {
+    name: "messages",
+    partition: Some("date"),
+    one_row_per: "outbound message of the business (partition: UTC date of its first send), with its delivery and pricing decision under the derived source",
+    columns: &[
+        col("business_id", Text, "", false, "the business that sent it"),
+        col("message_id", Text, "", false, "message id (wamid… for webhooks)"),
+        col("customer_key", Text, "", true, "keyed pseudonym of the recipient"),
+        col("market", Text, "", true, "pricing market of the recipient's number on the day of the charge"),
+        col("customer_country", Text, "ISO 3166-1 alpha-2", true, "country of the recipient's number"),
+        col("category", Text, "", true, "pricing category: the template's category (authentication_international where billing.md §4 says so), service for a non-template message; null when unknown (webhook-only message without a pricing object)"),
+        col("is_template", Bool, "", true, "a template message (null when only statuses are known and they carry no category)"),
+        col("sender", Text, "", true, "agent, bot or system (null when only statuses are known)"),
+        col("known_from", Text, "", false, "message_out (the event log or a business-app echo) or statuses (webhook-only: the message is known through its statuses)"),
+        col("sent_at", Timestamp, "UTC", false, "first send: the message_out event, else the earliest status"),
+        col("delivered_at", Timestamp, "UTC", true, "earliest delivered, read or played status (a read message was delivered); null if never delivered"),
+        col("read_at", Timestamp, "UTC", true, "earliest read or played status"),
+        col("failed_at", Timestamp, "UTC", true, "earliest failed status"),
+        col("billing_date", Date, "account time zone", true, "local date of the delivery: the date its charge belongs to"),
+        col("pricing_model", Text, "", true, "CBP or PMP in force at the delivery"),
+        col("pricing_type", Text, "", true, "PMP: regular, free_customer_service or free_entry_point; CBP: the pricing type of its conversation; null when not delivered or not metered"),
+        col("billable", Bool, "", true, "PMP: the message is charged; CBP: its conversation is charged"),
+        col("conversation_id", Text, "", true, "CBP: the derived conversation the message belongs to"),
+    ],
+};
+
+pub const CONVERSATIONS: Table = Table {
+    name: "conversations",
+    partition: Some("date"),
+    one_row_per: "conversation-based-pricing conversation derived from the events (partition: UTC date of opening)",
+    columns: &[
+        col("business_id", Text, "", false, "the business"),
+        col("conversation_id", Text, "", false, "derived id: `cbp-` and 16 hex digits of a hash of business, customer, category and opening time"),
+        col("customer_key", Text, "", true, "keyed pseudonym of the customer"),
+        col("market", Text, "", true, "market of the customer's number when the conversation opened"),
+        col("category", Text, "", false, "business_initiated / user_initiated (2022–23), marketing, utility, authentication, authentication_international, service, or referral_conversion (free entry point)"),
+        col("opened_at", Timestamp, "UTC", false, "delivery of its first message"),
+        col("expires_at", Timestamp, "UTC", false, "opened_at + 24 h (72 h for a free entry point); the window is half-open"),
+        col("billing_date", Date, "account time zone", false, "local date of opening: the date of its charge"),
+        col("billing_month", Text, "YYYY-MM", false, "local month of opening"),
+        col("pricing_type", Text, "", false, "regular, free_customer_service, free_entry_point or free_tier (the month's allowance)"),
+        col("billable", Bool, "", false, "charged (pricing_type regular)"),
+    ],
+};
+
+pub const USAGE_DAILY: Table = Table {
+    name: "usage_daily",
+    partition: Some("date"),
+    one_row_per: "business × billing date × market × category × model × pricing type × source × billable (partition: UTC date of the charge)",
+    columns: &[
+        col("billing_date", Date, "account time zone", false, "local date of the charge"),
+        col("billing_month", Text, "YYYY-MM", false, "local month of the charge: invoices sum by it"),
+        col("business_id", Text, "", false, "the business"),
+        col("market", Text, "", false, "market of the customer (Unknown: priced at the Other rate)"),
+        col("category", Text, "", false, "pricing category (unknown values kept as they are)"),
+        col("pricing_model", Text, "", false, "CBP (units are conversations) or PMP (units are delivered messages)"),
+        col("pricing_type", Text, "", false, "regular, free_customer_service, free_entry_point or free_tier"),
+        col("source", Text, "", false, "derived (our rules over our events) or reported (Meta's pricing objects)"),
+        col("billable", Bool, "", false, "units are charged"),
+        col("units", Int64, "conversations or messages", false, "quantity: volume tiers are applied at invoice time to the month's sum"),
+    ],
+};
+
+pub const RECONCILIATION: Table = Table {
+    name: "reconciliation",
+    partition: Some("date"),
+    one_row_per: "business × billing date × market × category where the derived and reported billable units differ (businesses and months with both sources)",
+    columns: &[
+        col("billing_date", Date, "account time zone", false, "local date of the charges"),
+        col("billing_month", Text, "YYYY-MM", false, "local month"),
+        col("business_id", Text, "", false, "the business"),
+        col("market", Text, "", false, "market"),
+        col("category", Text, "", false, "pricing category"),
+        col("derived_units", Int64, "", false, "billable units by our rules"),
+        col("reported_units", Int64, "", false, "billable units in Meta's pricing objects"),
+        col("difference", Int64, "", false, "derived − reported"),
+    ],
+};
+
+pub const BILLING_SOURCES: Table = Table {
+    name: "billing_sources",
+    partition: Some("month"),
+    one_row_per: "business × billing month: which metering source is billed (billing.md §5)",
+    columns: &[
+        col("business_id", Text, "", false, "the business"),
+        col("billing_month", Text, "YYYY-MM", false, "local billing month"),
+        col("source", Text, "", false, "derived or reported: the source invoices, business_daily and the complaint rate use"),
+        col("choice", Text, "", false, "how it was chosen: auto, derived or reported (--source / metering.source)"),
+        col("pricing_objects_seen", Bool, "", false, "some status of the business in the month carries a pricing object (auto bills reported then)"),
+    ],
+};
+
 /// The tables `query` and `schema` know, in dictionary order.
-pub const TABLES: &[&Table] = &[&EVENTS, &IDENTITIES];
+pub const TABLES: &[&Table] = &[
+    &EVENTS,
+    &IDENTITIES,
+    &MESSAGES,
+    &CONVERSATIONS,
+    &USAGE_DAILY,
+    &RECONCILIATION,
+    &BILLING_SOURCES,
+];
 
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().copied().find(|t| t.name == name)
@@ -207,12 +307,19 @@ pub fn dictionary(tables: &[&Table]) -> String {
     for t in tables {
         out.push_str(&format!("## {}\n\nOne row per {}.", t.name, t.one_row_per));
         if let Some(p) = t.partition {
-            out.push_str(&format!(" Partitioned by `{p}=YYYY-MM-DD` folders."));
+            out.push_str(&format!(
+                " Partitioned by `{p}={}` folders.",
+                partition_format(p)
+            ));
         }
         out.push_str("\n\n| column | type | unit | nullable | meaning |\n|---|---|---|---|---|\n");
         if let Some(p) = t.partition {
+            let (kind, unit) = match p {
+                "month" => ("string", "YYYY-MM, billing month"),
+                _ => ("date", "UTC day"),
+            };
             out.push_str(&format!(
-                "| {p} | date | UTC day | no | partition folder |\n"
+                "| {p} | {kind} | {unit} | no | partition folder |\n"
             ));
         }
         for c in t.columns {
@@ -228,4 +335,11 @@ pub fn dictionary(tables: &[&Table]) -> String {
         out.push('\n');
     }
     out
+}
+
+fn partition_format(partition: &str) -> &'static str {
+    match partition {
+        "month" => "YYYY-MM",
+        _ => "YYYY-MM-DD",
+    }
 }

@@ -8,9 +8,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::accounts::{Accounts, EMBEDDED_ACCOUNTS_CSV};
 use crate::error::{read_err, Error, Result};
 use crate::ingest::normalize::DEMO_PSEUDONYM_KEY;
+use crate::metering::SourceChoice;
 use crate::pricing::markets::{MarketTable, EMBEDDED_MARKETS_CSV};
+use crate::pricing::rates::{RateCard, EMBEDDED_RATE_CARD};
+use crate::pricing::rules::{PricingRules, EMBEDDED_PRICING_RULES};
 
 /// The config file's keys (all optional).
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +29,16 @@ pub struct ConfigFile {
     pub max_quarantine_pct: Option<f64>,
     pub max_line_bytes: Option<usize>,
     pub log_format: Option<String>,
+    #[serde(default)]
+    pub metering: MeteringConfig,
+}
+
+/// `[metering]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeteringConfig {
+    /// Which source is billed: auto (default), derived or reported (billing.md §5).
+    pub source: Option<SourceChoice>,
 }
 
 impl ConfigFile {
@@ -56,6 +70,10 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     pub lake: Option<PathBuf>,
     pub markets_path: Option<PathBuf>,
+    pub accounts_path: Option<PathBuf>,
+    pub rate_card_path: Option<PathBuf>,
+    pub pricing_rules_path: Option<PathBuf>,
+    pub metering_source: SourceChoice,
     pub pseudonym_key: PseudonymKey,
     pub max_quarantine_pct: f64,
     pub max_line_bytes: usize,
@@ -66,6 +84,10 @@ pub struct Settings {
 pub struct CommandLine {
     pub lake: Option<PathBuf>,
     pub markets: Option<PathBuf>,
+    pub accounts: Option<PathBuf>,
+    pub rate_card: Option<PathBuf>,
+    pub pricing_rules: Option<PathBuf>,
+    pub metering_source: Option<SourceChoice>,
     pub pseudonym_key: Option<String>,
     pub max_quarantine_pct: Option<f64>,
     pub max_line_bytes: Option<usize>,
@@ -116,6 +138,13 @@ impl Settings {
             config_path,
             lake: cli.lake.or(from_file(config.lake)),
             markets_path: cli.markets.or(from_file(config.markets)),
+            accounts_path: cli.accounts.or(from_file(config.accounts)),
+            rate_card_path: cli.rate_card.or(from_file(config.rate_card)),
+            pricing_rules_path: cli.pricing_rules.or(from_file(config.pricing_rules)),
+            metering_source: cli
+                .metering_source
+                .or(config.metering.source)
+                .unwrap_or_default(),
             pseudonym_key,
             max_quarantine_pct,
             max_line_bytes: cli
@@ -148,6 +177,46 @@ impl Settings {
         }
     }
 
+    /// The account registry in force and the SHA-256 of its text.
+    pub fn accounts(&self) -> Result<(Accounts, String)> {
+        match &self.accounts_path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(read_err(p))?;
+                Ok((Accounts::parse(&text, p)?, sha256_hex(text.as_bytes())))
+            }
+            None => Ok((
+                Accounts::embedded(),
+                sha256_hex(EMBEDDED_ACCOUNTS_CSV.as_bytes()),
+            )),
+        }
+    }
+
+    pub fn rate_card(&self) -> Result<(RateCard, String)> {
+        match &self.rate_card_path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(read_err(p))?;
+                Ok((RateCard::parse(&text, p)?, sha256_hex(text.as_bytes())))
+            }
+            None => Ok((
+                RateCard::embedded(),
+                sha256_hex(EMBEDDED_RATE_CARD.as_bytes()),
+            )),
+        }
+    }
+
+    pub fn pricing_rules(&self) -> Result<(PricingRules, String)> {
+        match &self.pricing_rules_path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(read_err(p))?;
+                Ok((PricingRules::parse(&text, p)?, sha256_hex(text.as_bytes())))
+            }
+            None => Ok((
+                PricingRules::embedded(),
+                sha256_hex(EMBEDDED_PRICING_RULES.as_bytes()),
+            )),
+        }
+    }
+
     /// Hashes of the configuration inputs, for the run manifest.
     pub fn config_hashes(&self, markets_sha: &str) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
@@ -158,6 +227,37 @@ impl Settings {
             }
         }
         m
+    }
+}
+
+impl Settings {
+    /// Everything `build` needs, loaded and fingerprinted.
+    pub fn build_options(
+        &self,
+        lake: PathBuf,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<crate::metering::BuildOptions> {
+        let (_, markets_sha) = self.markets()?;
+        let (accounts, accounts_sha) = self.accounts()?;
+        let (rates, rates_sha) = self.rate_card()?;
+        let (rules, rules_sha) = self.pricing_rules()?;
+        let mut config_hashes = self.config_hashes(&markets_sha);
+        config_hashes.insert("accounts_sha256".into(), accounts_sha);
+        config_hashes.insert("rate_card_sha256".into(), rates_sha);
+        config_hashes.insert("pricing_rules_sha256".into(), rules_sha);
+        Ok(crate::metering::BuildOptions {
+            lake,
+            from,
+            to,
+            source: self.metering_source,
+            rules,
+            rates,
+            accounts,
+            now: now.unwrap_or_else(chrono::Utc::now),
+            config_hashes,
+        })
     }
 }
 

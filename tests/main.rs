@@ -3,12 +3,16 @@
 //! the fixtures) or by an independent method, never copied from msgmeter's output.
 
 mod common;
+mod metering_common;
 
 mod cli;
 mod fixtures;
 mod lake;
 mod markets;
+mod metering;
+mod metering_properties;
 mod normalisation;
+mod pricing_data;
 mod privacy;
 mod properties;
 mod quarantine;

@@ -2,6 +2,7 @@
 //! destination, then renamed, so a crash never leaves half a file), the lock that keeps two
 //! runs apart, and the Parquet conventions every table shares (spec README "The lake").
 
+pub mod columns;
 pub mod manifest;
 
 use std::fs::{self, File};
@@ -37,6 +38,13 @@ impl Lake {
     pub fn date_partition_file(&self, table: &Table, date: NaiveDate) -> PathBuf {
         self.table_dir(table)
             .join(format!("date={}", date.format("%Y-%m-%d")))
+            .join("part-0.parquet")
+    }
+
+    /// `LAKE/<table>/month=YYYY-MM/part-0.parquet`: billing-month partitions.
+    pub fn month_partition_file(&self, table: &Table, month: &str) -> PathBuf {
+        self.table_dir(table)
+            .join(format!("month={month}"))
             .join("part-0.parquet")
     }
 

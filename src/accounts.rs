@@ -1,0 +1,200 @@
+//! The account registry (billing.md §7), read from `data/accounts.csv`: who a business is,
+//! which time zone it is billed in, which currency, and the schedule its response times are
+//! measured against.
+//!
+//! A business seen in events but missing here is metered and invoiced with the defaults of
+//! billing.md §7 (USD, UTC, no schedule, SLA 15 min) and flagged: [`Account::is_default`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const EMBEDDED_ACCOUNTS_CSV: &str = include_str!("../data/accounts.csv");
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub business_id: String,
+    pub name: String,
+    pub address: String,
+    pub vat_id: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// The billing and business-hours time zone.
+    pub timezone: Tz,
+    pub billing_email: String,
+    /// Raw decimal text, e.g. `21` for 21 % (billing is exact: parsed where it is priced).
+    pub tax_pct: String,
+    pub markup_pct: String,
+    pub monthly_fee: String,
+    pub payment_terms_days: u32,
+    pub active_from: Option<NaiveDate>,
+    pub active_to: Option<NaiveDate>,
+    pub auth_intl_eligible: bool,
+    pub sla_first_response_minutes: u32,
+    /// `mon-fri 09:00-18:00; sat 10:00-14:00`, empty when there is no schedule.
+    pub business_hours: String,
+    /// Not in the registry: the defaults of billing.md §7.
+    pub is_default: bool,
+}
+
+impl Account {
+    /// The account of a business missing from the registry (billing.md §7).
+    pub fn default_for(business_id: &str) -> Account {
+        Account {
+            business_id: business_id.to_string(),
+            name: business_id.to_string(),
+            address: String::new(),
+            vat_id: String::new(),
+            country: String::new(),
+            currency: "USD".into(),
+            timezone: Tz::UTC,
+            billing_email: String::new(),
+            tax_pct: "0".into(),
+            markup_pct: "0".into(),
+            monthly_fee: "0".into(),
+            payment_terms_days: 30,
+            active_from: None,
+            active_to: None,
+            auth_intl_eligible: false,
+            sla_first_response_minutes: 15,
+            business_hours: String::new(),
+            is_default: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    business_id: String,
+    name: String,
+    address: String,
+    vat_id: String,
+    country: String,
+    currency: String,
+    timezone: String,
+    billing_email: String,
+    tax_pct: String,
+    markup_pct: String,
+    monthly_fee: String,
+    payment_terms_days: u32,
+    active_from: String,
+    active_to: String,
+    auth_intl_eligible: String,
+    sla_first_response_minutes: u32,
+    business_hours: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    by_business: BTreeMap<String, Account>,
+}
+
+impl Accounts {
+    pub fn embedded() -> Self {
+        Self::parse(EMBEDDED_ACCOUNTS_CSV, Path::new("data/accounts.csv"))
+            .expect("the shipped accounts are valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(crate::error::read_err(path))?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .comment(Some(b'#'))
+            .from_reader(text.as_bytes());
+        let mut by_business = BTreeMap::new();
+        let csv_err = |e: csv::Error| Error::Data {
+            path: path.into(),
+            line: e.position().map(|p| p.line()).unwrap_or(0),
+            message: format!("{e}"),
+        };
+        let headers = reader.headers().map_err(csv_err)?.clone();
+        for record in reader.records() {
+            let record = record.map_err(csv_err)?;
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let row: Row = record.deserialize(Some(&headers)).map_err(csv_err)?;
+            let bad = |field: &str, message: String| Error::Data {
+                path: path.into(),
+                line,
+                message: format!("business {}: {field}: {message}", row.business_id),
+            };
+            let timezone: Tz = row.timezone.parse().map_err(|_| {
+                bad(
+                    "timezone",
+                    format!("{:?} is not an IANA time zone", row.timezone),
+                )
+            })?;
+            let date = |field: &str, text: &str| -> Result<Option<NaiveDate>> {
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|e| bad(field, format!("{text:?}: {e}")))
+            };
+            let auth_intl_eligible = match row.auth_intl_eligible.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" | "" => false,
+                other => {
+                    return Err(bad(
+                        "auth_intl_eligible",
+                        format!("{other:?}: expected true or false"),
+                    ))
+                }
+            };
+            let account = Account {
+                active_from: date("active_from", &row.active_from)?,
+                active_to: date("active_to", &row.active_to)?,
+                business_id: row.business_id.clone(),
+                name: row.name,
+                address: row.address,
+                vat_id: row.vat_id,
+                country: row.country,
+                currency: row.currency,
+                timezone,
+                billing_email: row.billing_email,
+                tax_pct: row.tax_pct,
+                markup_pct: row.markup_pct,
+                monthly_fee: row.monthly_fee,
+                payment_terms_days: row.payment_terms_days,
+                auth_intl_eligible,
+                sla_first_response_minutes: row.sla_first_response_minutes,
+                business_hours: row.business_hours,
+                is_default: false,
+            };
+            if by_business
+                .insert(row.business_id.clone(), account)
+                .is_some()
+            {
+                return Err(bad("business_id", "listed twice".into()));
+            }
+        }
+        Ok(Accounts { by_business })
+    }
+
+    /// The business's account, or the defaults when it is not registered.
+    pub fn get(&self, business_id: &str) -> Account {
+        self.by_business
+            .get(business_id)
+            .cloned()
+            .unwrap_or_else(|| Account::default_for(business_id))
+    }
+
+    pub fn lookup(&self, business_id: &str) -> Option<&Account> {
+        self.by_business.get(business_id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Account> {
+        self.by_business.values()
+    }
+}

@@ -1,0 +1,85 @@
+//! Building a table's frame from Rust values, cast to the one schema of `schema.rs`, so
+//! every writer of a derived table produces exactly the declared columns and types.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::error::{Error, PolarsContext, Result};
+use crate::schema::Table;
+
+pub fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
+    Column::new(name.into(), values.collect::<Vec<_>>())
+}
+
+pub fn timestamps(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
+    Int64Chunked::from_iter_options(name.into(), values)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
+pub fn dates(name: &str, values: impl Iterator<Item = Option<NaiveDate>>) -> Column {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    Int32Chunked::from_iter_options(
+        name.into(),
+        values.map(|d| d.map(|d| (d - epoch).num_days() as i32)),
+    )
+    .into_date()
+    .into_column()
+}
+
+pub fn bools(name: &str, values: impl Iterator<Item = Option<bool>>) -> Column {
+    Column::new(name.into(), values.collect::<Vec<_>>())
+}
+
+pub fn ints(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
+    Column::new(name.into(), values.collect::<Vec<_>>())
+}
+
+/// A frame of `table` from its columns, checked against the schema (names, order) and cast
+/// to its types.
+pub fn table_frame(table: &Table, height: usize, columns: Vec<Column>) -> Result<DataFrame> {
+    let names: Vec<&str> = columns.iter().map(|c| c.name().as_str()).collect();
+    let expected: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    if names != expected {
+        return Err(Error::Failed {
+            what: format!("building the {} table", table.name),
+            message: format!("columns {names:?} differ from the schema's {expected:?}"),
+        });
+    }
+    let cast: Vec<Column> = columns
+        .into_iter()
+        .zip(table.columns)
+        .map(|(c, def)| c.cast(&def.kind.polars()))
+        .collect::<PolarsResult<_>>()
+        .ctx(format!("casting the {} table to its schema", table.name))?;
+    DataFrame::new(height, cast).ctx(format!("building the {} table", table.name))
+}
+
+/// An empty frame of `table`: written for a date with no rows, so the date reads as built.
+pub fn empty_frame(table: &Table) -> DataFrame {
+    DataFrame::empty_with_schema(&table.polars_schema())
+}
+
+/// Read a column as text values.
+pub fn str_values(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    let c = df.column(name).ctx(format!("column {name}"))?;
+    let s = c.str().ctx(format!("column {name} as text"))?;
+    Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+/// Read a timestamp (or integer) column as microseconds.
+pub fn i64_values(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    let c = df
+        .column(name)
+        .ctx(format!("column {name}"))?
+        .cast(&DataType::Int64)
+        .ctx(format!("column {name} as integers"))?;
+    let s = c.i64().ctx(format!("column {name} as integers"))?;
+    Ok(s.iter().collect())
+}
+
+pub fn bool_values(df: &DataFrame, name: &str) -> Result<Vec<Option<bool>>> {
+    let c = df.column(name).ctx(format!("column {name}"))?;
+    let s = c.bool().ctx(format!("column {name} as booleans"))?;
+    Ok(s.iter().collect())
+}

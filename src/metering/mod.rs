@@ -1,0 +1,1027 @@
+//! `msgmeter build`: the metering stage (billing.md §1–§6). From the lake's `events` it
+//! computes, per UTC date, the tables `messages`, `conversations`, `usage_daily` and
+//! `reconciliation`, and per billing month `billing_sources`.
+//!
+//! Dates are built one after another, each the same way whether it is built alone or as
+//! part of a range, so a range equals its days built one by one:
+//! - the events of the date, of the five days before (a 24 h reply deadline plus a 72 h
+//!   free-entry-point window reach 96 h back) and of the day after (statuses of messages
+//!   sent late in the day) are loaded — each date's file is read once per run;
+//! - the state that chains from older days — the CBP conversations still open at the
+//!   date's start, and the month's free allowance used so far — is read from the
+//!   `conversations` table of the days before, which the previous date wrote;
+//! - the date's deliveries are priced one customer timeline at a time ([`derived`]), in
+//!   parallel; reported usage ([`reported`]) is a group-by over the whole range at once.
+//!
+//! When CBP rules were in force and the day before the first requested date has events but
+//! was never built, the build starts earlier (down to the first such date), because a
+//! conversation open at midnight depends on every conversation before it.
+
+pub mod cbp;
+pub mod derived;
+pub mod pmp;
+pub mod reported;
+pub mod timeline;
+pub mod usage;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::accounts::{Account, Accounts};
+use crate::error::{Error, PolarsContext, Result};
+use crate::lake::columns::{
+    bool_values, bools, dates, empty_frame, i64_values, str_values, table_frame, text, timestamps,
+};
+use crate::lake::manifest::{RunManifest, Totals};
+use crate::lake::{self, Lake};
+use crate::pricing::markets::UNKNOWN_MARKET;
+use crate::pricing::rates::RateCard;
+use crate::pricing::rules::PricingRules;
+use crate::schema::{
+    BILLING_SOURCES, CONVERSATIONS, EVENTS, MESSAGES, RECONCILIATION, USAGE_DAILY,
+};
+
+use derived::{local_date, price_timeline, PricingContext};
+use reported::first_in_time;
+use timeline::{Conversation, Inbound, MessagePricing, Outbound, Timeline, FREE_TIER, REGULAR};
+pub use usage::SourceChoice;
+use usage::{BilledSource, Usage, UsageKey, DERIVED, REPORTED};
+
+/// Days of events before a date that its charges can depend on (96 h, rounded up to whole
+/// UTC days, plus one for billing time zones ahead of UTC).
+pub const LOOKBACK_DAYS: u64 = 5;
+/// Days after a date whose statuses still describe its messages.
+pub const LOOKAHEAD_DAYS: u64 = 1;
+
+pub struct BuildOptions {
+    pub lake: PathBuf,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub source: SourceChoice,
+    pub rules: PricingRules,
+    pub rates: RateCard,
+    pub accounts: Accounts,
+    /// The instant recorded in the manifest (nothing else reads the clock).
+    pub now: DateTime<Utc>,
+    pub config_hashes: BTreeMap<String, String>,
+}
+
+pub struct BuildOutcome {
+    pub manifest: RunManifest,
+    pub dates: Vec<NaiveDate>,
+    pub summary: BuildSummary,
+}
+
+/// Counts a person checks after a build.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BuildSummary {
+    pub messages: u64,
+    pub delivered: u64,
+    pub conversations: u64,
+    pub usage_rows: u64,
+    pub derived_billable_units: i64,
+    pub reported_billable_units: i64,
+    pub reconciliation_rows: u64,
+    /// Delivered messages the derived source could not meter (webhook-only under CBP, or
+    /// statuses without a category).
+    pub unmetered_deliveries: u64,
+}
+
+fn start_of(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_micros()
+}
+
+fn day_after(d: NaiveDate, n: u64) -> NaiveDate {
+    d.checked_add_days(Days::new(n)).expect("date in range")
+}
+
+fn day_before(d: NaiveDate, n: u64) -> NaiveDate {
+    d.checked_sub_days(Days::new(n)).expect("date in range")
+}
+
+pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
+    let clock = Instant::now();
+    let lake = Lake::new(&opts.lake);
+    let _lock = lake.lock("build")?;
+    lake::remove_leftovers(&lake)?;
+    let event_dates = lake.partition_dates(&EVENTS)?;
+    let (Some(&first), Some(&last)) = (event_dates.first(), event_dates.last()) else {
+        return Err(Error::Usage(format!(
+            "{}: the lake has no events; run `msgmeter ingest --lake {} FILES` first",
+            opts.lake.display(),
+            opts.lake.display()
+        )));
+    };
+    let from = opts.from.unwrap_or(first);
+    let to = opts.to.unwrap_or(last);
+    if from > to {
+        return Err(Error::Usage(format!("--from {from} is after --to {to}")));
+    }
+    let has_events: BTreeSet<NaiveDate> = event_dates.iter().copied().collect();
+    let built: BTreeSet<NaiveDate> = lake.partition_dates(&CONVERSATIONS)?.into_iter().collect();
+    let mut start = from;
+    let mut problems = Vec::new();
+    loop {
+        let before = day_before(start, 1);
+        let chained = opts
+            .rules
+            .conversations_between(day_before(before, 1), day_after(before, 1));
+        if chained && has_events.contains(&before) && !built.contains(&before) {
+            start = before;
+        } else {
+            break;
+        }
+    }
+    if start < from {
+        problems.push(format!(
+            "started at {start}, not {from}: conversation-based pricing chains across days and \
+             {start}…{} had never been built",
+            day_before(from, 1)
+        ));
+        tracing::warn!("{}", problems[0]);
+    }
+
+    let accounts = &opts.accounts;
+    let mut account_of: HashMap<String, Account> = HashMap::new();
+    let mut window = EventWindow::default();
+    let mut summary = BuildSummary::default();
+
+    // Reported usage: one group-by over the whole range.
+    let t = Instant::now();
+    let reported = reported::reported_units(
+        scan_events(&lake, day_before(start, LOOKBACK_DAYS), to)?,
+        (start_of(start), start_of(day_after(to, 1))),
+    )?;
+    let mut reported_by_date: BTreeMap<NaiveDate, Vec<reported::ReportedUnit>> = BTreeMap::new();
+    for u in reported {
+        reported_by_date
+            .entry(crate::ingest::normalize::utc_day(u.delivered_at))
+            .or_default()
+            .push(u);
+    }
+    crate::timing::add("reported_usage", t.elapsed());
+
+    let mut dates = Vec::new();
+    let mut day = start;
+    while day <= to {
+        let t = Instant::now();
+        window.advance(&lake, day)?;
+        crate::timing::add("load", t.elapsed());
+        let for_day = reported_by_date.remove(&day).unwrap_or_default();
+        build_day(
+            &lake,
+            opts,
+            day,
+            &window,
+            for_day,
+            &mut account_of,
+            accounts,
+            &mut summary,
+        )?;
+        dates.push(day);
+        day = day_after(day, 1);
+    }
+
+    let t = Instant::now();
+    let months = write_billing_sources(&lake, opts, &dates, accounts)?;
+    crate::timing::add("billing_sources", t.elapsed());
+
+    let mut partitions_written = BTreeMap::new();
+    let labels: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
+    for table in [&MESSAGES, &CONVERSATIONS, &USAGE_DAILY, &RECONCILIATION] {
+        partitions_written.insert(table.name.to_string(), labels.clone());
+    }
+    partitions_written.insert(BILLING_SOURCES.name.to_string(), months);
+    let mut config = opts.config_hashes.clone();
+    config.insert("metering_source".into(), opts.source.as_str().into());
+    let started = opts.now;
+    let finished = started
+        + chrono::Duration::from_std(clock.elapsed()).unwrap_or_else(|_| chrono::Duration::zero());
+    let run_id = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(format!("{start}..{to}").as_bytes());
+        for (k, v) in &config {
+            h.update(k.as_bytes());
+            h.update(v.as_bytes());
+        }
+        format!(
+            "{}-build-{}",
+            started.format("%Y%m%dT%H%M%SZ"),
+            &hex::encode(h.finalize())[..8]
+        )
+    };
+    let manifest = RunManifest {
+        run_id,
+        command: "build".into(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
+        now: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        config,
+        files: Vec::new(),
+        totals: Totals::default(),
+        partitions_written,
+        outcome: "ok".into(),
+        problems,
+        stage_seconds: crate::timing::take(),
+    };
+    manifest.write(&lake)?;
+    Ok(BuildOutcome {
+        manifest,
+        dates,
+        summary,
+    })
+}
+
+/// The `events` of the dates `[from, to]`, lazily (hive partitions pruned by date).
+fn scan_events(lake: &Lake, from: NaiveDate, to: NaiveDate) -> Result<LazyFrame> {
+    let lf = crate::query::scan_table(&lake.root, &EVENTS)?
+        .ok_or_else(|| Error::Usage(format!("{}: the lake has no events", lake.root.display())))?;
+    Ok(lf.filter(col("date").gt_eq(lit(from)).and(col("date").lt_eq(lit(to)))))
+}
+
+/// The columns of `events` that metering reads.
+const METERING_COLUMNS: [&str; 17] = [
+    "event_key",
+    "event_type",
+    "ts",
+    "business_id",
+    "customer_key",
+    "customer_country",
+    "market",
+    "message_id",
+    "message_type",
+    "template_category",
+    "sender",
+    "referral",
+    "status",
+    "reported_pricing_model",
+    "reported_category",
+    "reported_billable",
+    "reported_pricing_type",
+];
+
+/// The events of the dates around the one being built, each date's file read once.
+#[derive(Default)]
+struct EventWindow {
+    frames: BTreeMap<NaiveDate, DataFrame>,
+}
+
+impl EventWindow {
+    /// Hold exactly the dates `[day − LOOKBACK_DAYS, day + LOOKAHEAD_DAYS]`.
+    fn advance(&mut self, lake: &Lake, day: NaiveDate) -> Result<()> {
+        let lo = day_before(day, LOOKBACK_DAYS);
+        let hi = day_after(day, LOOKAHEAD_DAYS);
+        self.frames.retain(|d, _| *d >= lo && *d <= hi);
+        let mut d = lo;
+        while d <= hi {
+            if !self.frames.contains_key(&d) {
+                let path = lake.date_partition_file(&EVENTS, d);
+                if path.exists() {
+                    let df = lake::read_parquet(
+                        &path,
+                        Some(METERING_COLUMNS.iter().map(|c| c.to_string()).collect()),
+                    )?;
+                    let df = df
+                        .lazy()
+                        .filter(
+                            col("event_type")
+                                .eq(lit("message_in"))
+                                .or(col("event_type").eq(lit("message_out")))
+                                .or(col("event_type").eq(lit("status"))),
+                        )
+                        .collect()
+                        .ctx(format!("reading events of {d}"))?;
+                    self.frames.insert(d, df);
+                }
+            }
+            d = day_after(d, 1);
+        }
+        Ok(())
+    }
+
+    fn lazy(&self) -> Result<Option<LazyFrame>> {
+        if self.frames.is_empty() {
+            return Ok(None);
+        }
+        let parts: Vec<LazyFrame> = self.frames.values().map(|f| f.clone().lazy()).collect();
+        Ok(Some(
+            concat(parts, UnionArgs::default()).ctx("stacking the window's events")?,
+        ))
+    }
+}
+
+/// Every (business, customer) timeline of the window: inbound messages, and outbound
+/// messages assembled from their `message_out` event and statuses.
+fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
+    let events = events.with_column(col("ts").cast(DataType::Int64));
+    let inbound = events
+        .clone()
+        .filter(col("event_type").eq(lit("message_in")))
+        .select([
+            col("business_id"),
+            col("customer_key"),
+            col("ts"),
+            col("referral").fill_null(lit(false)),
+        ])
+        .collect()
+        .ctx("loading inbound messages")?;
+    let sent = events
+        .clone()
+        .filter(col("event_type").eq(lit("message_out")))
+        .group_by([col("business_id"), col("message_id")])
+        .agg([
+            col("ts").min().alias("out_ts"),
+            first_in_time("customer_key").alias("out_customer"),
+            first_in_time("market").alias("out_market"),
+            first_in_time("customer_country").alias("out_country"),
+            first_in_time("message_type").alias("message_type"),
+            first_in_time("template_category").alias("template_category"),
+            first_in_time("sender").alias("sender"),
+        ]);
+    let statuses = events
+        .filter(col("event_type").eq(lit("status")))
+        .group_by([col("business_id"), col("message_id")])
+        .agg([
+            col("ts").min().alias("first_status"),
+            col("ts")
+                .filter(col("status").eq(lit("sent")))
+                .min()
+                .alias("first_sent"),
+            col("ts")
+                .filter(reported::is_delivery())
+                .min()
+                .alias("delivered_at"),
+            col("ts")
+                .filter(
+                    col("status")
+                        .eq(lit("read"))
+                        .or(col("status").eq(lit("played"))),
+                )
+                .min()
+                .alias("read_at"),
+            col("ts")
+                .filter(col("status").eq(lit("failed")))
+                .min()
+                .alias("failed_at"),
+            first_in_time("customer_key").alias("st_customer"),
+            first_in_time("market").alias("st_market"),
+            first_in_time("customer_country").alias("st_country"),
+            first_in_time("reported_category").alias("reported_category"),
+        ]);
+    let messages = sent
+        .join(
+            statuses,
+            [col("business_id"), col("message_id")],
+            [col("business_id"), col("message_id")],
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .filter(col("message_id").is_not_null())
+        .collect()
+        .ctx("assembling outbound messages")?;
+
+    let mut by_pair: HashMap<(String, Option<String>), Timeline> = HashMap::new();
+    {
+        let b = str_values(&inbound, "business_id")?;
+        let c = str_values(&inbound, "customer_key")?;
+        let ts = i64_values(&inbound, "ts")?;
+        let r = bool_values(&inbound, "referral")?;
+        for i in 0..inbound.height() {
+            let (Some(business), Some(ts)) = (b[i].clone(), ts[i]) else {
+                continue;
+            };
+            let key = (business, c[i].clone());
+            by_pair
+                .entry(key.clone())
+                .or_insert_with(|| Timeline {
+                    business_id: key.0.clone(),
+                    customer_key: key.1.clone(),
+                    ..Timeline::default()
+                })
+                .inbound
+                .push(Inbound {
+                    ts,
+                    referral: r[i].unwrap_or(false),
+                });
+        }
+    }
+    {
+        let m = &messages;
+        let b = str_values(m, "business_id")?;
+        let id = str_values(m, "message_id")?;
+        let out_ts = i64_values(m, "out_ts")?;
+        let out_customer = str_values(m, "out_customer")?;
+        let out_market = str_values(m, "out_market")?;
+        let out_country = str_values(m, "out_country")?;
+        let message_type = str_values(m, "message_type")?;
+        let template_category = str_values(m, "template_category")?;
+        let sender = str_values(m, "sender")?;
+        let first_status = i64_values(m, "first_status")?;
+        let first_sent = i64_values(m, "first_sent")?;
+        let delivered = i64_values(m, "delivered_at")?;
+        let read = i64_values(m, "read_at")?;
+        let failed = i64_values(m, "failed_at")?;
+        let st_customer = str_values(m, "st_customer")?;
+        let st_market = str_values(m, "st_market")?;
+        let st_country = str_values(m, "st_country")?;
+        let reported_category = str_values(m, "reported_category")?;
+        for i in 0..m.height() {
+            let (Some(business), Some(message_id)) = (b[i].clone(), id[i].clone()) else {
+                continue;
+            };
+            let has_message_out = out_ts[i].is_some();
+            let Some(sent_at) = out_ts[i].or(first_sent[i]).or(first_status[i]) else {
+                continue;
+            };
+            let customer = out_customer[i].clone().or_else(|| st_customer[i].clone());
+            let is_template = if has_message_out {
+                message_type[i].as_deref().map(|t| t == "template")
+            } else {
+                None
+            };
+            let category = if has_message_out {
+                template_category[i].clone()
+            } else {
+                reported_category[i].clone()
+            };
+            let key = (business, customer);
+            by_pair
+                .entry(key.clone())
+                .or_insert_with(|| Timeline {
+                    business_id: key.0.clone(),
+                    customer_key: key.1.clone(),
+                    ..Timeline::default()
+                })
+                .outbound
+                .push(Outbound {
+                    message_id,
+                    has_message_out,
+                    is_template,
+                    category,
+                    sender: if has_message_out {
+                        sender[i].clone()
+                    } else {
+                        None
+                    },
+                    market: out_market[i].clone().or_else(|| st_market[i].clone()),
+                    country: out_country[i].clone().or_else(|| st_country[i].clone()),
+                    sent_at,
+                    delivered_at: delivered[i],
+                    read_at: read[i],
+                    failed_at: failed[i],
+                });
+        }
+    }
+    let mut all: Vec<Timeline> = by_pair.into_values().collect();
+    for t in &mut all {
+        t.inbound
+            .sort_by(|a, b| (a.ts, a.referral).cmp(&(b.ts, b.referral)));
+        t.outbound
+            .sort_by(|a, b| (a.sent_at, &a.message_id).cmp(&(b.sent_at, &b.message_id)));
+    }
+    all.sort_by(|a, b| (&a.business_id, &a.customer_key).cmp(&(&b.business_id, &b.customer_key)));
+    Ok(all)
+}
+
+/// Conversations of the `conversations` partition of `date`, if it was built.
+fn read_conversations(lake: &Lake, date: NaiveDate) -> Result<Vec<(Conversation, NaiveDate)>> {
+    let path = lake.date_partition_file(&CONVERSATIONS, date);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let df = lake::read_parquet(&path, None)?;
+    let b = str_values(&df, "business_id")?;
+    let id = str_values(&df, "conversation_id")?;
+    let c = str_values(&df, "customer_key")?;
+    let m = str_values(&df, "market")?;
+    let cat = str_values(&df, "category")?;
+    let opened = i64_values(&df, "opened_at")?;
+    let expires = i64_values(&df, "expires_at")?;
+    let pt = str_values(&df, "pricing_type")?;
+    let billing_date = df
+        .column("billing_date")
+        .ctx("conversations")?
+        .cast(&DataType::Int32)
+        .ctx("conversations")?;
+    let billing_date: Vec<Option<i32>> = billing_date.i32().ctx("conversations")?.iter().collect();
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        out.push((
+            Conversation {
+                business_id: b[i].clone().unwrap_or_default(),
+                conversation_id: id[i].clone().unwrap_or_default(),
+                customer_key: c[i].clone(),
+                market: m[i].clone(),
+                category: cat[i].clone().unwrap_or_default(),
+                opened_at: opened[i].unwrap_or_default(),
+                expires_at: expires[i].unwrap_or_default(),
+                pricing_type: pricing_type_label(pt[i].as_deref()),
+            },
+            epoch + chrono::Duration::days(billing_date[i].unwrap_or_default() as i64),
+        ));
+    }
+    Ok(out)
+}
+
+fn pricing_type_label(t: Option<&str>) -> &'static str {
+    use timeline::{FREE_CUSTOMER_SERVICE, FREE_ENTRY_POINT};
+    match t {
+        Some(FREE_CUSTOMER_SERVICE) => FREE_CUSTOMER_SERVICE,
+        Some(FREE_ENTRY_POINT) => FREE_ENTRY_POINT,
+        Some(FREE_TIER) => FREE_TIER,
+        _ => REGULAR,
+    }
+}
+
+fn account<'a>(
+    account_of: &'a mut HashMap<String, Account>,
+    accounts: &Accounts,
+    business: &str,
+) -> &'a Account {
+    account_of
+        .entry(business.to_string())
+        .or_insert_with(|| accounts.get(business))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_day(
+    lake: &Lake,
+    opts: &BuildOptions,
+    day: NaiveDate,
+    window: &EventWindow,
+    reported: Vec<reported::ReportedUnit>,
+    account_of: &mut HashMap<String, Account>,
+    accounts: &Accounts,
+    summary: &mut BuildSummary,
+) -> Result<()> {
+    let t = Instant::now();
+    let day_start = start_of(day);
+    let day_end = start_of(day_after(day, 1));
+    // Deliveries of the day after are priced too (with the same state they will have when
+    // that day is built) so that messages sent today carry their pricing decision.
+    let span = (day_start, start_of(day_after(day, 1 + LOOKAHEAD_DAYS)));
+    let timelines = match window.lazy()? {
+        Some(lf) => timelines(lf)?,
+        None => Vec::new(),
+    };
+    crate::timing::add("assemble", t.elapsed());
+
+    // State chained from the day before: open conversations, and the allowance used.
+    let t = Instant::now();
+    let mut open_at_start: HashMap<(String, Option<String>), Vec<Conversation>> = HashMap::new();
+    for (c, _) in read_conversations(lake, day_before(day, 1))? {
+        if c.expires_at > day_start && c.pricing_type != timeline::FREE_ENTRY_POINT {
+            open_at_start
+                .entry((c.business_id.clone(), c.customer_key.clone()))
+                .or_default()
+                .push(c);
+        }
+    }
+    for list in open_at_start.values_mut() {
+        list.sort_by(|a, b| {
+            (a.opened_at, &a.conversation_id).cmp(&(b.opened_at, &b.conversation_id))
+        });
+    }
+    let allowance_in_force = opts
+        .rules
+        .periods()
+        .iter()
+        .any(|p| p.free_tier_conversations > 0)
+        && opts
+            .rules
+            .period_on(day_before(day, 1))
+            .into_iter()
+            .chain(opts.rules.period_on(day_after(day, 2)))
+            .chain(opts.rules.period_on(day))
+            .any(|p| p.free_tier_conversations > 0);
+    let mut allowance_used: HashMap<(String, String), u64> = HashMap::new();
+    if allowance_in_force {
+        // Conversations earlier in the billing month: the UTC dates from two days before
+        // the month's first day (time zones ahead of UTC) to yesterday.
+        let month_start = day.with_day0(0).map(|d| day_before(d, 2)).unwrap_or(day);
+        let mut d = month_start;
+        while d < day {
+            for (c, billing_date) in read_conversations(lake, d)? {
+                let Some(period) = opts.rules.period_on(billing_date) else {
+                    continue;
+                };
+                if (c.pricing_type == REGULAR || c.pricing_type == FREE_TIER)
+                    && period.draws_on_free_tier(&c.category)
+                {
+                    *allowance_used
+                        .entry((c.business_id.clone(), usage::billing_month(billing_date)))
+                        .or_default() += 1;
+                }
+            }
+            d = day_after(d, 1);
+        }
+    }
+    for t in &timelines {
+        account(account_of, accounts, &t.business_id);
+    }
+    for u in &reported {
+        account(account_of, accounts, &u.business_id);
+    }
+    crate::timing::add("state", t.elapsed());
+
+    let t = Instant::now();
+    let account_of: &HashMap<String, Account> = account_of;
+    let no_open = Vec::new();
+    let priced: Vec<derived::TimelinePricing> = timelines
+        .par_iter()
+        .map(|tl| {
+            let ctx = PricingContext {
+                rules: &opts.rules,
+                rates: &opts.rates,
+                account: &account_of[&tl.business_id],
+            };
+            let open = open_at_start
+                .get(&(tl.business_id.clone(), tl.customer_key.clone()))
+                .unwrap_or(&no_open);
+            price_timeline(tl, &ctx, open, span)
+        })
+        .collect();
+    crate::timing::add("derive", t.elapsed());
+
+    // The month's free allowance goes to the business's first conversations by opening
+    // time (ties: conversation id), across all its customers.
+    let mut conversations: Vec<Conversation> = priced
+        .iter()
+        .flat_map(|p| p.conversations.iter().cloned())
+        .collect();
+    conversations.sort_by(|a, b| {
+        (&a.business_id, a.opened_at, &a.conversation_id).cmp(&(
+            &b.business_id,
+            b.opened_at,
+            &b.conversation_id,
+        ))
+    });
+    let mut free_tier: BTreeSet<String> = BTreeSet::new();
+    for c in conversations.iter_mut() {
+        let a = &account_of[&c.business_id];
+        let billing_date = local_date(a, c.opened_at);
+        let Some(period) = opts.rules.period_on(billing_date) else {
+            continue;
+        };
+        if c.pricing_type != REGULAR || !period.draws_on_free_tier(&c.category) {
+            continue;
+        }
+        let used = allowance_used
+            .entry((c.business_id.clone(), usage::billing_month(billing_date)))
+            .or_default();
+        *used += 1;
+        if *used <= period.free_tier_conversations {
+            c.pricing_type = FREE_TIER;
+            free_tier.insert(c.conversation_id.clone());
+        }
+    }
+
+    // Usage of the day: PMP deliveries and CBP openings on it, and reported units.
+    let mut usage_of_day: Usage = BTreeMap::new();
+    let mut add = |business: &str,
+                   at: i64,
+                   market: &str,
+                   category: &str,
+                   model: &'static str,
+                   pricing_type: &str,
+                   source: &'static str,
+                   billable: bool| {
+        let a = &account_of[business];
+        let key = UsageKey {
+            business_id: business.to_string(),
+            billing_date: local_date(a, at),
+            market: market.to_string(),
+            category: category.to_string(),
+            model,
+            pricing_type: pricing_type.to_string(),
+            source,
+            billable,
+        };
+        *usage_of_day.entry(key).or_default() += 1;
+    };
+    for c in &conversations {
+        if c.opened_at >= day_start && c.opened_at < day_end {
+            add(
+                &c.business_id,
+                c.opened_at,
+                c.market.as_deref().unwrap_or(UNKNOWN_MARKET),
+                &c.category,
+                "CBP",
+                c.pricing_type,
+                DERIVED,
+                c.pricing_type == REGULAR,
+            );
+        }
+    }
+    let mut messages_rows: Vec<(&Timeline, &Outbound, Option<MessagePricing>)> = Vec::new();
+    for (tl, p) in timelines.iter().zip(&priced) {
+        let mut decisions: HashMap<&str, &MessagePricing> = p
+            .messages
+            .iter()
+            .map(|m| (m.message_id.as_str(), m))
+            .collect();
+        for m in &tl.outbound {
+            let decision = decisions
+                .remove(m.message_id.as_str())
+                .cloned()
+                .map(|mut d| {
+                    if d.conversation_id
+                        .as_ref()
+                        .is_some_and(|id| free_tier.contains(id))
+                    {
+                        d.pricing_type = Some(FREE_TIER);
+                        d.billable = Some(false);
+                    }
+                    d
+                });
+            if let Some(d) = &decision {
+                if d.delivered_at >= day_start && d.delivered_at < day_end {
+                    summary.delivered += 1;
+                    match (d.model, d.pricing_type) {
+                        (Some("PMP"), Some(t)) => add(
+                            &tl.business_id,
+                            d.delivered_at,
+                            m.market.as_deref().unwrap_or(UNKNOWN_MARKET),
+                            d.category.as_deref().unwrap_or("unknown"),
+                            "PMP",
+                            t,
+                            DERIVED,
+                            t == REGULAR,
+                        ),
+                        (_, None) => summary.unmetered_deliveries += 1,
+                        _ => {}
+                    }
+                }
+            }
+            if m.sent_at >= day_start && m.sent_at < day_end {
+                messages_rows.push((tl, m, decision));
+            }
+        }
+    }
+    for u in &reported {
+        add(
+            &u.business_id,
+            u.delivered_at,
+            &u.market,
+            &u.category,
+            u.model,
+            &u.pricing_type,
+            REPORTED,
+            u.billable,
+        );
+    }
+    crate::timing::add("usage", t.elapsed());
+
+    // Write the day's partitions (every table, even empty: the date reads as built).
+    let t = Instant::now();
+    messages_rows.sort_by(|a, b| {
+        (&a.0.business_id, a.1.sent_at, &a.1.message_id).cmp(&(
+            &b.0.business_id,
+            b.1.sent_at,
+            &b.1.message_id,
+        ))
+    });
+    let mut messages = messages_frame(&messages_rows, account_of)?;
+    let days_conversations: Vec<&Conversation> = conversations
+        .iter()
+        .filter(|c| c.opened_at >= day_start && c.opened_at < day_end)
+        .collect();
+    let mut conversations_df = conversations_frame(&days_conversations, account_of)?;
+    let mut usage_df = usage::usage_frame(&usage_of_day)?;
+    let mut reconciliation = usage::reconciliation_frame(&usage_of_day)?;
+    summary.messages += messages.height() as u64;
+    summary.conversations += conversations_df.height() as u64;
+    summary.usage_rows += usage_df.height() as u64;
+    summary.reconciliation_rows += reconciliation.height() as u64;
+    for (k, u) in &usage_of_day {
+        if k.billable {
+            match k.source {
+                DERIVED => summary.derived_billable_units += u,
+                _ => summary.reported_billable_units += u,
+            }
+        }
+    }
+    for (table, df) in [
+        (&MESSAGES, &mut messages),
+        (&CONVERSATIONS, &mut conversations_df),
+        (&USAGE_DAILY, &mut usage_df),
+        (&RECONCILIATION, &mut reconciliation),
+    ] {
+        if df.height() == 0 {
+            *df = empty_frame(table);
+        }
+        lake::write_table_file(&lake.date_partition_file(table, day), df)?;
+    }
+    crate::timing::add("write", t.elapsed());
+    Ok(())
+}
+
+fn messages_frame(
+    rows: &[(&Timeline, &Outbound, Option<MessagePricing>)],
+    account_of: &HashMap<String, Account>,
+) -> Result<DataFrame> {
+    let r = || rows.iter();
+    let billing_dates: Vec<Option<NaiveDate>> = r()
+        .map(|(tl, _, d)| {
+            d.as_ref()
+                .map(|d| local_date(&account_of[&tl.business_id], d.delivered_at))
+        })
+        .collect();
+    table_frame(
+        &MESSAGES,
+        rows.len(),
+        vec![
+            text(
+                "business_id",
+                r().map(|(t, _, _)| Some(t.business_id.as_str())),
+            ),
+            text(
+                "message_id",
+                r().map(|(_, m, _)| Some(m.message_id.as_str())),
+            ),
+            text(
+                "customer_key",
+                r().map(|(t, _, _)| t.customer_key.as_deref()),
+            ),
+            text("market", r().map(|(_, m, _)| m.market.as_deref())),
+            text(
+                "customer_country",
+                r().map(|(_, m, _)| m.country.as_deref()),
+            ),
+            text(
+                "category",
+                r().map(|(_, m, d)| match d {
+                    Some(d) if d.pricing_type.is_some() => d.category.as_deref(),
+                    _ if m.is_template == Some(false) => Some(timeline::SERVICE),
+                    _ => m.category.as_deref(),
+                }),
+            ),
+            bools(
+                "is_template",
+                r().map(|(_, m, d)| d.as_ref().and_then(|d| d.is_template).or(m.is_template)),
+            ),
+            text("sender", r().map(|(_, m, _)| m.sender.as_deref())),
+            text(
+                "known_from",
+                r().map(|(_, m, _)| {
+                    Some(if m.has_message_out {
+                        "message_out"
+                    } else {
+                        "statuses"
+                    })
+                }),
+            ),
+            timestamps("sent_at", r().map(|(_, m, _)| Some(m.sent_at))),
+            timestamps("delivered_at", r().map(|(_, m, _)| m.delivered_at)),
+            timestamps("read_at", r().map(|(_, m, _)| m.read_at)),
+            timestamps("failed_at", r().map(|(_, m, _)| m.failed_at)),
+            dates("billing_date", billing_dates.iter().copied()),
+            text(
+                "pricing_model",
+                r().map(|(_, _, d)| d.as_ref().and_then(|d| d.model)),
+            ),
+            text(
+                "pricing_type",
+                r().map(|(_, _, d)| d.as_ref().and_then(|d| d.pricing_type)),
+            ),
+            bools(
+                "billable",
+                r().map(|(_, _, d)| d.as_ref().and_then(|d| d.billable)),
+            ),
+            text(
+                "conversation_id",
+                r().map(|(_, _, d)| d.as_ref().and_then(|d| d.conversation_id.as_deref())),
+            ),
+        ],
+    )
+}
+
+fn conversations_frame(
+    rows: &[&Conversation],
+    account_of: &HashMap<String, Account>,
+) -> Result<DataFrame> {
+    let r = || rows.iter();
+    let billing_dates: Vec<NaiveDate> = r()
+        .map(|c| local_date(&account_of[&c.business_id], c.opened_at))
+        .collect();
+    let months: Vec<String> = billing_dates
+        .iter()
+        .map(|d| usage::billing_month(*d))
+        .collect();
+    table_frame(
+        &CONVERSATIONS,
+        rows.len(),
+        vec![
+            text("business_id", r().map(|c| Some(c.business_id.as_str()))),
+            text(
+                "conversation_id",
+                r().map(|c| Some(c.conversation_id.as_str())),
+            ),
+            text("customer_key", r().map(|c| c.customer_key.as_deref())),
+            text("market", r().map(|c| c.market.as_deref())),
+            text("category", r().map(|c| Some(c.category.as_str()))),
+            timestamps("opened_at", r().map(|c| Some(c.opened_at))),
+            timestamps("expires_at", r().map(|c| Some(c.expires_at))),
+            dates("billing_date", billing_dates.iter().map(|d| Some(*d))),
+            text("billing_month", months.iter().map(|m| Some(m.as_str()))),
+            text("pricing_type", r().map(|c| Some(c.pricing_type))),
+            bools("billable", r().map(|c| Some(c.pricing_type == REGULAR))),
+        ],
+    )
+}
+
+/// `billing_sources` for every billing month the built dates touch: per business with
+/// events in the month, whether a status carried a pricing object, and the billed source.
+fn write_billing_sources(
+    lake: &Lake,
+    opts: &BuildOptions,
+    dates: &[NaiveDate],
+    accounts: &Accounts,
+) -> Result<Vec<String>> {
+    let mut months: BTreeSet<NaiveDate> = BTreeSet::new();
+    for d in dates {
+        for near in [day_before(*d, 1), *d, day_after(*d, 1)] {
+            months.insert(near.with_day(1).expect("day 1 exists"));
+        }
+    }
+    let mut written = Vec::new();
+    for month in months {
+        let next = month
+            .checked_add_months(chrono::Months::new(1))
+            .expect("date in range");
+        // UTC dates that can hold instants of this local month, in any time zone.
+        let events = scan_events(lake, day_before(month, 1), next)?
+            .group_by([col("business_id"), col("date")])
+            .agg([
+                col("ts").cast(DataType::Int64).min().alias("first"),
+                col("ts").cast(DataType::Int64).max().alias("last"),
+                col("ts")
+                    .filter(col("reported_pricing_model").is_not_null())
+                    .cast(DataType::Int64)
+                    .min()
+                    .alias("first_priced"),
+                col("ts")
+                    .filter(col("reported_pricing_model").is_not_null())
+                    .cast(DataType::Int64)
+                    .max()
+                    .alias("last_priced"),
+            ])
+            .collect()
+            .ctx(format!(
+                "scanning events of {}",
+                usage::billing_month(month)
+            ))?;
+        let b = str_values(&events, "business_id")?;
+        let first = i64_values(&events, "first")?;
+        let last = i64_values(&events, "last")?;
+        let first_priced = i64_values(&events, "first_priced")?;
+        let last_priced = i64_values(&events, "last_priced")?;
+        let label = usage::billing_month(month);
+        // business → pricing objects seen in this month
+        let mut seen: BTreeMap<String, bool> = BTreeMap::new();
+        for i in 0..events.height() {
+            let Some(business) = &b[i] else { continue };
+            let a = accounts.get(business);
+            let in_month = |t: Option<i64>| {
+                t.is_some_and(|t| usage::billing_month(local_date(&a, t)) == label)
+            };
+            // min and max are real instants: each names a month that certainly has one.
+            if in_month(first[i]) || in_month(last[i]) {
+                seen.entry(business.clone()).or_insert(false);
+            }
+            if in_month(first_priced[i]) || in_month(last_priced[i]) {
+                seen.insert(business.clone(), true);
+            }
+        }
+        let rows: Vec<BilledSource> = seen
+            .into_iter()
+            .map(|(business_id, pricing_objects_seen)| BilledSource {
+                source: opts.source.billed(pricing_objects_seen),
+                business_id,
+                billing_month: label.clone(),
+                choice: opts.source,
+                pricing_objects_seen,
+            })
+            .collect();
+        let mut df = usage::billing_sources_frame(&rows)?;
+        if df.height() == 0 {
+            df = empty_frame(&BILLING_SOURCES);
+        }
+        lake::write_table_file(
+            &lake.month_partition_file(&BILLING_SOURCES, &label),
+            &mut df,
+        )?;
+        written.push(label);
+    }
+    Ok(written)
+}
