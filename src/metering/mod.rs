@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use crate::accounts::{Account, Accounts};
 use crate::error::{Error, PolarsContext, Result};
 use crate::lake::columns::{
-    bool_values, bools, dates, empty_frame, i64_values, str_values, table_frame, text, timestamps,
+    bools, dates, empty_frame, i64_values, str_values, table_frame, text, timestamps,
 };
 use crate::lake::manifest::{RunManifest, Totals};
 use crate::lake::{self, Lake};
@@ -47,10 +47,12 @@ use crate::schema::{
 };
 
 use derived::{local_date, price_timeline, PricingContext};
-use reported::first_in_time;
+use reported::agreed;
 use timeline::{Conversation, Inbound, MessagePricing, Outbound, Timeline, FREE_TIER, REGULAR};
 pub use usage::SourceChoice;
 use usage::{BilledSource, Usage, UsageKey, DERIVED, REPORTED};
+
+const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 
 /// Days of events before a date that its charges can depend on (96 h, rounded up to whole
 /// UTC days, plus one for billing time zones ahead of UTC).
@@ -323,8 +325,9 @@ impl EventWindow {
 /// Every (business, customer) timeline of the window: inbound messages, and outbound
 /// messages assembled from their `message_out` event and statuses.
 fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
+    let clock = Instant::now();
     let events = events.with_column(col("ts").cast(DataType::Int64));
-    let inbound = events
+    let mut inbound = events
         .clone()
         .filter(col("event_type").eq(lit("message_in")))
         .select([
@@ -333,6 +336,10 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
             col("ts"),
             col("referral").fill_null(lit(false)),
         ])
+        .sort(
+            ["business_id", "customer_key", "ts"],
+            SortMultipleOptions::default(),
+        )
         .collect()
         .ctx("loading inbound messages")?;
     let sent = events
@@ -341,12 +348,12 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
         .group_by([col("business_id"), col("message_id")])
         .agg([
             col("ts").min().alias("out_ts"),
-            first_in_time("customer_key").alias("out_customer"),
-            first_in_time("market").alias("out_market"),
-            first_in_time("customer_country").alias("out_country"),
-            first_in_time("message_type").alias("message_type"),
-            first_in_time("template_category").alias("template_category"),
-            first_in_time("sender").alias("sender"),
+            agreed("customer_key").alias("out_customer"),
+            agreed("market").alias("out_market"),
+            agreed("customer_country").alias("out_country"),
+            agreed("message_type").alias("message_type"),
+            agreed("template_category").alias("template_category"),
+            agreed("sender").alias("sender"),
         ]);
     let statuses = events
         .filter(col("event_type").eq(lit("status")))
@@ -373,12 +380,13 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
                 .filter(col("status").eq(lit("failed")))
                 .min()
                 .alias("failed_at"),
-            first_in_time("customer_key").alias("st_customer"),
-            first_in_time("market").alias("st_market"),
-            first_in_time("customer_country").alias("st_country"),
-            first_in_time("reported_category").alias("reported_category"),
+            agreed("customer_key").alias("st_customer"),
+            agreed("market").alias("st_market"),
+            agreed("customer_country").alias("st_country"),
+            agreed("reported_category").alias("reported_category"),
         ]);
-    let messages = sent
+    let has_out = col("out_ts").is_not_null();
+    let mut messages = sent
         .join(
             statuses,
             [col("business_id"), col("message_id")],
@@ -386,109 +394,136 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
             JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
         .filter(col("message_id").is_not_null())
+        .select([
+            col("business_id"),
+            coalesce(&[col("out_customer"), col("st_customer")]).alias("customer_key"),
+            col("message_id"),
+            has_out.clone().alias("has_message_out"),
+            when(has_out.clone())
+                .then(col("message_type").eq(lit("template")))
+                .otherwise(lit(NULL).cast(DataType::Boolean))
+                .alias("is_template"),
+            when(has_out.clone())
+                .then(col("template_category"))
+                .otherwise(col("reported_category"))
+                .alias("category"),
+            when(has_out)
+                .then(col("sender"))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("sender"),
+            coalesce(&[col("out_market"), col("st_market")]).alias("market"),
+            coalesce(&[col("out_country"), col("st_country")]).alias("country"),
+            coalesce(&[col("out_ts"), col("first_sent"), col("first_status")]).alias("sent_at"),
+            col("delivered_at"),
+            col("read_at"),
+            col("failed_at"),
+        ])
+        .filter(col("sent_at").is_not_null())
+        .sort(
+            ["business_id", "customer_key", "sent_at", "message_id"],
+            SortMultipleOptions::default(),
+        )
         .collect()
         .ctx("assembling outbound messages")?;
+    crate::timing::add("assemble_group_by", clock.elapsed());
+    inbound.rechunk_mut_par();
+    messages.rechunk_mut_par();
 
-    let mut by_pair: HashMap<(String, Option<String>), Timeline> = HashMap::new();
-    {
-        let b = str_values(&inbound, "business_id")?;
-        let c = str_values(&inbound, "customer_key")?;
-        let ts = i64_values(&inbound, "ts")?;
-        let r = bool_values(&inbound, "referral")?;
-        for i in 0..inbound.height() {
-            let (Some(business), Some(ts)) = (b[i].clone(), ts[i]) else {
-                continue;
-            };
-            let key = (business, c[i].clone());
-            by_pair
-                .entry(key.clone())
-                .or_insert_with(|| Timeline {
-                    business_id: key.0.clone(),
-                    customer_key: key.1.clone(),
-                    ..Timeline::default()
-                })
-                .inbound
-                .push(Inbound {
+    // Both frames are sorted by (business, customer), nulls first — the order of
+    // `(&str, Option<&str>)` — so each timeline is a run of rows in each: merge them.
+    let text = |df: &DataFrame, name: &str| -> Result<StringChunked> {
+        Ok(df
+            .column(name)
+            .ctx(name.to_string())?
+            .str()
+            .ctx(name.to_string())?
+            .clone())
+    };
+    let int = |df: &DataFrame, name: &str| -> Result<Int64Chunked> {
+        Ok(df
+            .column(name)
+            .ctx(name.to_string())?
+            .i64()
+            .ctx(name.to_string())?
+            .clone())
+    };
+    let flag = |df: &DataFrame, name: &str| -> Result<BooleanChunked> {
+        Ok(df
+            .column(name)
+            .ctx(name.to_string())?
+            .bool()
+            .ctx(name.to_string())?
+            .clone())
+    };
+    let (in_b, in_c, in_ts, in_ref) = (
+        text(&inbound, "business_id")?,
+        text(&inbound, "customer_key")?,
+        int(&inbound, "ts")?,
+        flag(&inbound, "referral")?,
+    );
+    let m = &messages;
+    let (m_b, m_c, m_id, m_out, m_tpl, m_cat, m_sender, m_market, m_country) = (
+        text(m, "business_id")?,
+        text(m, "customer_key")?,
+        text(m, "message_id")?,
+        flag(m, "has_message_out")?,
+        flag(m, "is_template")?,
+        text(m, "category")?,
+        text(m, "sender")?,
+        text(m, "market")?,
+        text(m, "country")?,
+    );
+    let (m_sent, m_delivered, m_read, m_failed) = (
+        int(m, "sent_at")?,
+        int(m, "delivered_at")?,
+        int(m, "read_at")?,
+        int(m, "failed_at")?,
+    );
+    let owned = |v: Option<&str>| v.map(str::to_string);
+    let mut all: Vec<Timeline> = Vec::new();
+    let (mut i, mut j) = (0usize, 0usize);
+    let (ni, nj) = (inbound.height(), messages.height());
+    while i < ni || j < nj {
+        let key_in = (i < ni).then(|| (in_b.get(i).unwrap_or_default(), in_c.get(i)));
+        let key_m = (j < nj).then(|| (m_b.get(j).unwrap_or_default(), m_c.get(j)));
+        let key = match (key_in, key_m) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => break,
+        };
+        let mut timeline = Timeline {
+            business_id: key.0.to_string(),
+            customer_key: owned(key.1),
+            ..Timeline::default()
+        };
+        while i < ni && (in_b.get(i).unwrap_or_default(), in_c.get(i)) == key {
+            if let Some(ts) = in_ts.get(i) {
+                timeline.inbound.push(Inbound {
                     ts,
-                    referral: r[i].unwrap_or(false),
+                    referral: in_ref.get(i).unwrap_or(false),
                 });
+            }
+            i += 1;
         }
-    }
-    {
-        let m = &messages;
-        let b = str_values(m, "business_id")?;
-        let id = str_values(m, "message_id")?;
-        let out_ts = i64_values(m, "out_ts")?;
-        let out_customer = str_values(m, "out_customer")?;
-        let out_market = str_values(m, "out_market")?;
-        let out_country = str_values(m, "out_country")?;
-        let message_type = str_values(m, "message_type")?;
-        let template_category = str_values(m, "template_category")?;
-        let sender = str_values(m, "sender")?;
-        let first_status = i64_values(m, "first_status")?;
-        let first_sent = i64_values(m, "first_sent")?;
-        let delivered = i64_values(m, "delivered_at")?;
-        let read = i64_values(m, "read_at")?;
-        let failed = i64_values(m, "failed_at")?;
-        let st_customer = str_values(m, "st_customer")?;
-        let st_market = str_values(m, "st_market")?;
-        let st_country = str_values(m, "st_country")?;
-        let reported_category = str_values(m, "reported_category")?;
-        for i in 0..m.height() {
-            let (Some(business), Some(message_id)) = (b[i].clone(), id[i].clone()) else {
-                continue;
-            };
-            let has_message_out = out_ts[i].is_some();
-            let Some(sent_at) = out_ts[i].or(first_sent[i]).or(first_status[i]) else {
-                continue;
-            };
-            let customer = out_customer[i].clone().or_else(|| st_customer[i].clone());
-            let is_template = if has_message_out {
-                message_type[i].as_deref().map(|t| t == "template")
-            } else {
-                None
-            };
-            let category = if has_message_out {
-                template_category[i].clone()
-            } else {
-                reported_category[i].clone()
-            };
-            let key = (business, customer);
-            by_pair
-                .entry(key.clone())
-                .or_insert_with(|| Timeline {
-                    business_id: key.0.clone(),
-                    customer_key: key.1.clone(),
-                    ..Timeline::default()
-                })
-                .outbound
-                .push(Outbound {
-                    message_id,
-                    has_message_out,
-                    is_template,
-                    category,
-                    sender: if has_message_out {
-                        sender[i].clone()
-                    } else {
-                        None
-                    },
-                    market: out_market[i].clone().or_else(|| st_market[i].clone()),
-                    country: out_country[i].clone().or_else(|| st_country[i].clone()),
-                    sent_at,
-                    delivered_at: delivered[i],
-                    read_at: read[i],
-                    failed_at: failed[i],
-                });
+        while j < nj && (m_b.get(j).unwrap_or_default(), m_c.get(j)) == key {
+            timeline.outbound.push(Outbound {
+                message_id: m_id.get(j).unwrap_or_default().to_string(),
+                has_message_out: m_out.get(j).unwrap_or(false),
+                is_template: m_tpl.get(j),
+                category: owned(m_cat.get(j)),
+                sender: owned(m_sender.get(j)),
+                market: owned(m_market.get(j)),
+                country: owned(m_country.get(j)),
+                sent_at: m_sent.get(j).unwrap_or_default(),
+                delivered_at: m_delivered.get(j),
+                read_at: m_read.get(j),
+                failed_at: m_failed.get(j),
+            });
+            j += 1;
         }
+        all.push(timeline);
     }
-    let mut all: Vec<Timeline> = by_pair.into_values().collect();
-    for t in &mut all {
-        t.inbound
-            .sort_by(|a, b| (a.ts, a.referral).cmp(&(b.ts, b.referral)));
-        t.outbound
-            .sort_by(|a, b| (a.sent_at, &a.message_id).cmp(&(b.sent_at, &b.message_id)));
-    }
-    all.sort_by(|a, b| (&a.business_id, &a.customer_key).cmp(&(&b.business_id, &b.customer_key)));
     Ok(all)
 }
 
@@ -687,27 +722,18 @@ fn build_day(
     }
 
     // Usage of the day: PMP deliveries and CBP openings on it, and reported units.
-    let mut usage_of_day: Usage = BTreeMap::new();
-    let mut add = |business: &str,
-                   at: i64,
-                   market: &str,
-                   category: &str,
-                   model: &'static str,
-                   pricing_type: &str,
-                   source: &'static str,
-                   billable: bool| {
-        let a = &account_of[business];
-        let key = UsageKey {
-            business_id: business.to_string(),
-            billing_date: local_date(a, at),
-            market: market.to_string(),
-            category: category.to_string(),
+    let mut counter = UsageCounter::new(account_of);
+    let mut add = |business, at, market, category, model, pricing_type, source, billable| {
+        counter.add(
+            business,
+            at,
+            market,
+            category,
             model,
-            pricing_type: pricing_type.to_string(),
+            pricing_type,
             source,
             billable,
-        };
-        *usage_of_day.entry(key).or_default() += 1;
+        )
     };
     for c in &conversations {
         if c.opened_at >= day_start && c.opened_at < day_end {
@@ -731,22 +757,11 @@ fn build_day(
             .map(|m| (m.message_id.as_str(), m))
             .collect();
         for m in &tl.outbound {
-            let decision = decisions
-                .remove(m.message_id.as_str())
-                .cloned()
-                .map(|mut d| {
-                    if d.conversation_id
-                        .as_ref()
-                        .is_some_and(|id| free_tier.contains(id))
-                    {
-                        d.pricing_type = Some(FREE_TIER);
-                        d.billable = Some(false);
-                    }
-                    d
-                });
-            if let Some(d) = &decision {
+            let found = decisions.remove(m.message_id.as_str());
+            if let Some(d) = found {
                 if d.delivered_at >= day_start && d.delivered_at < day_end {
                     summary.delivered += 1;
+                    // CBP charges are conversations (counted above); PMP ones messages.
                     match (d.model, d.pricing_type) {
                         (Some("PMP"), Some(t)) => add(
                             &tl.business_id,
@@ -763,6 +778,16 @@ fn build_day(
                     }
                 }
             }
+            let decision = found.cloned().map(|mut d| {
+                if d.conversation_id
+                    .as_ref()
+                    .is_some_and(|id| free_tier.contains(id))
+                {
+                    d.pricing_type = Some(FREE_TIER);
+                    d.billable = Some(false);
+                }
+                d
+            });
             if m.sent_at >= day_start && m.sent_at < day_end {
                 messages_rows.push((tl, m, decision));
             }
@@ -780,6 +805,7 @@ fn build_day(
             u.billable,
         );
     }
+    let usage_of_day = counter.into_usage();
     crate::timing::add("usage", t.elapsed());
 
     // Write the day's partitions (every table, even empty: the date reads as built).
@@ -824,6 +850,101 @@ fn build_day(
     }
     crate::timing::add("write", t.elapsed());
     Ok(())
+}
+
+/// Charges counted under borrowed keys (one hash per charge), turned into owned
+/// `usage_daily` keys once at the end.
+struct UsageCounter<'a> {
+    account_of: &'a HashMap<String, Account>,
+    counted: HashMap<CountedKey<'a>, i64>,
+    local_dates: HashMap<(&'a str, i64), NaiveDate>,
+}
+
+type CountedKey<'a> = (
+    &'a str,
+    NaiveDate,
+    &'a str,
+    &'a str,
+    &'static str,
+    &'a str,
+    &'static str,
+    bool,
+);
+
+impl<'a> UsageCounter<'a> {
+    fn new(account_of: &'a HashMap<String, Account>) -> Self {
+        UsageCounter {
+            account_of,
+            counted: HashMap::new(),
+            local_dates: HashMap::new(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        business: &'a str,
+        at: i64,
+        market: &'a str,
+        category: &'a str,
+        model: &'static str,
+        pricing_type: &'a str,
+        source: &'static str,
+        billable: bool,
+    ) {
+        // UTC offsets change only on quarter-hour boundaries: one zone lookup per quarter.
+        let account_of = self.account_of;
+        let billing_date = *self
+            .local_dates
+            .entry((business, at.div_euclid(QUARTER_HOUR_MICROS)))
+            .or_insert_with(|| local_date(&account_of[business], at));
+        *self
+            .counted
+            .entry((
+                business,
+                billing_date,
+                market,
+                category,
+                model,
+                pricing_type,
+                source,
+                billable,
+            ))
+            .or_default() += 1;
+    }
+
+    fn into_usage(self) -> Usage {
+        self.counted
+            .into_iter()
+            .map(
+                |(
+                    (
+                        business,
+                        billing_date,
+                        market,
+                        category,
+                        model,
+                        pricing_type,
+                        source,
+                        billable,
+                    ),
+                    n,
+                )| {
+                    let key = UsageKey {
+                        business_id: business.to_string(),
+                        billing_date,
+                        market: market.to_string(),
+                        category: category.to_string(),
+                        model,
+                        pricing_type: pricing_type.to_string(),
+                        source,
+                        billable,
+                    };
+                    (key, n)
+                },
+            )
+            .collect()
+    }
 }
 
 fn messages_frame(

@@ -4,7 +4,7 @@
 //! PMP units are distinct message ids, CBP units distinct `conversation.id`s; only delivered
 //! ones count, dated by the earliest delivered/read/played status of the message (PMP) or of
 //! any message of the conversation (CBP). The category, billable flag and pricing type are
-//! those of the first status (by time, up to the delivery) that carries them; the market
+//! those of its earliest delivery status carrying a pricing object; the market
 //! is the recipient's, from the status or else from the message's `message_out` event. A plain group-by: polars' lazy
 //! API over the `events` table.
 
@@ -36,46 +36,44 @@ pub fn is_delivery() -> Expr {
         .or(col("status").eq(lit("played")))
 }
 
-/// The first non-null value of `column` in time order (ties: event key) within a group:
-/// explicit, because a sort before a group-by is not an order the engine promises to keep.
-pub fn first_in_time(column: &str) -> Expr {
+/// A value all events of one message should agree on (its customer, market, type,
+/// category, sender): the smallest non-null one, so that should they disagree the choice
+/// still never depends on row order.
+pub fn agreed(column: &str) -> Expr {
+    col(column).drop_nulls().min()
+}
+
+/// The value of `column` on the unit's earliest delivery status; should two statuses share
+/// that instant (two messages of one conversation), the smallest value, so the choice never
+/// depends on row order.
+fn at_delivery(column: &str) -> Expr {
     col(column)
-        .sort_by(
-            [col("ts"), col("event_key")],
-            SortMultipleOptions::default(),
-        )
+        .filter(col("ts").eq(col("ts").min()))
         .drop_nulls()
-        .first()
+        .min()
 }
 
 fn units_of(statuses: LazyFrame, model: &str, unit_key: &str) -> Result<LazyFrame> {
     let unit = [col("business_id"), col(unit_key)];
-    let delivery_ts = when(is_delivery())
-        .then(col("ts"))
-        .otherwise(lit(NULL).cast(DataType::Int64));
-    let delivered_at = delivery_ts
-        .min()
-        .over(unit.clone())
-        .ctx("the delivery time of each unit")?;
     Ok(statuses
         .filter(col("reported_pricing_model").eq(lit(model.to_string())))
         .filter(col(unit_key).is_not_null())
-        .with_column(delivered_at.alias("delivered_at"))
-        // Only statuses up to the delivery describe the unit: what arrives later cannot
-        // change a charge already dated, and a build of one date must see what a range
+        // The unit is charged as its earliest delivery status says: what arrives later
+        // cannot change a charge already dated, so a build of one date sees what a range
         // build sees.
-        .filter(col("ts").lt_eq(col("delivered_at")))
+        .filter(is_delivery())
         .group_by(unit)
         .agg([
-            col("delivered_at").first().alias("delivered_at"),
-            first_in_time("market").alias("market"),
-            first_in_time("reported_category").alias("category"),
-            first_in_time("reported_billable").alias("billable"),
-            first_in_time("reported_pricing_type").alias("pricing_type"),
+            col("ts").min().alias("delivered_at"),
+            at_delivery("market").alias("market"),
+            at_delivery("reported_category").alias("category"),
+            at_delivery("reported_billable").alias("billable"),
+            at_delivery("reported_pricing_type").alias("pricing_type"),
+            at_delivery("message_id").alias("first_message"),
         ])
-        .filter(col("delivered_at").is_not_null())
         .select([
             col("business_id"),
+            col("first_message"),
             col("delivered_at"),
             col("market"),
             col("category"),
@@ -88,20 +86,8 @@ fn units_of(statuses: LazyFrame, model: &str, unit_key: &str) -> Result<LazyFram
 /// Reported units delivered in `[span.0, span.1)` (µs), from `events` (already narrowed to
 /// the dates that can hold their statuses).
 pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<ReportedUnit>> {
-    // An event-log status may not name the customer: its market is the message's.
-    let message_market = events
-        .clone()
-        .filter(col("event_type").eq(lit("message_out")))
-        .select([
-            col("business_id"),
-            col("message_id"),
-            col("market"),
-            col("ts").cast(DataType::Int64),
-            col("event_key"),
-        ])
-        .group_by([col("business_id"), col("message_id")])
-        .agg([first_in_time("market").alias("message_market")]);
     let statuses = events
+        .clone()
         .filter(col("event_type").eq(lit("status")))
         .filter(col("reported_pricing_model").is_not_null())
         .select([
@@ -109,21 +95,24 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
             col("message_id"),
             col("conversation_id"),
             col("ts").cast(DataType::Int64),
-            col("event_key"),
             col("status"),
             col("market"),
             col("reported_pricing_model"),
             col("reported_category"),
             col("reported_billable"),
             col("reported_pricing_type"),
-        ])
-        .join(
-            message_market,
-            [col("business_id"), col("message_id")],
-            [col("business_id"), col("message_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(coalesce(&[col("market"), col("message_market")]).alias("market"));
+        ]);
+    // An event-log status may not name the customer: then the market is the message's,
+    // from its message_out event (joined after the group-by, on the small unit table).
+    let message_market = events
+        .filter(col("event_type").eq(lit("message_out")))
+        .group_by([col("business_id"), col("message_id")])
+        .agg([agreed("market").alias("message_market")])
+        .select([
+            col("business_id"),
+            col("message_id").alias("first_message"),
+            col("message_market"),
+        ]);
     let units = concat(
         [
             units_of(statuses.clone(), "PMP", "message_id")?,
@@ -132,6 +121,13 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
         UnionArgs::default(),
     )
     .ctx("combining reported units")?
+    .join(
+        message_market,
+        [col("business_id"), col("first_message")],
+        [col("business_id"), col("first_message")],
+        JoinArgs::new(JoinType::Left),
+    )
+    .with_column(coalesce(&[col("market"), col("message_market")]).alias("market"))
     .filter(
         col("delivered_at")
             .gt_eq(lit(span.0))
