@@ -47,8 +47,10 @@ use crate::schema::{
 };
 
 use derived::{local_date, price_timeline, PricingContext};
-use reported::agreed;
-use timeline::{Conversation, Inbound, MessagePricing, Outbound, Timeline, FREE_TIER, REGULAR};
+use reported::first_in_time;
+use timeline::{
+    Conversation, Inbound, MessagePricing, Outbound, Timeline, DAY_MICROS, FREE_TIER, REGULAR,
+};
 pub use usage::SourceChoice;
 use usage::{BilledSource, Usage, UsageKey, DERIVED, REPORTED};
 
@@ -245,10 +247,27 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
 }
 
 /// The `events` of the dates `[from, to]`, lazily (hive partitions pruned by date).
+/// The `events` of the dates `[from, to]`, lazily, the files *in date order*: with each
+/// file in (business, ts, event key) order, every message's or conversation's rows then
+/// come in time order (what [`first_in_time`] and `first` rely on).
 fn scan_events(lake: &Lake, from: NaiveDate, to: NaiveDate) -> Result<LazyFrame> {
-    let lf = crate::query::scan_table(&lake.root, &EVENTS)?
-        .ok_or_else(|| Error::Usage(format!("{}: the lake has no events", lake.root.display())))?;
-    Ok(lf.filter(col("date").gt_eq(lit(from)).and(col("date").lt_eq(lit(to)))))
+    let paths: Vec<PlRefPath> = lake
+        .partition_dates(&EVENTS)?
+        .into_iter()
+        .filter(|d| *d >= from && *d <= to)
+        .map(|d| {
+            PlRefPath::new(
+                lake.date_partition_file(&EVENTS, d)
+                    .to_string_lossy()
+                    .as_ref(),
+            )
+        })
+        .collect();
+    if paths.is_empty() {
+        return Ok(empty_frame(&EVENTS).lazy());
+    }
+    LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
+        .ctx(format!("scanning the events of {from} … {to}"))
 }
 
 /// The columns of `events` that metering reads.
@@ -348,12 +367,12 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
         .group_by([col("business_id"), col("message_id")])
         .agg([
             col("ts").min().alias("out_ts"),
-            agreed("customer_key").alias("out_customer"),
-            agreed("market").alias("out_market"),
-            agreed("customer_country").alias("out_country"),
-            agreed("message_type").alias("message_type"),
-            agreed("template_category").alias("template_category"),
-            agreed("sender").alias("sender"),
+            first_in_time("customer_key").alias("out_customer"),
+            first_in_time("market").alias("out_market"),
+            first_in_time("customer_country").alias("out_country"),
+            first_in_time("message_type").alias("message_type"),
+            first_in_time("template_category").alias("template_category"),
+            first_in_time("sender").alias("sender"),
         ]);
     let statuses = events
         .filter(col("event_type").eq(lit("status")))
@@ -380,10 +399,10 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
                 .filter(col("status").eq(lit("failed")))
                 .min()
                 .alias("failed_at"),
-            agreed("customer_key").alias("st_customer"),
-            agreed("market").alias("st_market"),
-            agreed("customer_country").alias("st_country"),
-            agreed("reported_category").alias("reported_category"),
+            first_in_time("customer_key").alias("st_customer"),
+            first_in_time("market").alias("st_market"),
+            first_in_time("customer_country").alias("st_country"),
+            first_in_time("reported_category").alias("reported_category"),
         ]);
     let has_out = col("out_ts").is_not_null();
     let mut messages = sent
@@ -1082,7 +1101,13 @@ fn write_billing_sources(
             .expect("date in range");
         // UTC dates that can hold instants of this local month, in any time zone.
         let events = scan_events(lake, day_before(month, 1), next)?
-            .group_by([col("business_id"), col("date")])
+            .group_by([
+                col("business_id"),
+                col("ts")
+                    .cast(DataType::Int64)
+                    .floor_div(lit(DAY_MICROS))
+                    .alias("day"),
+            ])
             .agg([
                 col("ts").cast(DataType::Int64).min().alias("first"),
                 col("ts").cast(DataType::Int64).max().alias("last"),

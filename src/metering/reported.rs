@@ -8,6 +8,8 @@
 //! is the recipient's, from the status or else from the message's `message_out` event. A plain group-by: polars' lazy
 //! API over the `events` table.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 
 use crate::error::{PolarsContext, Result};
@@ -36,21 +38,12 @@ pub fn is_delivery() -> Expr {
         .or(col("status").eq(lit("played")))
 }
 
-/// A value all events of one message should agree on (its customer, market, type,
-/// category, sender): the smallest non-null one, so that should they disagree the choice
-/// still never depends on row order.
-pub fn agreed(column: &str) -> Expr {
-    col(column).drop_nulls().min()
-}
-
-/// The value of `column` on the unit's earliest delivery status; should two statuses share
-/// that instant (two messages of one conversation), the smallest value, so the choice never
-/// depends on row order.
-fn at_delivery(column: &str) -> Expr {
-    col(column)
-        .filter(col("ts").eq(col("ts").min()))
-        .drop_nulls()
-        .min()
+/// The first non-null value of `column` within a group, in time order. Metering reads the
+/// `events` files in date order (see `scan_events`), each stored in (business, ts, event
+/// key) order, and a polars group-by keeps each group's rows in input order — so `first`
+/// is the earliest, ties broken by event key, whatever order the raw files arrived in.
+pub fn first_in_time(column: &str) -> Expr {
+    col(column).drop_nulls().first()
 }
 
 fn units_of(statuses: LazyFrame, model: &str, unit_key: &str) -> Result<LazyFrame> {
@@ -64,12 +57,14 @@ fn units_of(statuses: LazyFrame, model: &str, unit_key: &str) -> Result<LazyFram
         .filter(is_delivery())
         .group_by(unit)
         .agg([
+            // Every value from the earliest delivery status itself (not the first non-null
+            // of any later one), so later statuses cannot change a dated unit.
             col("ts").min().alias("delivered_at"),
-            at_delivery("market").alias("market"),
-            at_delivery("reported_category").alias("category"),
-            at_delivery("reported_billable").alias("billable"),
-            at_delivery("reported_pricing_type").alias("pricing_type"),
-            at_delivery("message_id").alias("first_message"),
+            col("market").first().alias("market"),
+            col("reported_category").first().alias("category"),
+            col("reported_billable").first().alias("billable"),
+            col("reported_pricing_type").first().alias("pricing_type"),
+            col("message_id").first().alias("first_message"),
         ])
         .select([
             col("business_id"),
@@ -102,17 +97,6 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
             col("reported_billable"),
             col("reported_pricing_type"),
         ]);
-    // An event-log status may not name the customer: then the market is the message's,
-    // from its message_out event (joined after the group-by, on the small unit table).
-    let message_market = events
-        .filter(col("event_type").eq(lit("message_out")))
-        .group_by([col("business_id"), col("message_id")])
-        .agg([agreed("market").alias("message_market")])
-        .select([
-            col("business_id"),
-            col("message_id").alias("first_message"),
-            col("message_market"),
-        ]);
     let units = concat(
         [
             units_of(statuses.clone(), "PMP", "message_id")?,
@@ -121,13 +105,6 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
         UnionArgs::default(),
     )
     .ctx("combining reported units")?
-    .join(
-        message_market,
-        [col("business_id"), col("first_message")],
-        [col("business_id"), col("first_message")],
-        JoinArgs::new(JoinType::Left),
-    )
-    .with_column(coalesce(&[col("market"), col("message_market")]).alias("market"))
     .filter(
         col("delivered_at")
             .gt_eq(lit(span.0))
@@ -136,34 +113,71 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
     .collect()
     .ctx("computing reported usage")?;
 
-    let business = str_values(&units, "business_id")?;
+    let text = |name: &str| -> Result<StringChunked> {
+        let c = units.column(name).ctx(name.to_string())?;
+        Ok(c.str().ctx(name.to_string())?.rechunk().into_owned())
+    };
+    let (business, market, category, pricing_type, model, first_message) = (
+        text("business_id")?,
+        text("market")?,
+        text("category")?,
+        text("pricing_type")?,
+        text("model")?,
+        text("first_message")?,
+    );
     let delivered = i64_values(&units, "delivered_at")?;
-    let market = str_values(&units, "market")?;
-    let category = str_values(&units, "category")?;
     let billable = bool_values(&units, "billable")?;
-    let pricing_type = str_values(&units, "pricing_type")?;
-    let model = str_values(&units, "model")?;
+    // An event-log status may not name the customer: then the market is the message's,
+    // from its message_out event — looked up only when some unit needs it.
+    let message_market: HashMap<(String, String), String> = if market.null_count() > 0 {
+        let df = events
+            .filter(col("event_type").eq(lit("message_out")))
+            .group_by([col("business_id"), col("message_id")])
+            .agg([first_in_time("market").alias("market")])
+            .collect()
+            .ctx("looking up the markets of messages")?;
+        let (b, m, k) = (
+            str_values(&df, "business_id")?,
+            str_values(&df, "message_id")?,
+            str_values(&df, "market")?,
+        );
+        b.into_iter()
+            .zip(m)
+            .zip(k)
+            .filter_map(|((b, m), k)| Some(((b?, m?), k?)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut out = Vec::with_capacity(units.height());
     for i in 0..units.height() {
-        let category = category[i].clone().unwrap_or_else(|| "unknown".into());
-        let pricing_type = pricing_type[i].clone();
+        let business_id = business.get(i).unwrap_or_default().to_string();
+        let category = category.get(i).unwrap_or("unknown").to_string();
+        let pricing_type = pricing_type.get(i);
         // Missing billable: billable = (type == regular) (events.md §1).
-        let billable = billable[i].unwrap_or(pricing_type.as_deref() == Some(REGULAR));
-        let pricing_type = pricing_type.unwrap_or_else(|| {
-            if billable {
+        let billable = billable[i].unwrap_or(pricing_type == Some(REGULAR));
+        let pricing_type = pricing_type
+            .unwrap_or(if billable {
                 REGULAR
             } else if category == REFERRAL_CONVERSION {
                 FREE_ENTRY_POINT
             } else {
                 FREE_CUSTOMER_SERVICE
-            }
-            .to_string()
-        });
+            })
+            .to_string();
+        let market = match market.get(i) {
+            Some(m) => m.to_string(),
+            None => first_message
+                .get(i)
+                .and_then(|m| message_market.get(&(business_id.clone(), m.to_string())))
+                .cloned()
+                .unwrap_or_else(|| UNKNOWN_MARKET.to_string()),
+        };
         out.push(ReportedUnit {
-            business_id: business[i].clone().unwrap_or_default(),
-            market: market[i].clone().unwrap_or_else(|| UNKNOWN_MARKET.into()),
+            business_id,
+            market,
             category,
-            model: if model[i].as_deref() == Some("CBP") {
+            model: if model.get(i) == Some("CBP") {
                 "CBP"
             } else {
                 "PMP"
