@@ -4,7 +4,7 @@
 //!
 //! Dates are built one after another, each the same way whether it is built alone or as
 //! part of a range, so a range equals its days built one by one:
-//! - the events of the date, of the five days before (a 24 h reply deadline plus a 72 h
+//! - the events of the date, of the four days before (a 24 h reply deadline plus a 72 h
 //!   free-entry-point window reach 96 h back) and of the day after (statuses of messages
 //!   sent late in the day) are loaded — each date's file is read once per run;
 //! - the state that chains from older days — the CBP conversations still open at the
@@ -56,9 +56,9 @@ use usage::{BilledSource, Usage, UsageKey, DERIVED, REPORTED};
 
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 
-/// Days of events before a date that its charges can depend on (96 h, rounded up to whole
-/// UTC days, plus one for billing time zones ahead of UTC).
-pub const LOOKBACK_DAYS: u64 = 5;
+/// Days of events before a date that its charges can depend on: 96 h (a 24 h reply
+/// deadline plus a 72 h free-entry-point window) are exactly four UTC days.
+pub const LOOKBACK_DAYS: u64 = 4;
 /// Days after a date whose statuses still describe its messages.
 pub const LOOKAHEAD_DAYS: u64 = 1;
 
@@ -343,7 +343,11 @@ impl EventWindow {
 
 /// Every (business, customer) timeline of the window: inbound messages, and outbound
 /// messages assembled from their `message_out` event and statuses.
-fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
+/// Outbound messages are kept only where they matter to the day `[day_start, day_end)`:
+/// delivered from its start on (charges of the day and the next), sent on it (its
+/// `messages` rows), or to a customer who came from an ad in the window (their earlier
+/// deliveries may open free-entry-point windows).
+fn timelines(events: LazyFrame, day_start: i64, day_end: i64) -> Result<Vec<Timeline>> {
     let clock = Instant::now();
     let events = events.with_column(col("ts").cast(DataType::Int64));
     let mut inbound = events
@@ -361,6 +365,16 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
         )
         .collect()
         .ctx("loading inbound messages")?;
+    let referral_pairs = events
+        .clone()
+        .filter(
+            col("event_type")
+                .eq(lit("message_in"))
+                .and(col("referral").eq(lit(true))),
+        )
+        .select([col("business_id"), col("customer_key")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .with_column(lit(true).alias("from_ad"));
     let sent = events
         .clone()
         .filter(col("event_type").eq(lit("message_out")))
@@ -438,6 +452,20 @@ fn timelines(events: LazyFrame) -> Result<Vec<Timeline>> {
             col("failed_at"),
         ])
         .filter(col("sent_at").is_not_null())
+        .join(
+            referral_pairs,
+            [col("business_id"), col("customer_key")],
+            [col("business_id"), col("customer_key")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .filter(
+            col("delivered_at")
+                .gt_eq(lit(day_start))
+                .or(col("sent_at")
+                    .gt_eq(lit(day_start))
+                    .and(col("sent_at").lt(lit(day_end))))
+                .or(col("from_ad").fill_null(lit(false))),
+        )
         .sort(
             ["business_id", "customer_key", "sent_at", "message_id"],
             SortMultipleOptions::default(),
@@ -625,7 +653,7 @@ fn build_day(
     // that day is built) so that messages sent today carry their pricing decision.
     let span = (day_start, start_of(day_after(day, 1 + LOOKAHEAD_DAYS)));
     let timelines = match window.lazy()? {
-        Some(lf) => timelines(lf)?,
+        Some(lf) => timelines(lf, day_start, day_end)?,
         None => Vec::new(),
     };
     crate::timing::add("assemble", t.elapsed());
@@ -797,6 +825,9 @@ fn build_day(
                     }
                 }
             }
+            if m.sent_at < day_start || m.sent_at >= day_end {
+                continue;
+            }
             let decision = found.cloned().map(|mut d| {
                 if d.conversation_id
                     .as_ref()
@@ -807,9 +838,7 @@ fn build_day(
                 }
                 d
             });
-            if m.sent_at >= day_start && m.sent_at < day_end {
-                messages_rows.push((tl, m, decision));
-            }
+            messages_rows.push((tl, m, decision));
         }
     }
     for u in &reported {
