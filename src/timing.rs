@@ -23,3 +23,11 @@ pub fn take() -> BTreeMap<String, f64> {
         .map(|(k, v)| (k.to_string(), (v.as_secs_f64() * 1000.0).round() / 1000.0))
         .collect()
 }
+
+/// Resident memory of this process in MiB (Linux; 0 elsewhere), for debug logs.
+pub fn rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096 / (1 << 20))
+}

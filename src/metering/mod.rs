@@ -172,6 +172,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
             .push(u);
     }
     crate::timing::add("reported_usage", t.elapsed());
+    tracing::debug!(
+        rss_mib = crate::timing::rss_mib(),
+        "reported usage computed"
+    );
 
     let mut dates = Vec::new();
     let mut day = start;
@@ -190,6 +194,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
             accounts,
             &mut summary,
         )?;
+        tracing::debug!(%day, rss_mib = crate::timing::rss_mib(), "date built");
         dates.push(day);
         day = day_after(day, 1);
     }
@@ -291,10 +296,90 @@ const METERING_COLUMNS: [&str; 17] = [
     "reported_pricing_type",
 ];
 
+/// What one date's events say about messages, aggregated once when the date enters the
+/// window: its inbound messages as they are, and per outbound message the earliest time of
+/// each kind of status and the first value of each attribute on that date. Combining the
+/// dates of a window is then a small second aggregation (a min of mins, the first of firsts
+/// in date order) instead of a pass over every raw status of six days.
+struct DayParts {
+    inbound: DataFrame,
+    sent: DataFrame,
+    statuses: DataFrame,
+}
+
+impl DayParts {
+    fn of(events: DataFrame) -> Result<DayParts> {
+        let events = events.lazy().with_column(col("ts").cast(DataType::Int64));
+        let inbound = events
+            .clone()
+            .filter(col("event_type").eq(lit("message_in")))
+            .select([
+                col("business_id"),
+                col("customer_key"),
+                col("ts"),
+                col("referral").fill_null(lit(false)),
+            ])
+            .collect()
+            .ctx("reading inbound messages")?;
+        let sent = events
+            .clone()
+            .filter(col("event_type").eq(lit("message_out")))
+            .group_by([col("business_id"), col("message_id")])
+            .agg([
+                col("ts").min().alias("out_ts"),
+                first_in_time("customer_key").alias("out_customer"),
+                first_in_time("market").alias("out_market"),
+                first_in_time("customer_country").alias("out_country"),
+                first_in_time("message_type").alias("message_type"),
+                first_in_time("template_category").alias("template_category"),
+                first_in_time("sender").alias("sender"),
+            ])
+            .collect()
+            .ctx("reading outbound messages")?;
+        let statuses = events
+            .filter(col("event_type").eq(lit("status")))
+            .group_by([col("business_id"), col("message_id")])
+            .agg([
+                col("ts").min().alias("first_status"),
+                col("ts")
+                    .filter(col("status").eq(lit("sent")))
+                    .min()
+                    .alias("first_sent"),
+                col("ts")
+                    .filter(reported::is_delivery())
+                    .min()
+                    .alias("delivered_at"),
+                col("ts")
+                    .filter(
+                        col("status")
+                            .eq(lit("read"))
+                            .or(col("status").eq(lit("played"))),
+                    )
+                    .min()
+                    .alias("read_at"),
+                col("ts")
+                    .filter(col("status").eq(lit("failed")))
+                    .min()
+                    .alias("failed_at"),
+                first_in_time("customer_key").alias("st_customer"),
+                first_in_time("market").alias("st_market"),
+                first_in_time("customer_country").alias("st_country"),
+                first_in_time("reported_category").alias("reported_category"),
+            ])
+            .collect()
+            .ctx("reading statuses")?;
+        Ok(DayParts {
+            inbound,
+            sent,
+            statuses,
+        })
+    }
+}
+
 /// The events of the dates around the one being built, each date's file read once.
 #[derive(Default)]
 struct EventWindow {
-    frames: BTreeMap<NaiveDate, DataFrame>,
+    days: BTreeMap<NaiveDate, DayParts>,
 }
 
 impl EventWindow {
@@ -302,27 +387,17 @@ impl EventWindow {
     fn advance(&mut self, lake: &Lake, day: NaiveDate) -> Result<()> {
         let lo = day_before(day, LOOKBACK_DAYS);
         let hi = day_after(day, LOOKAHEAD_DAYS);
-        self.frames.retain(|d, _| *d >= lo && *d <= hi);
+        self.days.retain(|d, _| *d >= lo && *d <= hi);
         let mut d = lo;
         while d <= hi {
-            if !self.frames.contains_key(&d) {
+            if !self.days.contains_key(&d) {
                 let path = lake.date_partition_file(&EVENTS, d);
                 if path.exists() {
                     let df = lake::read_parquet(
                         &path,
                         Some(METERING_COLUMNS.iter().map(|c| c.to_string()).collect()),
                     )?;
-                    let df = df
-                        .lazy()
-                        .filter(
-                            col("event_type")
-                                .eq(lit("message_in"))
-                                .or(col("event_type").eq(lit("message_out")))
-                                .or(col("event_type").eq(lit("status"))),
-                        )
-                        .collect()
-                        .ctx(format!("reading events of {d}"))?;
-                    self.frames.insert(d, df);
+                    self.days.insert(d, DayParts::of(df)?);
                 }
             }
             d = day_after(d, 1);
@@ -330,14 +405,17 @@ impl EventWindow {
         Ok(())
     }
 
-    fn lazy(&self) -> Result<Option<LazyFrame>> {
-        if self.frames.is_empty() {
-            return Ok(None);
-        }
-        let parts: Vec<LazyFrame> = self.frames.values().map(|f| f.clone().lazy()).collect();
-        Ok(Some(
-            concat(parts, UnionArgs::default()).ctx("stacking the window's events")?,
-        ))
+    /// One part of every date of the window, stacked in date order.
+    fn stacked(&self, part: impl Fn(&DayParts) -> &DataFrame) -> Result<LazyFrame> {
+        let parts: Vec<LazyFrame> = self.days.values().map(|d| part(d).clone().lazy()).collect();
+        concat(
+            parts,
+            UnionArgs {
+                maintain_order: true,
+                ..UnionArgs::default()
+            },
+        )
+        .ctx("stacking the window's events")
     }
 }
 
@@ -347,76 +425,50 @@ impl EventWindow {
 /// delivered from its start on (charges of the day and the next), sent on it (its
 /// `messages` rows), or to a customer who came from an ad in the window (their earlier
 /// deliveries may open free-entry-point windows).
-fn timelines(events: LazyFrame, day_start: i64, day_end: i64) -> Result<Vec<Timeline>> {
+fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<Timeline>> {
+    if window.days.is_empty() {
+        return Ok(Vec::new());
+    }
     let clock = Instant::now();
-    let events = events.with_column(col("ts").cast(DataType::Int64));
-    let mut inbound = events
+    let inbound_all = window.stacked(|d| &d.inbound)?;
+    let mut inbound = inbound_all
         .clone()
-        .filter(col("event_type").eq(lit("message_in")))
-        .select([
-            col("business_id"),
-            col("customer_key"),
-            col("ts"),
-            col("referral").fill_null(lit(false)),
-        ])
         .sort(
             ["business_id", "customer_key", "ts"],
             SortMultipleOptions::default(),
         )
         .collect()
         .ctx("loading inbound messages")?;
-    let referral_pairs = events
-        .clone()
-        .filter(
-            col("event_type")
-                .eq(lit("message_in"))
-                .and(col("referral").eq(lit(true))),
-        )
+    let referral_pairs = inbound_all
+        .filter(col("referral").eq(lit(true)))
         .select([col("business_id"), col("customer_key")])
         .unique(None, UniqueKeepStrategy::Any)
         .with_column(lit(true).alias("from_ad"));
-    let sent = events
-        .clone()
-        .filter(col("event_type").eq(lit("message_out")))
+    let sent = window
+        .stacked(|d| &d.sent)?
         .group_by([col("business_id"), col("message_id")])
         .agg([
-            col("ts").min().alias("out_ts"),
-            first_in_time("customer_key").alias("out_customer"),
-            first_in_time("market").alias("out_market"),
-            first_in_time("customer_country").alias("out_country"),
-            first_in_time("message_type").alias("message_type"),
-            first_in_time("template_category").alias("template_category"),
-            first_in_time("sender").alias("sender"),
+            col("out_ts").min(),
+            first_in_time("out_customer"),
+            first_in_time("out_market"),
+            first_in_time("out_country"),
+            first_in_time("message_type"),
+            first_in_time("template_category"),
+            first_in_time("sender"),
         ]);
-    let statuses = events
-        .filter(col("event_type").eq(lit("status")))
+    let statuses = window
+        .stacked(|d| &d.statuses)?
         .group_by([col("business_id"), col("message_id")])
         .agg([
-            col("ts").min().alias("first_status"),
-            col("ts")
-                .filter(col("status").eq(lit("sent")))
-                .min()
-                .alias("first_sent"),
-            col("ts")
-                .filter(reported::is_delivery())
-                .min()
-                .alias("delivered_at"),
-            col("ts")
-                .filter(
-                    col("status")
-                        .eq(lit("read"))
-                        .or(col("status").eq(lit("played"))),
-                )
-                .min()
-                .alias("read_at"),
-            col("ts")
-                .filter(col("status").eq(lit("failed")))
-                .min()
-                .alias("failed_at"),
-            first_in_time("customer_key").alias("st_customer"),
-            first_in_time("market").alias("st_market"),
-            first_in_time("customer_country").alias("st_country"),
-            first_in_time("reported_category").alias("reported_category"),
+            col("first_status").min(),
+            col("first_sent").min(),
+            col("delivered_at").min(),
+            col("read_at").min(),
+            col("failed_at").min(),
+            first_in_time("st_customer"),
+            first_in_time("st_market"),
+            first_in_time("st_country"),
+            first_in_time("reported_category"),
         ]);
     let has_out = col("out_ts").is_not_null();
     let mut messages = sent
@@ -652,10 +704,7 @@ fn build_day(
     // Deliveries of the day after are priced too (with the same state they will have when
     // that day is built) so that messages sent today carry their pricing decision.
     let span = (day_start, start_of(day_after(day, 1 + LOOKAHEAD_DAYS)));
-    let timelines = match window.lazy()? {
-        Some(lf) => timelines(lf, day_start, day_end)?,
-        None => Vec::new(),
-    };
+    let timelines = timelines(window, day_start, day_end)?;
     crate::timing::add("assemble", t.elapsed());
 
     // State chained from the day before: open conversations, and the allowance used.
