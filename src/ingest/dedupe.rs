@@ -506,9 +506,9 @@ pub fn publish_events(
                     Some((d, c)) if d == previous => c,
                     _ => carry_from_partition(lake, previous)?,
                 };
-                tracing::debug!(%date, rss_mb = rss_mb(), "before read");
+                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "before read");
                 let new_rows = spill.take_date(date)?;
-                tracing::debug!(%date, rss_mb = rss_mb(), "after spill read");
+                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "after spill read");
                 let old_rows = if existing.contains(&date) {
                     Some(conform(lake::read_parquet(
                         &lake.date_partition_file(&EVENTS, date),
@@ -536,7 +536,7 @@ pub fn publish_events(
                 all.rechunk_mut();
                 crate::timing::add("publish.read", t.elapsed());
 
-                tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = rss_mb(), "publishing");
+                tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
                 let t = std::time::Instant::now();
                 let verdict = judge(&all, &carried)?;
                 for (sha, (d, c)) in &verdict.duplicates_by_sha {
@@ -560,7 +560,7 @@ pub fn publish_events(
                     .take(&IdxCa::from_vec("order".into(), verdict.kept_in_order))
                     .ctx("dropping duplicates")?;
                 drop(all);
-                tracing::debug!(%date, rss_mb = rss_mb(), kept_bytes = kept.estimated_size(), "kept");
+                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
                 carry = Some((date, verdict.carry));
                 crate::timing::add("publish.dedupe", t.elapsed());
                 if conflicts.height() > 0 {
@@ -631,11 +631,4 @@ fn write_conflicts(dir: &std::path::Path, date: NaiveDate, conflicts: DataFrame)
         .join(format!("date={}", date.format("%Y-%m-%d")))
         .join(name);
     lake::write_table_file(&path, &mut conflicts)
-}
-
-fn rss_mb() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096 / (1 << 20))
 }

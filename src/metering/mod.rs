@@ -431,15 +431,8 @@ fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<T
     }
     let clock = Instant::now();
     let inbound_all = window.stacked(|d| &d.inbound)?;
-    let mut inbound = inbound_all
-        .clone()
-        .sort(
-            ["business_id", "customer_key", "ts"],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .ctx("loading inbound messages")?;
     let referral_pairs = inbound_all
+        .clone()
         .filter(col("referral").eq(lit(true)))
         .select([col("business_id"), col("customer_key")])
         .unique(None, UniqueKeepStrategy::Any)
@@ -524,6 +517,31 @@ fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<T
         )
         .collect()
         .ctx("assembling outbound messages")?;
+    // Customer messages matter only to customers with a message above, and only from 24 h
+    // before the day (customer-service windows) — or further back if from an ad.
+    let pairs = messages
+        .clone()
+        .lazy()
+        .select([col("business_id"), col("customer_key")])
+        .unique(None, UniqueKeepStrategy::Any);
+    let mut inbound = inbound_all
+        .filter(
+            col("ts")
+                .gt_eq(lit(day_start - DAY_MICROS))
+                .or(col("referral").eq(lit(true))),
+        )
+        .join(
+            pairs,
+            [col("business_id"), col("customer_key")],
+            [col("business_id"), col("customer_key")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .sort(
+            ["business_id", "customer_key", "ts"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .ctx("loading inbound messages")?;
     crate::timing::add("assemble_group_by", clock.elapsed());
     inbound.rechunk_mut_par();
     messages.rechunk_mut_par();

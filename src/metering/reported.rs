@@ -102,7 +102,12 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
             units_of(statuses.clone(), "PMP", "message_id")?,
             units_of(statuses, "CBP", "conversation_id")?,
         ],
-        UnionArgs::default(),
+        // One model after the other, each scanning only its own statuses: the peak memory
+        // is the larger of the two, not their sum.
+        UnionArgs {
+            parallel: false,
+            ..UnionArgs::default()
+        },
     )
     .ctx("combining reported units")?
     .filter(
