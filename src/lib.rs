@@ -5,6 +5,7 @@
 //! and reports (later stages). The contract is `../shared/spec/`.
 
 pub mod accounts;
+pub mod analytics;
 pub mod cli;
 pub mod demo;
 pub mod error;

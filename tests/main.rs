@@ -5,6 +5,7 @@
 mod common;
 mod metering_common;
 
+mod analytics;
 mod cli;
 mod fixtures;
 mod lake;

@@ -77,6 +77,23 @@ pub fn case_clocks(case: &CaseEvents, agent_messages: &[i64]) -> CaseClocks {
         .iter()
         .filter(|t| **t >= opened && until.is_none_or(|u| **t <= u))
         .count() as i64;
-    clocks.rating = case.ratings.iter().max_by_key(|(ts, _)| *ts).map(|(_, r)| *r);
+    clocks.rating = case
+        .ratings
+        .iter()
+        .max_by_key(|(ts, _)| *ts)
+        .map(|(_, r)| *r);
     clocks
+}
+
+/// CSAT counts ratings of 4 and 5 as satisfied (a 3 is not).
+pub fn is_satisfied(rating: i8) -> bool {
+    rating >= 4
+}
+
+/// CSAT of a set of cases' latest ratings: (satisfied, rated); unrated cases excluded.
+pub fn csat(ratings: impl IntoIterator<Item = Option<i8>>) -> (u64, u64) {
+    ratings
+        .into_iter()
+        .flatten()
+        .fold((0, 0), |(s, n), r| (s + is_satisfied(r) as u64, n + 1))
 }

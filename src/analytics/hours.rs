@@ -6,7 +6,10 @@
 //! is an hour shorter or longer that day. Each day's opening is therefore converted to UTC
 //! on its own, through the time zone, and intersected with the span.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
 use chrono_tz::Tz;
 
 /// Opening hours per weekday, minutes after local midnight, half-open `[open, close)`.
@@ -53,8 +56,10 @@ impl Schedule {
                         .split_once(':')
                         .ok_or_else(|| format!("{part:?}: {t:?} is not HH:MM"))?;
                     let (h, m): (u32, u32) = (
-                        h.parse().map_err(|_| format!("{part:?}: {t:?} is not HH:MM"))?,
-                        m.parse().map_err(|_| format!("{part:?}: {t:?} is not HH:MM"))?,
+                        h.parse()
+                            .map_err(|_| format!("{part:?}: {t:?} is not HH:MM"))?,
+                        m.parse()
+                            .map_err(|_| format!("{part:?}: {t:?} is not HH:MM"))?,
                     );
                     if m > 59 || h > 24 || (h == 24 && m > 0) {
                         return Err(format!("{part:?}: {t:?} is not a time of day"));
@@ -108,7 +113,8 @@ fn at_minutes(date: NaiveDate, minutes: u32) -> NaiveDateTime {
     if minutes >= 24 * 60 {
         (date + Duration::days(1)).and_time(NaiveTime::MIN)
     } else {
-        date.and_hms_opt(minutes / 60, minutes % 60, 0).expect("valid time of day")
+        date.and_hms_opt(minutes / 60, minutes % 60, 0)
+            .expect("valid time of day")
     }
 }
 

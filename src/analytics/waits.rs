@@ -6,7 +6,7 @@
 //! never stop one (a notification is not an answer). Within one second, the customer's
 //! message comes first, so a reply stamped the same second answers it (0 s).
 
-use super::timeline::{Happening, Kind};
+use super::{Happening, Kind};
 
 pub const DAY_MICROS: i64 = 86_400_000_000;
 
@@ -24,8 +24,7 @@ pub struct ReplyWait {
     pub is_first: bool,
 }
 
-/// The waits of one customer's timeline, sorted by time (inbound before outbound within a
-/// second). `owed_since` is the start of a wait still open before the timeline begins.
+/// The waits of one customer's timeline, in [`Happening::order_key`] order.
 pub fn reply_waits(timeline: &[Happening]) -> Vec<ReplyWait> {
     let mut waits: Vec<ReplyWait> = Vec::new();
     let mut open: Option<usize> = None;
