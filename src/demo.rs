@@ -55,6 +55,24 @@ pub const DEMO_QUERIES: &[(&str, &str)] = &[
         "SELECT billing_month, source, count(*) AS businesses FROM billing_sources GROUP BY 1, 2 ORDER BY 1, 2",
     ),
     (
+        "Response times per business over the month (from business_daily)",
+        "SELECT business_id, sum(waits) AS waits, sum(waits_answered) AS answered, \
+         sum(waits_unanswered) AS unanswered, median(wait_p50_seconds) AS median_daily_p50_s, \
+         sum(sla_met) AS sla_met, sum(sla_over) AS sla_over \
+         FROM business_daily GROUP BY 1 ORDER BY waits DESC LIMIT 8",
+    ),
+    (
+        "Reply waits by who answered (reply_waits)",
+        "SELECT replied_by, is_first, count(*) AS waits, avg(wait_seconds) AS mean_wait_s \
+         FROM reply_waits GROUP BY 1, 2 ORDER BY 1, 2",
+    ),
+    (
+        "Cases by kind: opened, reopened, mean full resolution (cases)",
+        "SELECT case_kind, count(*) AS cases, sum(CASE WHEN reopen_count > 0 THEN 1 ELSE 0 END) AS reopened, \
+         avg(full_resolution_seconds) AS mean_full_resolution_s, avg(rating) AS mean_rating \
+         FROM cases GROUP BY 1 ORDER BY 1",
+    ),
+    (
         "Cases opened by kind and category (top 8)",
         "SELECT case_kind, case_category, count(*) AS cases FROM events \
          WHERE event_type = 'case_opened' GROUP BY 1, 2 ORDER BY cases DESC LIMIT 8",
@@ -159,6 +177,13 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         b.derived_billable_units,
         b.reported_billable_units,
         b.reconciliation_rows
+    )
+    .map_err(w)?;
+    let a = &built.analytics;
+    writeln!(
+        stdout,
+        "  reply waits {} ({} answered), cases {}, orphan case events {}",
+        a.waits, a.waits_answered, a.cases, a.orphan_case_events
     )
     .map_err(w)?;
     for (title, sql) in DEMO_QUERIES {

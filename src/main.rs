@@ -177,6 +177,12 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 "billable units: derived {}, reported {}; run {}",
                 s.derived_billable_units, s.reported_billable_units, outcome.manifest.run_id
             )?;
+            let a = &outcome.analytics;
+            writeln!(
+                stdout,
+                "reply waits {} ({} answered), cases {}, orphan case events {}",
+                a.waits, a.waits_answered, a.cases, a.orphan_case_events
+            )?;
             for p in &outcome.manifest.problems {
                 tracing::warn!("{p}");
             }

@@ -18,6 +18,7 @@ pub enum ColumnType {
     Int8,
     Int64,
     UInt64,
+    Float64,
     /// UTC instant, microseconds.
     Timestamp,
     Date,
@@ -31,6 +32,7 @@ impl ColumnType {
             ColumnType::Int8 => DataType::Int8,
             ColumnType::Int64 => DataType::Int64,
             ColumnType::UInt64 => DataType::UInt64,
+            ColumnType::Float64 => DataType::Float64,
             ColumnType::Timestamp => {
                 DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
             }
@@ -45,6 +47,7 @@ impl ColumnType {
             ColumnType::Int8 => "int8",
             ColumnType::Int64 => "int64",
             ColumnType::UInt64 => "uint64",
+            ColumnType::Float64 => "float64",
             ColumnType::Timestamp => "timestamp[us, UTC]",
             ColumnType::Date => "date",
         }
@@ -286,6 +289,94 @@ pub const BILLING_SOURCES: Table = Table {
     ],
 };
 
+pub const REPLY_WAITS: Table = Table {
+    name: "reply_waits",
+    partition: Some("date"),
+    one_row_per: "customer waiting for the business (metrics.md), partitioned by the UTC date the wait started; its reply is looked up in everything the lake holds",
+    columns: &[
+        col("business_id", Text, "", false, "the business"),
+        col("customer_key", Text, "", false, "keyed pseudonym of the customer"),
+        col("started_at", Timestamp, "UTC", false, "the customer message that began the wait (nothing was owed before it)"),
+        col("replied_at", Timestamp, "UTC", true, "the business's next non-template message (agent or bot); null while unanswered"),
+        col("wait_seconds", Int64, "s", true, "replied_at − started_at; null while unanswered (an open clock, never zero)"),
+        col("wait_business_seconds", Int64, "s", true, "the same span counted in the account's business hours; null without a schedule or while unanswered"),
+        col("replied_by", Text, "", true, "agent or bot (webhook-only input: agent)"),
+        col("human_replied_at", Timestamp, "UTC", true, "first reply by a person (first human response skips bots)"),
+        col("human_wait_seconds", Int64, "s", true, "human_replied_at − started_at"),
+        col("inbound_messages", Int64, "", false, "customer messages in the wait (reactions excluded)"),
+        col("is_first", Bool, "", false, "begins a thread: no message either way in the 24 h before (half-open)"),
+    ],
+};
+
+pub const CASES: Table = Table {
+    name: "cases",
+    partition: Some("date"),
+    one_row_per: "request or complaint case (partition: UTC date of opening), with its clocks (metrics.md); statuses and ratings looked up in everything the lake holds",
+    columns: &[
+        col("business_id", Text, "", false, "the business"),
+        col("case_id", Text, "", false, "the case"),
+        col("customer_key", Text, "", true, "keyed pseudonym of the customer"),
+        col("case_kind", Text, "", true, "complaint or request"),
+        col("case_category", Text, "", true, "topic, e.g. fraud, flight delay, billing, delivery"),
+        col("opened_at", Timestamp, "UTC", false, "case_opened"),
+        col("first_response_at", Timestamp, "UTC", true, "first agent non-template message to the customer after opening, before the case is first done"),
+        col("first_resolved_at", Timestamp, "UTC", true, "first entry into resolved or closed"),
+        col("last_resolved_at", Timestamp, "UTC", true, "last entry into a done state from a non-done one; null while the latest status is not done"),
+        col("reopen_count", Int64, "", false, "entries into reopened"),
+        col("agent_replies", Int64, "", false, "agent non-template messages to the customer from opening to full resolution"),
+        col("first_response_seconds", Int64, "s", true, "first_response_at − opened_at"),
+        col("first_response_business_seconds", Int64, "s", true, "the same in business hours (null without a schedule)"),
+        col("first_resolution_seconds", Int64, "s", true, "first_resolved_at − opened_at"),
+        col("full_resolution_seconds", Int64, "s", true, "last_resolved_at − opened_at"),
+        col("full_resolution_business_seconds", Int64, "s", true, "the same in business hours (null without a schedule)"),
+        col("customer_wait_seconds", Int64, "s", true, "time in open, reopened or on_hold up to full resolution; null while not done"),
+        col("rating", Int8, "1–5", true, "the latest rating"),
+    ],
+};
+
+pub const BUSINESS_DAILY: Table = Table {
+    name: "business_daily",
+    partition: Some("date"),
+    one_row_per: "business × UTC day: the headline numbers of every table (no money)",
+    columns: &[
+        col("business_id", Text, "", false, "the business"),
+        col("messages_in", Int64, "", false, "customer messages (message_in)"),
+        col("messages_out_agent", Int64, "", false, "outbound messages sent by a person"),
+        col("messages_out_bot", Int64, "", false, "outbound messages sent by a bot"),
+        col("messages_out_system", Int64, "", false, "outbound notifications nobody typed (templates from back-office systems)"),
+        col("delivered", Int64, "", false, "outbound messages of the day (by send) that were delivered"),
+        col("failed", Int64, "", false, "outbound messages of the day that failed and were never delivered"),
+        col("read_rate", Float64, "fraction", true, "read ÷ delivered"),
+        col("conversations_opened", Int64, "", false, "derived CBP conversations opened"),
+        col("billed_source", Text, "", true, "the metering source billed this month (billing_sources)"),
+        col("billable_units", Int64, "conversations or messages", false, "billable units of the billed source"),
+        col("billable_marketing", Int64, "", false, "of which marketing"),
+        col("billable_utility", Int64, "", false, "of which utility"),
+        col("billable_authentication", Int64, "", false, "of which authentication and authentication_international"),
+        col("billable_service", Int64, "", false, "of which service"),
+        col("billable_other", Int64, "", false, "of which any other category (2022–23 kinds, unknown values)"),
+        col("waits", Int64, "", false, "reply waits started"),
+        col("waits_answered", Int64, "", false, "of which answered (by now)"),
+        col("waits_unanswered", Int64, "", false, "of which still open"),
+        col("wait_p50_seconds", Int64, "s", true, "nearest-rank median of answered waits"),
+        col("wait_p90_seconds", Int64, "s", true, "nearest-rank 90th percentile"),
+        col("wait_p99_seconds", Int64, "s", true, "nearest-rank 99th percentile"),
+        col("wait_mean_seconds", Float64, "s", true, "mean of answered waits"),
+        col("wait_max_seconds", Int64, "s", true, "longest answered wait"),
+        col("first_waits", Int64, "", false, "waits that begin a thread"),
+        col("first_response_p50_seconds", Int64, "s", true, "nearest-rank median of answered first waits"),
+        col("first_human_response_p50_seconds", Int64, "s", true, "the same for the first reply by a person"),
+        col("sla_met", Int64, "", false, "first waits answered within the account's sla_first_response_minutes (business hours where it has a schedule)"),
+        col("sla_over", Int64, "", false, "first waits whose clock is over: answered, or unanswered past the target at the day's end"),
+        col("sla_attainment", Float64, "fraction", true, "sla_met ÷ sla_over"),
+        col("cases_opened", Int64, "", false, "cases opened"),
+        col("cases_resolved", Int64, "", false, "of which done at the day's end"),
+        col("complaints_opened", Int64, "", false, "complaint cases opened"),
+        col("complaint_rate_per_1000", Float64, "per 1,000 billable units", true, "complaints opened per 1,000 billable units of the billed source; null without billable units"),
+        col("orphan_case_events", Int64, "", false, "case events of the day for a case id never opened (kept in events, left out of cases)"),
+    ],
+};
+
 /// The tables `query` and `schema` know, in dictionary order.
 pub const TABLES: &[&Table] = &[
     &EVENTS,
@@ -295,6 +386,9 @@ pub const TABLES: &[&Table] = &[
     &USAGE_DAILY,
     &RECONCILIATION,
     &BILLING_SOURCES,
+    &REPLY_WAITS,
+    &CASES,
+    &BUSINESS_DAILY,
 ];
 
 pub fn table(name: &str) -> Option<&'static Table> {

@@ -1,12 +1,13 @@
 //! Response times and complaint statistics (metrics.md): the clocks behind `reply_waits`,
 //! `cases` and `business_daily`.
 //!
-//! This is the rule layer only — pure functions over one customer's or one case's events,
-//! each tested on hand-checked timelines: business hours in an IANA time zone
-//! ([`hours`]), the reply-wait state machine and nearest-rank percentiles ([`waits`]), and
-//! case clocks ([`cases`]). Wiring them into `msgmeter build` (loading, the tables,
-//! `business_daily`) is the next stage (issue #4).
+//! The rules are pure functions over one customer's or one case's events, each tested on
+//! hand-checked timelines: business hours in an IANA time zone ([`hours`]), the reply-wait
+//! state machine and nearest-rank percentiles ([`waits`]), and case clocks ([`cases`]).
+//! [`build`] reads the lake for them and writes `reply_waits`, `cases` and
+//! `business_daily` as part of `msgmeter build`.
 
+pub mod build;
 pub mod cases;
 pub mod hours;
 pub mod waits;

@@ -79,6 +79,7 @@ pub struct BuildOutcome {
     pub manifest: RunManifest,
     pub dates: Vec<NaiveDate>,
     pub summary: BuildSummary,
+    pub analytics: crate::analytics::build::AnalyticsSummary,
 }
 
 /// Counts a person checks after a build.
@@ -202,10 +203,20 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     let t = Instant::now();
     let months = write_billing_sources(&lake, opts, &dates, accounts)?;
     crate::timing::add("billing_sources", t.elapsed());
+    // Response times and cases (metrics.md) need the billed source and usage above.
+    let analytics = crate::analytics::build::build(&lake, accounts, &dates)?;
 
     let mut partitions_written = BTreeMap::new();
     let labels: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
-    for table in [&MESSAGES, &CONVERSATIONS, &USAGE_DAILY, &RECONCILIATION] {
+    for table in [
+        &MESSAGES,
+        &CONVERSATIONS,
+        &USAGE_DAILY,
+        &RECONCILIATION,
+        &crate::schema::REPLY_WAITS,
+        &crate::schema::CASES,
+        &crate::schema::BUSINESS_DAILY,
+    ] {
         partitions_written.insert(table.name.to_string(), labels.clone());
     }
     partitions_written.insert(BILLING_SOURCES.name.to_string(), months);
@@ -248,6 +259,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         manifest,
         dates,
         summary,
+        analytics,
     })
 }
 
@@ -255,7 +267,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
 /// The `events` of the dates `[from, to]`, lazily, the files *in date order*: with each
 /// file in (business, ts, event key) order, every message's or conversation's rows then
 /// come in time order (what [`first_in_time`] and `first` rely on).
-fn scan_events(lake: &Lake, from: NaiveDate, to: NaiveDate) -> Result<LazyFrame> {
+pub(crate) fn scan_events(lake: &Lake, from: NaiveDate, to: NaiveDate) -> Result<LazyFrame> {
     let paths: Vec<PlRefPath> = lake
         .partition_dates(&EVENTS)?
         .into_iter()
@@ -390,14 +402,14 @@ impl EventWindow {
         self.days.retain(|d, _| *d >= lo && *d <= hi);
         let mut d = lo;
         while d <= hi {
-            if !self.days.contains_key(&d) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.days.entry(d) {
                 let path = lake.date_partition_file(&EVENTS, d);
                 if path.exists() {
                     let df = lake::read_parquet(
                         &path,
                         Some(METERING_COLUMNS.iter().map(|c| c.to_string()).collect()),
                     )?;
-                    self.days.insert(d, DayParts::of(df)?);
+                    slot.insert(DayParts::of(df)?);
                 }
             }
             d = day_after(d, 1);

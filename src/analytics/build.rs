@@ -1,0 +1,893 @@
+//! The analytics part of `msgmeter build` (metrics.md): `reply_waits` and `cases` for the
+//! waits and cases that *start* on the dates built — their replies and later statuses
+//! looked up in everything the lake holds — and `business_daily` for those dates.
+//!
+//! A wait's start depends on whether the business owed the customer a reply, which only
+//! the latest customer message and the latest reply before the build decide: that is all
+//! that is read of older dates, so a range equals its days built one by one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::accounts::{Account, Accounts};
+use crate::error::{PolarsContext, Result};
+use crate::ingest::normalize::utc_day;
+use crate::lake::columns::{
+    bools, empty_frame, i64_values, ints, str_values, table_frame, text, timestamps,
+};
+use crate::lake::{self, Lake};
+use crate::schema::{
+    BILLING_SOURCES, BUSINESS_DAILY, CASES, CONVERSATIONS, EVENTS, MESSAGES, REPLY_WAITS,
+    USAGE_DAILY,
+};
+
+use super::cases::{case_clocks, is_done, CaseEvents};
+use super::hours::{business_seconds, Schedule};
+use super::waits::{nearest_rank, reply_waits, ReplyWait};
+use super::{Happening, Kind};
+
+/// Counts a person checks after a build.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AnalyticsSummary {
+    pub waits: u64,
+    pub waits_answered: u64,
+    pub cases: u64,
+    pub orphan_case_events: u64,
+}
+
+fn start_of(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros()
+}
+
+/// Kind codes computed in polars: 0 customer message, 1 reaction, 2 template or
+/// notification, 3 agent reply, 4 bot reply.
+fn kind_code() -> Expr {
+    let is_in = col("event_type").eq(lit("message_in"));
+    let is_out = col("event_type").eq(lit("message_out"));
+    // A webhook status (key `business|status|message|sent`) of a message known only
+    // through its statuses: a `service` one was a free-form reply, anything else a template.
+    let webhook_sent = col("event_type")
+        .eq(lit("status"))
+        .and(col("event_key").str().ends_with(lit("|sent")));
+    when(is_in.clone().and(col("message_type").eq(lit("reaction"))))
+        .then(lit(1i32))
+        .when(is_in)
+        .then(lit(0i32))
+        .when(
+            is_out.clone().and(
+                col("message_type")
+                    .eq(lit("template"))
+                    .or(col("sender").eq(lit("system"))),
+            ),
+        )
+        .then(lit(2i32))
+        .when(is_out.clone().and(col("sender").eq(lit("bot"))))
+        .then(lit(4i32))
+        .when(is_out)
+        .then(lit(3i32))
+        .when(
+            webhook_sent
+                .clone()
+                .and(col("reported_category").eq(lit("service"))),
+        )
+        .then(lit(3i32))
+        .when(webhook_sent)
+        .then(lit(2i32))
+        .otherwise(lit(NULL).cast(DataType::Int32))
+}
+
+fn kind_of(code: i32) -> Kind {
+    match code {
+        0 => Kind::CustomerMessage,
+        1 => Kind::Reaction,
+        2 => Kind::Template,
+        4 => Kind::Reply { by: "bot" },
+        _ => Kind::Reply { by: "agent" },
+    }
+}
+
+struct BusinessClock {
+    account: Account,
+    schedule: Option<Schedule>,
+}
+
+impl BusinessClock {
+    fn business_seconds(&self, from: i64, to: i64) -> Option<i64> {
+        self.schedule
+            .as_ref()
+            .map(|s| business_seconds(s, &self.account.timezone, from, to))
+    }
+}
+
+/// Each business's account and parsed schedule, looked up once.
+struct Clocks<'a> {
+    accounts: &'a Accounts,
+    by_business: HashMap<String, BusinessClock>,
+}
+
+impl Clocks<'_> {
+    fn of(&mut self, business: &str) -> &BusinessClock {
+        let accounts = self.accounts;
+        self.by_business
+            .entry(business.to_string())
+            .or_insert_with(|| {
+                let account = accounts.get(business);
+                let schedule = Schedule::parse(&account.business_hours).unwrap_or_else(|e| {
+                    tracing::warn!(business, "business_hours not understood ({e}): no schedule");
+                    None
+                });
+                BusinessClock { account, schedule }
+            })
+    }
+}
+
+pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<AnalyticsSummary> {
+    let mut summary = AnalyticsSummary::default();
+    let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else {
+        return Ok(summary);
+    };
+    let all_dates = lake.partition_dates(&EVENTS)?;
+    let Some(&lake_last) = all_dates.last() else {
+        return Ok(summary);
+    };
+    let window_from = first.pred_opt().expect("date in range");
+    let (range_start, range_end) = (start_of(first), start_of(last.succ_opt().expect("date")));
+    let mut clocks = Clocks {
+        accounts,
+        by_business: HashMap::new(),
+    };
+
+    // ---- who is owed a reply from before the window (latest customer message vs reply)
+    let t = std::time::Instant::now();
+    let mut owed_since: HashMap<(String, String), i64> = HashMap::new();
+    if all_dates.iter().any(|d| *d < window_from) {
+        let before = crate::metering::scan_events(
+            lake,
+            all_dates[0],
+            window_from.pred_opt().expect("date"),
+        )?
+        .with_column(kind_code().alias("kind"))
+        .filter(
+            col("customer_key")
+                .is_not_null()
+                .and(col("kind").is_not_null()),
+        )
+        .group_by([col("business_id"), col("customer_key")])
+        .agg([
+            col("ts")
+                .filter(col("kind").eq(lit(0i32)))
+                .max()
+                .cast(DataType::Int64)
+                .alias("last_customer"),
+            col("ts")
+                .filter(col("kind").gt_eq(lit(3i32)))
+                .max()
+                .cast(DataType::Int64)
+                .alias("last_reply"),
+        ])
+        .filter(col("last_customer").is_not_null())
+        .collect()
+        .ctx("reading who was owed a reply before the build")?;
+        let (b, c) = (
+            str_values(&before, "business_id")?,
+            str_values(&before, "customer_key")?,
+        );
+        let (lc, lr) = (
+            i64_values(&before, "last_customer")?,
+            i64_values(&before, "last_reply")?,
+        );
+        for i in 0..before.height() {
+            if let (Some(b), Some(c), Some(lc)) = (&b[i], &c[i], lc[i]) {
+                if lr[i].is_none_or(|r| lc > r) {
+                    owed_since.insert((b.clone(), c.clone()), lc);
+                }
+            }
+        }
+    }
+
+    // ---- every message from the day before the first date to the lake's end
+    let messages = crate::metering::scan_events(lake, window_from, lake_last)?
+        .with_column(kind_code().alias("kind"))
+        .filter(
+            col("customer_key")
+                .is_not_null()
+                .and(col("kind").is_not_null()),
+        )
+        .select([
+            col("business_id"),
+            col("customer_key"),
+            col("ts").cast(DataType::Int64),
+            col("kind"),
+            col("event_type"),
+        ])
+        .sort(
+            ["business_id", "customer_key", "ts", "kind"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .ctx("reading messages for reply waits")?;
+    crate::timing::add("analytics_load", t.elapsed());
+
+    // ---- reply waits per customer timeline
+    let t = std::time::Instant::now();
+    let b = messages
+        .column("business_id")
+        .ctx("business_id")?
+        .str()
+        .ctx("business_id")?
+        .clone();
+    let c = messages
+        .column("customer_key")
+        .ctx("customer_key")?
+        .str()
+        .ctx("customer_key")?
+        .clone();
+    let ts = messages.column("ts").ctx("ts")?.i64().ctx("ts")?.clone();
+    let kind = messages
+        .column("kind")
+        .ctx("kind")?
+        .i32()
+        .ctx("kind")?
+        .clone();
+    let event_type = messages
+        .column("event_type")
+        .ctx("event_type")?
+        .str()
+        .ctx("event_type")?
+        .clone();
+    let mut waits: Vec<(String, String, ReplyWait)> = Vec::new();
+    // Agent messages (message_out only) per (business, customer), for case clocks.
+    let mut agent_messages: HashMap<(String, String), Vec<i64>> = HashMap::new();
+    let n = messages.height();
+    let mut i = 0;
+    while i < n {
+        let key = (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default());
+        let mut timeline = Vec::new();
+        let owned_key = (key.0.to_string(), key.1.to_string());
+        if let Some(&since) = owed_since.get(&owned_key) {
+            timeline.push(Happening {
+                ts: since,
+                kind: Kind::CustomerMessage,
+            });
+        }
+        let mut agents = Vec::new();
+        while i < n && (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default()) == key {
+            if let (Some(t), Some(k)) = (ts.get(i), kind.get(i)) {
+                let h = Happening {
+                    ts: t,
+                    kind: kind_of(k),
+                };
+                if k == 3 && event_type.get(i) == Some("message_out") {
+                    agents.push(t);
+                }
+                timeline.push(h);
+            }
+            i += 1;
+        }
+        timeline.sort_by_key(Happening::order_key);
+        for w in reply_waits(&timeline) {
+            if w.started_at >= range_start && w.started_at < range_end {
+                waits.push((owned_key.0.clone(), owned_key.1.clone(), w));
+            }
+        }
+        if !agents.is_empty() {
+            agent_messages.insert(owned_key, agents);
+        }
+    }
+    crate::timing::add("reply_waits", t.elapsed());
+
+    // ---- cases opened on the dates built, with every later status and rating
+    let t = std::time::Instant::now();
+    let case_events = crate::metering::scan_events(lake, all_dates[0], lake_last)?
+        .filter(
+            col("event_type")
+                .eq(lit("case_opened"))
+                .or(col("event_type").eq(lit("case_status")))
+                .or(col("event_type").eq(lit("case_rating"))),
+        )
+        .select([
+            col("business_id"),
+            col("case_id"),
+            col("event_type"),
+            col("ts").cast(DataType::Int64),
+            col("customer_key"),
+            col("case_kind"),
+            col("case_category"),
+            col("case_status"),
+            col("rating").cast(DataType::Int64),
+        ])
+        .sort(
+            ["business_id", "case_id", "ts"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .ctx("reading case events")?;
+    let cb = str_values(&case_events, "business_id")?;
+    let cid = str_values(&case_events, "case_id")?;
+    let cty = str_values(&case_events, "event_type")?;
+    let cts = i64_values(&case_events, "ts")?;
+    let ccust = str_values(&case_events, "customer_key")?;
+    let ckind = str_values(&case_events, "case_kind")?;
+    let ccat = str_values(&case_events, "case_category")?;
+    let cstatus = str_values(&case_events, "case_status")?;
+    let crating = i64_values(&case_events, "rating")?;
+    struct Case {
+        business_id: String,
+        case_id: String,
+        customer_key: Option<String>,
+        kind: Option<String>,
+        category: Option<String>,
+        events: CaseEvents,
+    }
+    let mut cases: Vec<Case> = Vec::new();
+    let mut orphans: BTreeMap<(NaiveDate, String), i64> = BTreeMap::new();
+    let mut j = 0;
+    while j < case_events.height() {
+        let key = (
+            cb[j].clone().unwrap_or_default(),
+            cid[j].clone().unwrap_or_default(),
+        );
+        let mut opened: Option<usize> = None;
+        let mut statuses = Vec::new();
+        let mut ratings = Vec::new();
+        let group_start = j;
+        while j < case_events.height()
+            && (
+                cb[j].as_deref().unwrap_or_default(),
+                cid[j].as_deref().unwrap_or_default(),
+            ) == (key.0.as_str(), key.1.as_str())
+        {
+            let t = cts[j].unwrap_or_default();
+            match cty[j].as_deref() {
+                Some("case_opened") if opened.is_none() => opened = Some(j),
+                Some("case_status") => statuses.push((t, cstatus[j].clone().unwrap_or_default())),
+                Some("case_rating") => {
+                    if let Some(r) = crating[j] {
+                        ratings.push((t, r as i8));
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        match opened {
+            Some(o) => {
+                let opened_at = cts[o].unwrap_or_default();
+                if opened_at >= range_start && opened_at < range_end {
+                    cases.push(Case {
+                        business_id: key.0.clone(),
+                        case_id: key.1.clone(),
+                        customer_key: ccust[o].clone(),
+                        kind: ckind[o].clone(),
+                        category: ccat[o].clone(),
+                        events: CaseEvents {
+                            opened_at,
+                            statuses,
+                            ratings,
+                        },
+                    });
+                }
+            }
+            None => {
+                // Never opened (the opening may arrive late): counted, not a case.
+                for k in group_start..j {
+                    let t = cts[k].unwrap_or_default();
+                    if t >= range_start && t < range_end {
+                        *orphans.entry((utc_day(t), key.0.clone())).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    crate::timing::add("cases", t.elapsed());
+
+    // ---- write reply_waits and cases per start date, then business_daily
+    let t = std::time::Instant::now();
+    let mut waits_by_date: BTreeMap<NaiveDate, Vec<&(String, String, ReplyWait)>> = BTreeMap::new();
+    for w in &waits {
+        waits_by_date
+            .entry(utc_day(w.2.started_at))
+            .or_default()
+            .push(w);
+    }
+    let mut cases_by_date: BTreeMap<NaiveDate, Vec<&Case>> = BTreeMap::new();
+    for c in &cases {
+        cases_by_date
+            .entry(utc_day(c.events.opened_at))
+            .or_default()
+            .push(c);
+    }
+    for &day in dates {
+        let day_end = start_of(day.succ_opt().expect("date"));
+        // reply_waits
+        let mut rows = waits_by_date.remove(&day).unwrap_or_default();
+        rows.sort_by(|a, b| (&a.0, a.2.started_at, &a.1).cmp(&(&b.0, b.2.started_at, &b.1)));
+        let business_secs: Vec<Option<i64>> = rows
+            .iter()
+            .map(|(b, _, w)| {
+                w.replied_at
+                    .and_then(|r| clocks.of(b).business_seconds(w.started_at, r))
+            })
+            .collect();
+        let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
+        let mut waits_df = table_frame(
+            &REPLY_WAITS,
+            rows.len(),
+            vec![
+                text("business_id", rows.iter().map(|r| Some(r.0.as_str()))),
+                text("customer_key", rows.iter().map(|r| Some(r.1.as_str()))),
+                timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
+                timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
+                ints(
+                    "wait_seconds",
+                    rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
+                ),
+                ints("wait_business_seconds", business_secs.iter().copied()),
+                text("replied_by", rows.iter().map(|r| r.2.replied_by)),
+                timestamps(
+                    "human_replied_at",
+                    rows.iter().map(|r| r.2.human_replied_at),
+                ),
+                ints(
+                    "human_wait_seconds",
+                    rows.iter()
+                        .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
+                ),
+                ints(
+                    "inbound_messages",
+                    rows.iter().map(|r| Some(r.2.inbound_messages)),
+                ),
+                bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
+            ],
+        )?;
+        // cases
+        let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
+        day_cases.sort_by(|a, b| {
+            (&a.business_id, a.events.opened_at, &a.case_id).cmp(&(
+                &b.business_id,
+                b.events.opened_at,
+                &b.case_id,
+            ))
+        });
+        let case_clock: Vec<_> = day_cases
+            .iter()
+            .map(|c| {
+                let agents = c
+                    .customer_key
+                    .as_ref()
+                    .and_then(|k| agent_messages.get(&(c.business_id.clone(), k.clone())))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                case_clocks(&c.events, agents)
+            })
+            .collect();
+        let opened = |i: usize| day_cases[i].events.opened_at;
+        let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
+        let mut first_response_business = Vec::new();
+        let mut full_resolution_business = Vec::new();
+        for (i, k) in case_clock.iter().enumerate() {
+            let clock = clocks.of(&day_cases[i].business_id);
+            first_response_business.push(
+                k.first_response_at
+                    .and_then(|e| clock.business_seconds(opened(i), e)),
+            );
+            full_resolution_business.push(
+                k.last_resolved_at
+                    .and_then(|e| clock.business_seconds(opened(i), e)),
+            );
+        }
+        let idx = 0..day_cases.len();
+        let mut cases_df = table_frame(
+            &CASES,
+            day_cases.len(),
+            vec![
+                text(
+                    "business_id",
+                    day_cases.iter().map(|c| Some(c.business_id.as_str())),
+                ),
+                text(
+                    "case_id",
+                    day_cases.iter().map(|c| Some(c.case_id.as_str())),
+                ),
+                text(
+                    "customer_key",
+                    day_cases.iter().map(|c| c.customer_key.as_deref()),
+                ),
+                text("case_kind", day_cases.iter().map(|c| c.kind.as_deref())),
+                text(
+                    "case_category",
+                    day_cases.iter().map(|c| c.category.as_deref()),
+                ),
+                timestamps(
+                    "opened_at",
+                    day_cases.iter().map(|c| Some(c.events.opened_at)),
+                ),
+                timestamps(
+                    "first_response_at",
+                    case_clock.iter().map(|k| k.first_response_at),
+                ),
+                timestamps(
+                    "first_resolved_at",
+                    case_clock.iter().map(|k| k.first_resolved_at),
+                ),
+                timestamps(
+                    "last_resolved_at",
+                    case_clock.iter().map(|k| k.last_resolved_at),
+                ),
+                ints(
+                    "reopen_count",
+                    case_clock.iter().map(|k| Some(k.reopen_count)),
+                ),
+                ints(
+                    "agent_replies",
+                    case_clock.iter().map(|k| Some(k.agent_replies)),
+                ),
+                ints(
+                    "first_response_seconds",
+                    idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
+                ),
+                ints(
+                    "first_response_business_seconds",
+                    first_response_business.iter().copied(),
+                ),
+                ints(
+                    "first_resolution_seconds",
+                    idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
+                ),
+                ints(
+                    "full_resolution_seconds",
+                    idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
+                ),
+                ints(
+                    "full_resolution_business_seconds",
+                    full_resolution_business.iter().copied(),
+                ),
+                ints(
+                    "customer_wait_seconds",
+                    case_clock
+                        .iter()
+                        .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
+                ),
+                ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
+            ],
+        )?;
+        summary.waits += rows.len() as u64;
+        summary.waits_answered += rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
+        summary.cases += day_cases.len() as u64;
+
+        // business_daily
+        let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
+        for (b, _, w) in &rows {
+            let d = daily.entry(b.clone()).or_default();
+            d.waits += 1;
+            if let Some(r) = w.replied_at {
+                d.answered.push((r - w.started_at) / 1_000_000);
+            }
+            if w.is_first {
+                d.first_waits += 1;
+                if let Some(r) = w.replied_at {
+                    d.first_answered.push((r - w.started_at) / 1_000_000);
+                }
+                if let Some(h) = w.human_replied_at {
+                    d.first_human.push((h - w.started_at) / 1_000_000);
+                }
+                // SLA: answered within target, over = answered or still open past it.
+                let clock = clocks.of(b);
+                let target = clock.account.sla_first_response_minutes as i64 * 60;
+                let end = w.replied_at.unwrap_or(day_end);
+                let elapsed = clock
+                    .business_seconds(w.started_at, end)
+                    .unwrap_or((end - w.started_at) / 1_000_000);
+                match w.replied_at {
+                    Some(_) => {
+                        d.sla_over += 1;
+                        if elapsed <= target {
+                            d.sla_met += 1;
+                        }
+                    }
+                    None if elapsed > target => d.sla_over += 1,
+                    None => {}
+                }
+            }
+        }
+        for c in &day_cases {
+            let d = daily.entry(c.business_id.clone()).or_default();
+            d.cases_opened += 1;
+            let done_by_end = case_done_at(&c.events, day_end);
+            if done_by_end {
+                d.cases_resolved += 1;
+            }
+            if c.kind.as_deref() == Some("complaint") {
+                d.complaints += 1;
+            }
+        }
+        for ((date, business), n) in &orphans {
+            if *date == day {
+                daily.entry(business.clone()).or_default().orphans += n;
+                summary.orphan_case_events += *n as u64;
+            }
+        }
+        add_message_counts(lake, day, &mut daily)?;
+        let mut daily_df = daily_frame(&daily)?;
+        for (table, df) in [
+            (&REPLY_WAITS, &mut waits_df),
+            (&CASES, &mut cases_df),
+            (&BUSINESS_DAILY, &mut daily_df),
+        ] {
+            if df.height() == 0 {
+                *df = empty_frame(table);
+            }
+            lake::write_table_file(&lake.date_partition_file(table, day), df)?;
+        }
+    }
+    crate::timing::add("business_daily", t.elapsed());
+    Ok(summary)
+}
+
+/// Is the case in a done state at instant `t`?
+fn case_done_at(case: &CaseEvents, t: i64) -> bool {
+    case.statuses
+        .iter()
+        .filter(|(ts, _)| *ts >= case.opened_at && *ts < t)
+        .last()
+        .is_some_and(|(_, s)| is_done(s))
+}
+
+#[derive(Default)]
+struct Daily {
+    messages_in: i64,
+    out_agent: i64,
+    out_bot: i64,
+    out_system: i64,
+    delivered: i64,
+    failed: i64,
+    read: i64,
+    conversations: i64,
+    billed_source: Option<String>,
+    billable: [i64; 5],
+    waits: i64,
+    answered: Vec<i64>,
+    first_waits: i64,
+    first_answered: Vec<i64>,
+    first_human: Vec<i64>,
+    sla_met: i64,
+    sla_over: i64,
+    cases_opened: i64,
+    cases_resolved: i64,
+    complaints: i64,
+    orphans: i64,
+}
+
+fn read_partition(
+    lake: &Lake,
+    table: &crate::schema::Table,
+    day: NaiveDate,
+) -> Result<Option<DataFrame>> {
+    let path = lake.date_partition_file(table, day);
+    if !path.exists() {
+        return Ok(None);
+    }
+    lake::read_parquet(&path, None).map(Some)
+}
+
+/// Message, delivery, conversation and billable-unit counts of the day, from `events`,
+/// `messages`, `conversations`, `usage_daily` and `billing_sources`.
+fn add_message_counts(
+    lake: &Lake,
+    day: NaiveDate,
+    daily: &mut BTreeMap<String, Daily>,
+) -> Result<()> {
+    if let Some(ev) = read_partition(lake, &EVENTS, day)? {
+        let counts = ev
+            .lazy()
+            .filter(
+                col("event_type")
+                    .eq(lit("message_in"))
+                    .or(col("event_type").eq(lit("message_out"))),
+            )
+            .group_by([col("business_id"), col("event_type"), col("sender")])
+            .agg([len().cast(DataType::Int64).alias("n")])
+            .collect()
+            .ctx("counting messages")?;
+        let (b, e, s, n) = (
+            str_values(&counts, "business_id")?,
+            str_values(&counts, "event_type")?,
+            str_values(&counts, "sender")?,
+            i64_values(&counts, "n")?,
+        );
+        for i in 0..counts.height() {
+            let d = daily.entry(b[i].clone().unwrap_or_default()).or_default();
+            let n = n[i].unwrap_or_default();
+            match (e[i].as_deref(), s[i].as_deref()) {
+                (Some("message_in"), _) => d.messages_in += n,
+                (_, Some("bot")) => d.out_bot += n,
+                (_, Some("system")) => d.out_system += n,
+                _ => d.out_agent += n,
+            }
+        }
+    }
+    if let Some(m) = read_partition(lake, &MESSAGES, day)? {
+        let b = str_values(&m, "business_id")?;
+        let del = i64_values(&m, "delivered_at")?;
+        let rd = i64_values(&m, "read_at")?;
+        let fl = i64_values(&m, "failed_at")?;
+        for i in 0..m.height() {
+            let d = daily.entry(b[i].clone().unwrap_or_default()).or_default();
+            d.delivered += del[i].is_some() as i64;
+            d.read += rd[i].is_some() as i64;
+            d.failed += (fl[i].is_some() && del[i].is_none()) as i64;
+        }
+    }
+    if let Some(c) = read_partition(lake, &CONVERSATIONS, day)? {
+        for b in str_values(&c, "business_id")?.into_iter().flatten() {
+            daily.entry(b).or_default().conversations += 1;
+        }
+    }
+    // The billed source per business and billing month.
+    let mut billed: HashMap<(String, String), String> = HashMap::new();
+    let dir = lake.table_dir(&BILLING_SOURCES);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let path = e.path().join("part-0.parquet");
+            if path.exists() {
+                let df = lake::read_parquet(&path, None)?;
+                let (b, m, s) = (
+                    str_values(&df, "business_id")?,
+                    str_values(&df, "billing_month")?,
+                    str_values(&df, "source")?,
+                );
+                for i in 0..df.height() {
+                    if let (Some(b), Some(m), Some(s)) = (&b[i], &m[i], &s[i]) {
+                        billed.insert((b.clone(), m.clone()), s.clone());
+                    }
+                }
+            }
+        }
+    }
+    if let Some(u) = read_partition(lake, &USAGE_DAILY, day)? {
+        let b = str_values(&u, "business_id")?;
+        let m = str_values(&u, "billing_month")?;
+        let cat = str_values(&u, "category")?;
+        let src = str_values(&u, "source")?;
+        let billable: Vec<Option<bool>> = u
+            .column("billable")
+            .ctx("billable")?
+            .bool()
+            .ctx("billable")?
+            .iter()
+            .collect();
+        let units = i64_values(&u, "units")?;
+        for i in 0..u.height() {
+            let (Some(b), Some(m)) = (&b[i], &m[i]) else {
+                continue;
+            };
+            let source = billed
+                .get(&(b.clone(), m.clone()))
+                .map(String::as_str)
+                .unwrap_or("derived");
+            if src[i].as_deref() != Some(source) || billable[i] != Some(true) {
+                continue;
+            }
+            let d = daily.entry(b.clone()).or_default();
+            d.billed_source = Some(source.to_string());
+            let slot = match cat[i].as_deref() {
+                Some("marketing") => 0,
+                Some("utility") => 1,
+                Some("authentication") | Some("authentication_international") => 2,
+                Some("service") => 3,
+                _ => 4,
+            };
+            d.billable[slot] += units[i].unwrap_or_default();
+        }
+    }
+    Ok(())
+}
+
+fn daily_frame(daily: &BTreeMap<String, Daily>) -> Result<DataFrame> {
+    let d = || daily.values();
+    let sorted: Vec<Vec<i64>> = d()
+        .map(|x| {
+            let mut v = x.answered.clone();
+            v.sort_unstable();
+            v
+        })
+        .collect();
+    let first: Vec<Vec<i64>> = d()
+        .map(|x| {
+            let mut v = x.first_answered.clone();
+            v.sort_unstable();
+            v
+        })
+        .collect();
+    let human: Vec<Vec<i64>> = d()
+        .map(|x| {
+            let mut v = x.first_human.clone();
+            v.sort_unstable();
+            v
+        })
+        .collect();
+    let total = |x: &Daily| x.billable.iter().sum::<i64>();
+    let floats = |name: &str, v: Vec<Option<f64>>| Column::new(name.into(), v);
+    table_frame(
+        &BUSINESS_DAILY,
+        daily.len(),
+        vec![
+            text("business_id", daily.keys().map(|k| Some(k.as_str()))),
+            ints("messages_in", d().map(|x| Some(x.messages_in))),
+            ints("messages_out_agent", d().map(|x| Some(x.out_agent))),
+            ints("messages_out_bot", d().map(|x| Some(x.out_bot))),
+            ints("messages_out_system", d().map(|x| Some(x.out_system))),
+            ints("delivered", d().map(|x| Some(x.delivered))),
+            ints("failed", d().map(|x| Some(x.failed))),
+            floats(
+                "read_rate",
+                d().map(|x| (x.delivered > 0).then(|| x.read as f64 / x.delivered as f64))
+                    .collect(),
+            ),
+            ints("conversations_opened", d().map(|x| Some(x.conversations))),
+            text("billed_source", d().map(|x| x.billed_source.as_deref())),
+            ints("billable_units", d().map(|x| Some(total(x)))),
+            ints("billable_marketing", d().map(|x| Some(x.billable[0]))),
+            ints("billable_utility", d().map(|x| Some(x.billable[1]))),
+            ints("billable_authentication", d().map(|x| Some(x.billable[2]))),
+            ints("billable_service", d().map(|x| Some(x.billable[3]))),
+            ints("billable_other", d().map(|x| Some(x.billable[4]))),
+            ints("waits", d().map(|x| Some(x.waits))),
+            ints("waits_answered", d().map(|x| Some(x.answered.len() as i64))),
+            ints(
+                "waits_unanswered",
+                d().map(|x| Some(x.waits - x.answered.len() as i64)),
+            ),
+            ints(
+                "wait_p50_seconds",
+                sorted.iter().map(|v| nearest_rank(v, 0.5)),
+            ),
+            ints(
+                "wait_p90_seconds",
+                sorted.iter().map(|v| nearest_rank(v, 0.9)),
+            ),
+            ints(
+                "wait_p99_seconds",
+                sorted.iter().map(|v| nearest_rank(v, 0.99)),
+            ),
+            floats(
+                "wait_mean_seconds",
+                sorted
+                    .iter()
+                    .map(|v| (!v.is_empty()).then(|| v.iter().sum::<i64>() as f64 / v.len() as f64))
+                    .collect(),
+            ),
+            ints("wait_max_seconds", sorted.iter().map(|v| v.last().copied())),
+            ints("first_waits", d().map(|x| Some(x.first_waits))),
+            ints(
+                "first_response_p50_seconds",
+                first.iter().map(|v| nearest_rank(v, 0.5)),
+            ),
+            ints(
+                "first_human_response_p50_seconds",
+                human.iter().map(|v| nearest_rank(v, 0.5)),
+            ),
+            ints("sla_met", d().map(|x| Some(x.sla_met))),
+            ints("sla_over", d().map(|x| Some(x.sla_over))),
+            floats(
+                "sla_attainment",
+                d().map(|x| (x.sla_over > 0).then(|| x.sla_met as f64 / x.sla_over as f64))
+                    .collect(),
+            ),
+            ints("cases_opened", d().map(|x| Some(x.cases_opened))),
+            ints("cases_resolved", d().map(|x| Some(x.cases_resolved))),
+            ints("complaints_opened", d().map(|x| Some(x.complaints))),
+            floats(
+                "complaint_rate_per_1000",
+                d().map(|x| (total(x) > 0).then(|| x.complaints as f64 * 1000.0 / total(x) as f64))
+                    .collect(),
+            ),
+            ints("orphan_case_events", d().map(|x| Some(x.orphans))),
+        ],
+    )
+}
