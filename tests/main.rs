@@ -6,6 +6,7 @@ mod common;
 mod metering_common;
 
 mod analytics;
+mod analytics_pipeline;
 mod cli;
 mod fixtures;
 mod lake;

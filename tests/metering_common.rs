@@ -74,6 +74,38 @@ impl Script {
         ))
     }
 
+    /// A reply typed by a bot.
+    pub fn bot_reply(&mut self, customer: &str, id: &str, at: &str) -> &mut Self {
+        self.push(format!(
+            r#""type":"message_out","ts":"{at}","customer":"{customer}","message_id":"{id}","message_type":"text","sender":"bot""#
+        ))
+    }
+
+    pub fn case_opened(
+        &mut self,
+        case: &str,
+        customer: &str,
+        kind: &str,
+        category: &str,
+        at: &str,
+    ) -> &mut Self {
+        self.push(format!(
+            r#""type":"case_opened","ts":"{at}","customer":"{customer}","case_id":"{case}","case_kind":"{kind}","case_category":"{category}""#
+        ))
+    }
+
+    pub fn case_status(&mut self, case: &str, status: &str, at: &str) -> &mut Self {
+        self.push(format!(
+            r#""type":"case_status","ts":"{at}","case_id":"{case}","case_status":"{status}""#
+        ))
+    }
+
+    pub fn case_rating(&mut self, case: &str, rating: u8, at: &str) -> &mut Self {
+        self.push(format!(
+            r#""type":"case_rating","ts":"{at}","case_id":"{case}","rating":{rating}"#
+        ))
+    }
+
     pub fn status(&mut self, id: &str, status: &str, at: &str) -> &mut Self {
         self.push(format!(
             r#""type":"status","ts":"{at}","message_id":"{id}","status":"{status}""#
@@ -190,9 +222,13 @@ pub fn usage_lines(lake: &Path, source: &str) -> Vec<String> {
 /// Accounts for the tests: `biz_1` billed in `timezone`, Brazilian, eligible for
 /// authentication-international when `auth_intl`.
 pub fn accounts(timezone: &str, auth_intl: bool) -> Accounts {
+    accounts_with_hours(timezone, auth_intl, "mon-fri 09:00-18:00")
+}
+
+pub fn accounts_with_hours(timezone: &str, auth_intl: bool, hours: &str) -> Accounts {
     let csv = format!(
         "business_id,name,address,vat_id,country,currency,timezone,billing_email,tax_pct,markup_pct,monthly_fee,payment_terms_days,active_from,active_to,auth_intl_eligible,sla_first_response_minutes,business_hours\n\
-         {BUSINESS},Test Bank,\"1 Test Street\",BR1,BR,USD,{timezone},b@example.com,0,0,0,30,2022-01-01,,{auth_intl},15,mon-fri 09:00-18:00\n"
+         {BUSINESS},Test Bank,\"1 Test Street\",BR1,BR,USD,{timezone},b@example.com,0,0,0,30,2022-01-01,,{auth_intl},15,{hours}\n"
     );
     Accounts::parse(&csv, Path::new("test-accounts.csv")).expect("test accounts")
 }
