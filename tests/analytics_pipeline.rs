@@ -136,6 +136,7 @@ fn a_reopened_case_and_its_clocks_through_the_pipeline() {
         .case_rating("c1", 5, "2025-10-01T14:00:00Z")
         .case_rating("c1", 3, "2025-10-01T15:00:00Z")
         .case_status("ghost", "resolved", "2025-10-01T10:00:00Z")
+        .case_opened("c2", BR2, "request", "delivery", "2025-10-01T20:00:00Z")
         .template_delivered(BR2, "m1", "marketing", "2025-10-01T16:00:00Z");
     let lake = lake_with(
         &sc,
@@ -163,19 +164,29 @@ fn a_reopened_case_and_its_clocks_through_the_pipeline() {
     let daily = one(
         &lake.lake(),
         "SELECT cases_opened, cases_resolved, complaints_opened, billable_units, \
-         complaint_rate_per_1000, orphan_case_events, billed_source FROM business_daily",
+         complaint_rate_per_1000, orphan_case_events, billed_source, cases_reopened, \
+         cases_one_touch, cases_timely_response, case_backlog, csat_satisfied, csat_ratings \
+         FROM business_daily",
     );
-    // One complaint per one billable unit (the marketing template): 1,000 per 1,000.
+    // Two cases opened, one done at the day's end (c1: reopened once, one agent reply,
+    // answered in 30 min, latest rating 3) and one still open (the backlog). One
+    // complaint per one billable unit (the marketing template): 1,000 per 1,000.
     assert_eq!(
         daily,
         vec![
-            s("1"),
+            s("2"),
             s("1"),
             s("1"),
             s("1"),
             s("1000.0"),
             s("1"),
-            s("derived")
+            s("derived"),
+            s("1"),
+            s("1"),
+            s("1"),
+            s("1"),
+            s("0"),
+            s("1"),
         ]
     );
 }

@@ -23,7 +23,7 @@ use crate::schema::{
     USAGE_DAILY,
 };
 
-use super::cases::{case_clocks, is_done, CaseEvents};
+use super::cases::{case_clocks, is_done, is_satisfied, CaseEvents};
 use super::hours::{business_seconds, Schedule};
 use super::waits::{nearest_rank, reply_waits, ReplyWait};
 use super::{Happening, Kind};
@@ -36,6 +36,9 @@ pub struct AnalyticsSummary {
     pub cases: u64,
     pub orphan_case_events: u64,
 }
+
+/// A first response within this long is timely (metrics.md: 24 h by default).
+const TIMELY_RESPONSE_MICROS: i64 = 24 * 3_600_000_000;
 
 fn start_of(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0)
@@ -325,6 +328,8 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
         events: CaseEvents,
     }
     let mut cases: Vec<Case> = Vec::new();
+    // Every case of the lake (business, opened at, statuses), for the backlog.
+    let mut opened_cases: Vec<(String, i64, CaseEvents)> = Vec::new();
     let mut orphans: BTreeMap<(NaiveDate, String), i64> = BTreeMap::new();
     let mut j = 0;
     while j < case_events.height() {
@@ -358,6 +363,15 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
         match opened {
             Some(o) => {
                 let opened_at = cts[o].unwrap_or_default();
+                opened_cases.push((
+                    key.0.clone(),
+                    opened_at,
+                    CaseEvents {
+                        opened_at,
+                        statuses: statuses.clone(),
+                        ratings: Vec::new(),
+                    },
+                ));
                 if opened_at >= range_start && opened_at < range_end {
                     cases.push(Case {
                         business_id: key.0.clone(),
@@ -595,15 +609,28 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
                 }
             }
         }
-        for c in &day_cases {
+        for (c, k) in day_cases.iter().zip(&case_clock) {
             let d = daily.entry(c.business_id.clone()).or_default();
             d.cases_opened += 1;
             let done_by_end = case_done_at(&c.events, day_end);
-            if done_by_end {
-                d.cases_resolved += 1;
+            d.cases_resolved += done_by_end as i64;
+            d.cases_reopened += (k.reopen_count > 0) as i64;
+            d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
+            d.timely += k
+                .first_response_at
+                .is_some_and(|r| r - c.events.opened_at <= TIMELY_RESPONSE_MICROS)
+                as i64;
+            if let Some(r) = k.rating {
+                d.rated += 1;
+                d.satisfied += is_satisfied(r) as i64;
             }
             if c.kind.as_deref() == Some("complaint") {
                 d.complaints += 1;
+            }
+        }
+        for (business, opened_at, events) in &opened_cases {
+            if *opened_at < day_end && !case_done_at(events, day_end) {
+                daily.entry(business.clone()).or_default().backlog += 1;
             }
         }
         for ((date, business), n) in &orphans {
@@ -659,6 +686,12 @@ struct Daily {
     sla_over: i64,
     cases_opened: i64,
     cases_resolved: i64,
+    cases_reopened: i64,
+    one_touch: i64,
+    timely: i64,
+    backlog: i64,
+    satisfied: i64,
+    rated: i64,
     complaints: i64,
     orphans: i64,
 }
@@ -881,6 +914,12 @@ fn daily_frame(daily: &BTreeMap<String, Daily>) -> Result<DataFrame> {
             ),
             ints("cases_opened", d().map(|x| Some(x.cases_opened))),
             ints("cases_resolved", d().map(|x| Some(x.cases_resolved))),
+            ints("cases_reopened", d().map(|x| Some(x.cases_reopened))),
+            ints("cases_one_touch", d().map(|x| Some(x.one_touch))),
+            ints("cases_timely_response", d().map(|x| Some(x.timely))),
+            ints("case_backlog", d().map(|x| Some(x.backlog))),
+            ints("csat_satisfied", d().map(|x| Some(x.satisfied))),
+            ints("csat_ratings", d().map(|x| Some(x.rated))),
             ints("complaints_opened", d().map(|x| Some(x.complaints))),
             floats(
                 "complaint_rate_per_1000",
