@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::accounts::{Account, Accounts};
 use crate::error::{PolarsContext, Result};
@@ -416,16 +417,26 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
             .or_default()
             .push(c);
     }
+    let billed = billed_sources(lake)?;
+    for b in waits
+        .iter()
+        .map(|w| &w.0)
+        .chain(cases.iter().map(|c| &c.business_id))
+    {
+        clocks.of(b);
+    }
+    let ready = &clocks.by_business;
     for &day in dates {
         let day_end = start_of(day.succ_opt().expect("date"));
         // reply_waits
         let mut rows = waits_by_date.remove(&day).unwrap_or_default();
         rows.sort_by(|a, b| (&a.0, a.2.started_at, &a.1).cmp(&(&b.0, b.2.started_at, &b.1)));
+        // Each wait's business hours walk its days through the time zone: in parallel.
         let business_secs: Vec<Option<i64>> = rows
-            .iter()
+            .par_iter()
             .map(|(b, _, w)| {
                 w.replied_at
-                    .and_then(|r| clocks.of(b).business_seconds(w.started_at, r))
+                    .and_then(|r| ready[b.as_str()].business_seconds(w.started_at, r))
             })
             .collect();
         let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
@@ -485,7 +496,7 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
         let mut first_response_business = Vec::new();
         let mut full_resolution_business = Vec::new();
         for (i, k) in case_clock.iter().enumerate() {
-            let clock = clocks.of(&day_cases[i].business_id);
+            let clock = &ready[day_cases[i].business_id.as_str()];
             first_response_business.push(
                 k.first_response_at
                     .and_then(|e| clock.business_seconds(opened(i), e)),
@@ -576,7 +587,7 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
 
         // business_daily
         let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
-        for (b, _, w) in &rows {
+        for (i, (b, _, w)) in rows.iter().enumerate() {
             let d = daily.entry(b.clone()).or_default();
             d.waits += 1;
             if let Some(r) = w.replied_at {
@@ -591,12 +602,15 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
                     d.first_human.push((h - w.started_at) / 1_000_000);
                 }
                 // SLA: answered within target, over = answered or still open past it.
-                let clock = clocks.of(b);
+                // Answered: the wait's own duration (business hours computed above).
+                let clock = &ready[b.as_str()];
                 let target = clock.account.sla_first_response_minutes as i64 * 60;
                 let end = w.replied_at.unwrap_or(day_end);
-                let elapsed = clock
-                    .business_seconds(w.started_at, end)
-                    .unwrap_or((end - w.started_at) / 1_000_000);
+                let elapsed = match w.replied_at {
+                    Some(_) => business_secs[i],
+                    None => clock.business_seconds(w.started_at, end),
+                }
+                .unwrap_or((end - w.started_at) / 1_000_000);
                 match w.replied_at {
                     Some(_) => {
                         d.sla_over += 1;
@@ -639,7 +653,7 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
                 summary.orphan_case_events += *n as u64;
             }
         }
-        add_message_counts(lake, day, &mut daily)?;
+        add_message_counts(lake, &billed, day, &mut daily)?;
         let mut daily_df = daily_frame(&daily)?;
         for (table, df) in [
             (&REPLY_WAITS, &mut waits_df),
@@ -700,22 +714,51 @@ fn read_partition(
     lake: &Lake,
     table: &crate::schema::Table,
     day: NaiveDate,
+    columns: &[&str],
 ) -> Result<Option<DataFrame>> {
     let path = lake.date_partition_file(table, day);
     if !path.exists() {
         return Ok(None);
     }
-    lake::read_parquet(&path, None).map(Some)
+    let columns = Some(columns.iter().map(|c| c.to_string()).collect());
+    lake::read_parquet(&path, columns).map(Some)
+}
+
+/// The billed source per (business, billing month), from `billing_sources`.
+fn billed_sources(lake: &Lake) -> Result<HashMap<(String, String), String>> {
+    let mut billed: HashMap<(String, String), String> = HashMap::new();
+    let dir = lake.table_dir(&BILLING_SOURCES);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let path = e.path().join("part-0.parquet");
+            if path.exists() {
+                let df = lake::read_parquet(&path, None)?;
+                let (b, m, s) = (
+                    str_values(&df, "business_id")?,
+                    str_values(&df, "billing_month")?,
+                    str_values(&df, "source")?,
+                );
+                for i in 0..df.height() {
+                    if let (Some(b), Some(m), Some(s)) = (&b[i], &m[i], &s[i]) {
+                        billed.insert((b.clone(), m.clone()), s.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(billed)
 }
 
 /// Message, delivery, conversation and billable-unit counts of the day, from `events`,
 /// `messages`, `conversations`, `usage_daily` and `billing_sources`.
 fn add_message_counts(
     lake: &Lake,
+    billed: &HashMap<(String, String), String>,
     day: NaiveDate,
     daily: &mut BTreeMap<String, Daily>,
 ) -> Result<()> {
-    if let Some(ev) = read_partition(lake, &EVENTS, day)? {
+    if let Some(ev) = read_partition(lake, &EVENTS, day, &["event_type", "business_id", "sender"])?
+    {
         let counts = ev
             .lazy()
             .filter(
@@ -744,7 +787,12 @@ fn add_message_counts(
             }
         }
     }
-    if let Some(m) = read_partition(lake, &MESSAGES, day)? {
+    if let Some(m) = read_partition(
+        lake,
+        &MESSAGES,
+        day,
+        &["business_id", "delivered_at", "read_at", "failed_at"],
+    )? {
         let b = str_values(&m, "business_id")?;
         let del = i64_values(&m, "delivered_at")?;
         let rd = i64_values(&m, "read_at")?;
@@ -756,33 +804,24 @@ fn add_message_counts(
             d.failed += (fl[i].is_some() && del[i].is_none()) as i64;
         }
     }
-    if let Some(c) = read_partition(lake, &CONVERSATIONS, day)? {
+    if let Some(c) = read_partition(lake, &CONVERSATIONS, day, &["business_id"])? {
         for b in str_values(&c, "business_id")?.into_iter().flatten() {
             daily.entry(b).or_default().conversations += 1;
         }
     }
-    // The billed source per business and billing month.
-    let mut billed: HashMap<(String, String), String> = HashMap::new();
-    let dir = lake.table_dir(&BILLING_SOURCES);
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let path = e.path().join("part-0.parquet");
-            if path.exists() {
-                let df = lake::read_parquet(&path, None)?;
-                let (b, m, s) = (
-                    str_values(&df, "business_id")?,
-                    str_values(&df, "billing_month")?,
-                    str_values(&df, "source")?,
-                );
-                for i in 0..df.height() {
-                    if let (Some(b), Some(m), Some(s)) = (&b[i], &m[i], &s[i]) {
-                        billed.insert((b.clone(), m.clone()), s.clone());
-                    }
-                }
-            }
-        }
-    }
-    if let Some(u) = read_partition(lake, &USAGE_DAILY, day)? {
+    if let Some(u) = read_partition(
+        lake,
+        &USAGE_DAILY,
+        day,
+        &[
+            "business_id",
+            "billing_month",
+            "category",
+            "source",
+            "billable",
+            "units",
+        ],
+    )? {
         let b = str_values(&u, "business_id")?;
         let m = str_values(&u, "billing_month")?;
         let cat = str_values(&u, "category")?;
