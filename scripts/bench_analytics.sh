@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# Analytics throughput: `msgmeter build` over a lake ingested from generated event-log
+# traffic (which, unlike webhooks, carries cases), with its analytics stages set against a
+# DuckDB query computing reply waits and their p50/p90 from the same `events` Parquet
+# (scripts/duckdb_waits.py).
+#
+# Usage: scripts/bench_analytics.sh [SIZES...]        (default: 10000000)
+#
+# SIZES are target events per run, spread over 20 days. Everything goes to bench-out/ at
+# the repository root (gitignored): generated data (bench-out/data/events-SIZE, shared with
+# bench_ingest.sh, kept and reused), fresh lakes, logs, a Python venv for DuckDB, and the
+# result table bench-out/analytics.md.
+#
+# Environment:
+#   CARGO_TARGET_DIR            where cargo builds (default /root/.cache/msgmeter/target)
+#   MSGMETER_PSEUDONYM_KEY      pseudonym key for the ingest (default: the bench key)
+#   BENCH_DUCKDB_MEMORY_LIMIT   DuckDB memory_limit, e.g. 8GB (default: DuckDB's own)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$ROOT/bench-out
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/msgmeter/target}
+TARGET=$CARGO_TARGET_DIR
+MSGMETER=$TARGET/release/msgmeter
+VENV=$OUT/venv
+DAYS=20
+DUCKDB_THREADS=2
+# A fixed clock, so that nothing generated counts as future_timestamp whenever this runs;
+# it also names the run manifests.
+NOW=2026-01-01T00:00:00Z
+# The same key as bench_ingest.sh, so that a lake ingested by either is the same lake.
+export MSGMETER_PSEUDONYM_KEY=${MSGMETER_PSEUDONYM_KEY:-msgmeter-bench-key-not-a-secret-0123456789}
+# The build's analytics stages (stage_seconds keys), summed as "msgmeter analytics s".
+ANALYTICS_STAGES=analytics_load,reply_waits,cases,business_daily
+
+usage() {
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    usage
+    exit 0
+fi
+SIZES=("$@")
+if [[ ${#SIZES[@]} -eq 0 ]]; then
+    SIZES=(10000000)
+fi
+for size in "${SIZES[@]}"; do
+    if ! [[ $size =~ ^[0-9]+$ ]] || ((size < DAYS)); then
+        echo "bench_analytics: size '$size' is not a whole number of events >= $DAYS" >&2
+        exit 2
+    fi
+done
+
+# Every command that does work is echoed first (to stderr, quoted so it can be pasted).
+show() {
+    printf '+' >&2
+    printf ' %q' "$@" >&2
+    printf '\n' >&2
+}
+run() {
+    show "$@"
+    "$@"
+}
+
+# A ratio a/b formatted with FORMAT, or a dash when either side is missing.
+ratio() {
+    awk -v a="$1" -v b="$2" -v f="${3:-%.0f}" 'BEGIN {
+        if (a == "" || b == "" || a !~ /^[0-9.]+$/ || b !~ /^[0-9.]+$/ || b + 0 == 0) print "—"
+        else printf f "\n", a / b
+    }'
+}
+
+# Wall seconds and peak RSS (MiB) from a `/usr/bin/time -v` report.
+wall_seconds() {
+    # "Elapsed (wall clock) time (h:mm:ss or m:ss): 1:02.34" — fold h:m:s into seconds.
+    awk '/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$1"
+}
+peak_rss_mib() {
+    awk '/Maximum resident set size/ { printf "%.0f\n", $NF / 1024 }' "$1"
+}
+
+# timed NAME CMD...: run CMD under /usr/bin/time -v with its output in logs/NAME.{out,time};
+# show the last lines; return CMD's exit status (the caller decides whether it is fatal).
+timed() {
+    local name=$1
+    shift
+    local rc=0
+    show /usr/bin/time -v -o "$OUT/logs/$name.time" "$@"
+    /usr/bin/time -v -o "$OUT/logs/$name.time" "$@" >"$OUT/logs/$name.out" 2>&1 || rc=$?
+    tail -n 3 "$OUT/logs/$name.out" | sed 's/^/    /' >&2
+    return "$rc"
+}
+
+ensure_time() {
+    [[ -x /usr/bin/time ]] && return
+    local sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    run "${sudo[@]}" apt-get install -y time || {
+        run "${sudo[@]}" apt-get update
+        run "${sudo[@]}" apt-get install -y time
+    }
+}
+
+# DuckDB lives in its own venv under bench-out/ (the one the other benches use), never in
+# the system Python.
+ensure_duckdb() {
+    if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
+        return
+    fi
+    run python3 -m venv "$VENV"
+    run "$VENV/bin/pip" install --quiet duckdb
+}
+
+# Generate FORMAT data of SIZE events into DIR once; the marker file is written only after
+# `generate` succeeds, so an interrupted run is regenerated rather than half-measured.
+# Same flags, folder and marker as bench_ingest.sh: either script reuses the other's data.
+ensure_data() {
+    local format=$1 size=$2 dir=$3
+    local marker=$dir.complete
+    if [[ -f $marker ]]; then
+        echo "reusing $dir ($(cat "$marker"))" >&2
+        return
+    fi
+    rm -rf "$dir"
+    run "$MSGMETER" generate --out "$dir" --format "$format" --businesses 50 --customers 200000 \
+        --start 2025-10-01 --days "$DAYS" --events-per-day $((size / DAYS)) --seed 1 \
+        --files-per-day 4 | tee "$marker.tmp" >&2
+    mv "$marker.tmp" "$marker"
+}
+
+# The commit measured, marked +dirty when the working tree differs from it.
+source_version() {
+    local commit
+    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) || {
+        echo "unknown commit"
+        return
+    }
+    git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit+="+dirty"
+    echo "$commit"
+}
+
+# manifest_field FILE WHAT [KEYS]: read a run manifest with python3's json. WHAT is
+# `accepted` (totals.accepted), `stages` (the whole stage_seconds object on one line,
+# 3 decimals) or `sum` (the stage_seconds of the comma-separated KEYS added up, 3 decimals,
+# then a tab and the comma-separated KEYS the manifest lacks, counted as 0; empty if none).
+manifest_field() {
+    python3 -c '
+import json, sys
+path, what = sys.argv[1], sys.argv[2]
+try:
+    with open(path, encoding="utf-8") as f:
+        m = json.load(f)
+except (OSError, ValueError) as e:
+    sys.exit(f"bench_analytics: cannot read the run manifest {path}: {e}")
+stages = m.get("stage_seconds") or {}
+if what == "accepted":
+    value = (m.get("totals") or {}).get("accepted")
+    if value is None:
+        sys.exit(f"bench_analytics: {path} has no totals.accepted")
+    print(value)
+elif what == "stages":
+    print(json.dumps({k: round(v, 3) for k, v in stages.items()}, separators=(", ", ": ")))
+elif what == "sum":
+    keys = [k for k in sys.argv[3].split(",") if k]
+    missing = [k for k in keys if k not in stages]
+    total = sum(stages.get(k, 0) for k in keys)
+    print(f"{total:.3f}\t" + ",".join(missing))
+else:
+    sys.exit(f"bench_analytics: unknown manifest field {what}")
+' "$@"
+}
+
+# The manifest of the run whose id LOG's last "run <id>" names, or else the only manifest
+# of COMMAND in LAKE/_runs (the lake is fresh, so there is one).
+find_manifest() {
+    local lake=$1 command=$2 log=$3
+    local id path
+    id=$(sed -n 's/.*; run \([^ ;]*\)$/\1/p' "$log" | tail -n 1)
+    path=$lake/_runs/$id.json
+    if [[ -n $id && -f $path ]]; then
+        echo "$path"
+        return
+    fi
+    local found=()
+    mapfile -t found < <(find "$lake/_runs" -maxdepth 1 -name "*-$command-*.json" 2>/dev/null | LC_ALL=C sort)
+    if ((${#found[@]} != 1)); then
+        echo "bench_analytics: expected one *-$command-*.json in $lake/_runs, found ${#found[@]}; see $log" >&2
+        return 1
+    fi
+    echo "${found[0]}"
+}
+
+if [[ ! -f $ROOT/scripts/duckdb_waits.py ]]; then
+    echo "bench_analytics: $ROOT/scripts/duckdb_waits.py is missing" >&2
+    exit 1
+fi
+command -v python3 >/dev/null || {
+    echo "bench_analytics: python3 is needed (manifests, DuckDB venv)" >&2
+    exit 1
+}
+mkdir -p "$OUT/data" "$OUT/lakes" "$OUT/logs"
+ensure_time
+# Builds only what changed; the bench always measures the current source.
+run cargo build --manifest-path "$ROOT/Cargo.toml" --release --bin msgmeter
+ensure_duckdb
+DUCKDB_VERSION=$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')
+DUCK_ARGS=(--threads "$DUCKDB_THREADS")
+if [[ -n ${BENCH_DUCKDB_MEMORY_LIMIT:-} ]]; then
+    DUCK_ARGS+=(--memory-limit "$BENCH_DUCKDB_MEMORY_LIMIT")
+fi
+
+# Results, keyed by size.
+declare -A EVENTS B_S B_RSS A_S STAGES D_S D_RSS
+NOTES=()
+
+for size in "${SIZES[@]}"; do
+    echo "== analytics, $size events" >&2
+    # The event-log format: webhooks carry no cases, and the build's cases stage needs them.
+    dir=$OUT/data/events-$size
+    ensure_data events "$size" "$dir"
+
+    # A fresh lake of its own (bench_ingest.sh's lakes/events-SIZE is left alone).
+    lake=$OUT/lakes/analytics-events-$size
+    rm -rf "$lake"
+    # Exit 1 means "ingested, but not everything was clean": still a lake to build from,
+    # as long as the totals were printed.
+    rc=0
+    timed "analytics-ingest-$size" "$MSGMETER" ingest --lake "$lake" --now "$NOW" \
+        --format auto "$dir" || rc=$?
+    if ! grep -q $'^total\tread ' "$OUT/logs/analytics-ingest-$size.out"; then
+        echo "bench_analytics: msgmeter ingest failed (exit $rc); see $OUT/logs/analytics-ingest-$size.out" >&2
+        exit 1
+    fi
+    ((rc == 0)) || NOTES+=("msgmeter ingest exited $rc on $size events (totals were printed; see logs/analytics-ingest-$size.out)")
+    ingest_manifest=$(find_manifest "$lake" ingest "$OUT/logs/analytics-ingest-$size.out")
+    EVENTS[$size]=$(manifest_field "$ingest_manifest" accepted)
+
+    rc=0
+    timed "analytics-build-$size" "$MSGMETER" build --lake "$lake" --now "$NOW" || rc=$?
+    if ((rc != 0)); then
+        echo "bench_analytics: msgmeter build failed (exit $rc); see $OUT/logs/analytics-build-$size.out" >&2
+        exit 1
+    fi
+    build_manifest=$(find_manifest "$lake" build "$OUT/logs/analytics-build-$size.out")
+    B_S[$size]=$(wall_seconds "$OUT/logs/analytics-build-$size.time")
+    B_RSS[$size]=$(peak_rss_mib "$OUT/logs/analytics-build-$size.time")
+    STAGES[$size]=$(manifest_field "$build_manifest" stages)
+    IFS=$'\t' read -r "A_S[$size]" missing < <(manifest_field "$build_manifest" sum "$ANALYTICS_STAGES")
+    if [[ -n $missing ]]; then
+        echo "bench_analytics: warning: $build_manifest has no stage_seconds ${missing//,/, }; counted as 0" >&2
+        NOTES+=("the build manifest on $size events has no stage_seconds ${missing//,/, }: counted as 0 in msgmeter analytics s")
+    fi
+
+    # The yardstick, on the same events Parquet the build just read (so equally cached).
+    if timed "duckdb-waits-$size" "$VENV/bin/python" "$ROOT/scripts/duckdb_waits.py" \
+        "${DUCK_ARGS[@]}" "$lake"; then
+        D_S[$size]=$(sed -n 's/^duckdb_waits_seconds=\([0-9.]*\)$/\1/p' "$OUT/logs/duckdb-waits-$size.out" | tail -n 1)
+        D_RSS[$size]=$(peak_rss_mib "$OUT/logs/duckdb-waits-$size.time")
+        if [[ -z ${D_S[$size]} ]]; then
+            D_S[$size]="failed"
+            NOTES+=("DuckDB printed no duckdb_waits_seconds on $size events; see bench-out/logs/duckdb-waits-$size.out")
+        fi
+        # "duckdb_waits rows=R waits=W answered=A unanswered=U", for the reader to set
+        # against the build's reply_waits table.
+        d_counts=$(sed -n 's/^duckdb_waits \(.*\)$/\1/p' "$OUT/logs/duckdb-waits-$size.out" | tail -n 1)
+        [[ -z $d_counts ]] || NOTES+=("DuckDB on $size events: $d_counts (rows = businesses)")
+    else
+        # Most likely memory: record it, keep going.
+        D_S[$size]="failed"
+        D_RSS[$size]=$(peak_rss_mib "$OUT/logs/duckdb-waits-$size.time" 2>/dev/null || true)
+        NOTES+=("DuckDB failed on $size events; see bench-out/logs/duckdb-waits-$size.out (BENCH_DUCKDB_MEMORY_LIMIT lets it spill)")
+    fi
+done
+
+# The report: a Markdown table plus what a reader needs to trust or reproduce it.
+{
+    echo "# Analytics benchmark"
+    echo
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
+        "msgmeter $(source_version)," \
+        "DuckDB $DUCKDB_VERSION ($DUCKDB_THREADS threads${BENCH_DUCKDB_MEMORY_LIMIT:+, memory_limit $BENCH_DUCKDB_MEMORY_LIMIT})."
+    echo
+    echo "Event-log traffic over $DAYS days (bench-out/data/events-SIZE, with cases), ingested into a fresh lake," \
+        "then \`msgmeter build --lake LAKE --now $NOW\` (every date) timed whole." \
+        "events = rows accepted into \`events\` (the ingest manifest's totals.accepted)." \
+        "msgmeter analytics s = the build run manifest's stage_seconds ${ANALYTICS_STAGES//,/ + }" \
+        "(reply waits, cases and business_daily together: more work than the DuckDB side)." \
+        "DuckDB reply waits is the wall time of scripts/duckdb_waits.py's query alone" \
+        "(execute and fetch, on the same \`events\` Parquet: waits, answered, p50 and p90 per business)," \
+        "its peak RSS that of the whole Python process." \
+        "Ratio below 1: msgmeter's analytics stages are faster. stage_seconds in seconds."
+    echo
+    echo "| events | msgmeter build s | build peak RSS MiB | msgmeter analytics s | DuckDB reply waits + p50/p90 s | ratio (msgmeter analytics / DuckDB) | DuckDB peak RSS MiB | stage_seconds |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---|"
+    for size in "${SIZES[@]}"; do
+        echo "| ${EVENTS[$size]} | ${B_S[$size]} | ${B_RSS[$size]} | ${A_S[$size]}" \
+            "| ${D_S[$size]:-—} | $(ratio "${A_S[$size]}" "${D_S[$size]:-}" %.2f) | ${D_RSS[$size]:-—}" \
+            "| \`${STAGES[$size]}\` |"
+    done
+    if ((${#NOTES[@]} > 0)); then
+        echo
+        printf -- '- %s\n' "${NOTES[@]}"
+    fi
+} >"$OUT/analytics.md"
+
+echo >&2
+cat "$OUT/analytics.md"
