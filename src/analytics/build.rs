@@ -38,6 +38,9 @@ pub struct AnalyticsSummary {
     pub orphan_case_events: u64,
 }
 
+/// Passes over the messages, a group of businesses each (bounds memory).
+const ANALYTICS_PASSES: usize = 4;
+
 /// A first response within this long is timely (metrics.md: 24 h by default).
 const TIMELY_RESPONSE_MICROS: i64 = 24 * 3_600_000_000;
 
@@ -49,7 +52,8 @@ fn start_of(d: NaiveDate) -> i64 {
 }
 
 /// Kind codes computed in polars: 0 customer message, 1 reaction, 2 template or
-/// notification, 3 agent reply, 4 bot reply.
+/// notification, 3 agent reply (message_out), 4 bot reply, 5 a reply known only through
+/// its webhook status (an agent's, but not a case's agent message).
 fn kind_code() -> Expr {
     let is_in = col("event_type").eq(lit("message_in"));
     let is_out = col("event_type").eq(lit("message_out"));
@@ -194,96 +198,111 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
         }
     }
 
-    // ---- every message from the day before the first date to the lake's end
-    let messages = crate::metering::scan_events(lake, window_from, lake_last)?
-        .with_column(kind_code().alias("kind"))
-        .filter(
-            col("customer_key")
-                .is_not_null()
-                .and(col("kind").is_not_null()),
-        )
-        .select([
-            col("business_id"),
-            col("customer_key"),
-            col("ts").cast(DataType::Int64),
-            col("kind"),
-            col("event_type"),
-        ])
-        .sort(
-            ["business_id", "customer_key", "ts", "kind"],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .ctx("reading messages for reply waits")?;
+    // ---- every message from the day before the first date to the lake's end, a group of
+    // businesses at a time (the files are sorted by business, so each pass reads a slice
+    // of them): memory holds a quarter of the messages, not all.
+    let businesses: Vec<String> = {
+        let df = crate::metering::scan_events(lake, window_from, lake_last)?
+            .select([col("business_id")])
+            .unique(None, UniqueKeepStrategy::Any)
+            .sort(["business_id"], SortMultipleOptions::default())
+            .collect()
+            .ctx("listing businesses")?;
+        str_values(&df, "business_id")?
+            .into_iter()
+            .flatten()
+            .collect()
+    };
     crate::timing::add("analytics_load", t.elapsed());
-
-    // ---- reply waits per customer timeline
-    let t = std::time::Instant::now();
-    let b = messages
-        .column("business_id")
-        .ctx("business_id")?
-        .str()
-        .ctx("business_id")?
-        .clone();
-    let c = messages
-        .column("customer_key")
-        .ctx("customer_key")?
-        .str()
-        .ctx("customer_key")?
-        .clone();
-    let ts = messages.column("ts").ctx("ts")?.i64().ctx("ts")?.clone();
-    let kind = messages
-        .column("kind")
-        .ctx("kind")?
-        .i32()
-        .ctx("kind")?
-        .clone();
-    let event_type = messages
-        .column("event_type")
-        .ctx("event_type")?
-        .str()
-        .ctx("event_type")?
-        .clone();
     let mut waits: Vec<(String, String, ReplyWait)> = Vec::new();
     // Agent messages (message_out only) per (business, customer), for case clocks.
     let mut agent_messages: HashMap<(String, String), Vec<i64>> = HashMap::new();
-    let n = messages.height();
-    let mut i = 0;
-    while i < n {
-        let key = (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default());
-        let mut timeline = Vec::new();
-        let owned_key = (key.0.to_string(), key.1.to_string());
-        if let Some(&since) = owed_since.get(&owned_key) {
-            timeline.push(Happening {
-                ts: since,
-                kind: Kind::CustomerMessage,
-            });
-        }
-        let mut agents = Vec::new();
-        while i < n && (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default()) == key {
-            if let (Some(t), Some(k)) = (ts.get(i), kind.get(i)) {
-                let h = Happening {
-                    ts: t,
-                    kind: kind_of(k),
-                };
-                if k == 3 && event_type.get(i) == Some("message_out") {
-                    agents.push(t);
+    let group_size = businesses.len().div_ceil(ANALYTICS_PASSES).max(1);
+    for group in businesses.chunks(group_size) {
+        let t = std::time::Instant::now();
+        let in_group = group.iter().fold(lit(false), |any, b| {
+            any.or(col("business_id").eq(lit(b.clone())))
+        });
+        let messages = crate::metering::scan_events(lake, window_from, lake_last)?
+            .filter(in_group)
+            .with_column(kind_code().alias("kind"))
+            .filter(
+                col("customer_key")
+                    .is_not_null()
+                    .and(col("kind").is_not_null()),
+            )
+            .select([
+                col("business_id"),
+                col("customer_key"),
+                col("ts").cast(DataType::Int64),
+                col("kind"),
+            ])
+            .sort(
+                ["business_id", "customer_key", "ts", "kind"],
+                SortMultipleOptions::default(),
+            )
+            .collect()
+            .ctx("reading messages for reply waits")?;
+        crate::timing::add("analytics_load", t.elapsed());
+        let t = std::time::Instant::now();
+        let b = messages
+            .column("business_id")
+            .ctx("business_id")?
+            .str()
+            .ctx("business_id")?
+            .clone();
+        let c = messages
+            .column("customer_key")
+            .ctx("customer_key")?
+            .str()
+            .ctx("customer_key")?
+            .clone();
+        let ts = messages.column("ts").ctx("ts")?.i64().ctx("ts")?.clone();
+        let kind = messages
+            .column("kind")
+            .ctx("kind")?
+            .i32()
+            .ctx("kind")?
+            .clone();
+        let n = messages.height();
+        let mut i = 0;
+        while i < n {
+            let key = (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default());
+            let mut timeline = Vec::new();
+            let owned_key = (key.0.to_string(), key.1.to_string());
+            if let Some(&since) = owed_since.get(&owned_key) {
+                timeline.push(Happening {
+                    ts: since,
+                    kind: Kind::CustomerMessage,
+                });
+            }
+            let mut agents = Vec::new();
+            while i < n && (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default()) == key {
+                if let (Some(t), Some(k)) = (ts.get(i), kind.get(i)) {
+                    let h = Happening {
+                        ts: t,
+                        kind: kind_of(k),
+                    };
+                    if k == 3 {
+                        agents.push(t);
+                    }
+                    timeline.push(h);
                 }
-                timeline.push(h);
+                i += 1;
             }
-            i += 1;
-        }
-        timeline.sort_by_key(Happening::order_key);
-        for w in reply_waits(&timeline) {
-            if w.started_at >= range_start && w.started_at < range_end {
-                waits.push((owned_key.0.clone(), owned_key.1.clone(), w));
+            timeline.sort_by_key(Happening::order_key);
+            for w in reply_waits(&timeline) {
+                if w.started_at >= range_start && w.started_at < range_end {
+                    waits.push((owned_key.0.clone(), owned_key.1.clone(), w));
+                }
+            }
+            if !agents.is_empty() {
+                agent_messages.insert(owned_key, agents);
             }
         }
-        if !agents.is_empty() {
-            agent_messages.insert(owned_key, agents);
-        }
+
+        crate::timing::add("reply_waits", t.elapsed());
     }
-    crate::timing::add("reply_waits", t.elapsed());
 
     // ---- cases opened on the dates built, with every later status and rating
     let t = std::time::Instant::now();
