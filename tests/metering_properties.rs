@@ -89,6 +89,9 @@ fn era(t: DateTime<Utc>) -> Era {
     }
 }
 
+/// (customer, category, opened, expires, free entry point)
+type RefConversation = (usize, &'static str, DateTime<Utc>, DateTime<Utc>, bool);
+
 struct RefMessage {
     customer: usize,
     id: String,
@@ -151,8 +154,7 @@ fn reference_usage(start: DateTime<Utc>, steps: &[Step]) -> Vec<String> {
             .or_default() += 1;
     };
     // (customer, category, opened, expires, free entry point)
-    let mut conversations: Vec<(usize, &'static str, DateTime<Utc>, DateTime<Utc>, bool)> =
-        Vec::new();
+    let mut conversations: Vec<RefConversation> = Vec::new();
     for m in &delivered {
         let t = m.delivered;
         let e = era(t);

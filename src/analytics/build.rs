@@ -409,8 +409,7 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
             }
             None => {
                 // Never opened (the opening may arrive late): counted, not a case.
-                for k in group_start..j {
-                    let t = cts[k].unwrap_or_default();
+                for t in cts[group_start..j].iter().map(|t| t.unwrap_or_default()) {
                     if t >= range_start && t < range_end {
                         *orphans.entry((utc_day(t), key.0.clone())).or_default() += 1;
                     }
@@ -693,8 +692,7 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
 fn case_done_at(case: &CaseEvents, t: i64) -> bool {
     case.statuses
         .iter()
-        .filter(|(ts, _)| *ts >= case.opened_at && *ts < t)
-        .last()
+        .rfind(|(ts, _)| *ts >= case.opened_at && *ts < t)
         .is_some_and(|(_, s)| is_done(s))
 }
 
