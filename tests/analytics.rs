@@ -270,3 +270,37 @@ fn the_latest_rating_counts_and_a_3_is_not_satisfied() {
     // CSAT over cases rated 5, 4, 3 and one unrated: 2 satisfied of 3 rated.
     assert_eq!(csat([Some(5), Some(4), Some(3), None]), (2, 3));
 }
+
+#[test]
+fn overlapping_ranges_of_a_day_are_counted_once() {
+    let tz: Tz = "Europe/Berlin".parse().unwrap();
+    let s = schedule("mon-fri 09:00-18:00; mon 12:00-14:00");
+    let (a, b) = (
+        local("Europe/Berlin", "2025-10-13 08:00"),
+        local("Europe/Berlin", "2025-10-13 20:00"),
+    );
+    assert_eq!(business_seconds(&s, &tz, a, b), 9 * 3600);
+}
+
+#[test]
+fn a_closing_time_inside_the_repeated_hour_keeps_the_whole_hour() {
+    // 2025-11-02 00:00 EDT → 01:30 (EST, the second one): 2.5 real hours.
+    let tz: Tz = "America/New_York".parse().unwrap();
+    let from = local("America/New_York", "2025-11-01 12:00");
+    let to = local("America/New_York", "2025-11-03 12:00");
+    assert_eq!(
+        business_seconds(&schedule("sun 00:00-01:30"), &tz, from, to),
+        9000
+    );
+}
+
+#[test]
+fn a_repeated_reopened_status_is_one_reopening() {
+    let c = case(&[
+        (H, "resolved"),
+        (2 * H, "reopened"),
+        (2 * H + M, "reopened"),
+        (3 * H, "resolved"),
+    ]);
+    assert_eq!(case_clocks(&c, &[]).reopen_count, 1);
+}

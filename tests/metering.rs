@@ -478,3 +478,30 @@ fn an_entry_point_window_opened_days_before_is_seen_by_a_single_day_build() {
         lines(&["2025-10-04 Brazil marketing PMP free_entry_point false 1"])
     );
 }
+
+#[test]
+fn on_the_first_utc_day_an_account_west_of_utc_still_counts_its_ending_month() {
+    // São Paulo (UTC−3): 1,000 service conversations on 2023-09-10 use September's
+    // allowance; 2023-10-01 00:30 UTC is still 30 September locally, so the next service
+    // conversation is charged — also when 2023-10-01 is built on its own.
+    let mut s = Script::new();
+    for i in 0..1000 {
+        let at = chrono::DateTime::parse_from_rfc3339("2023-09-10T12:00:00Z").unwrap()
+            + chrono::Duration::seconds(i as i64 * 30);
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        s.customer_writes(&customer(i), &at);
+        s.reply_delivered(&customer(i), &format!("r{i}"), &at);
+    }
+    s.customer_writes(&customer(2000), "2023-10-01T00:30:00Z")
+        .reply_delivered(&customer(2000), "late", "2023-10-01T00:30:00Z");
+    let lake = ingested_with(&s, accounts("America/Sao_Paulo", false));
+    lake.build(Some("2023-09-10"), Some("2023-09-10"));
+    lake.build(Some("2023-10-01"), Some("2023-10-01"));
+    assert_eq!(
+        lake.usage("derived"),
+        lines(&[
+            "2023-09-10 Brazil service CBP free_tier false 1000",
+            "2023-09-30 Brazil service CBP regular true 1",
+        ])
+    );
+}

@@ -83,7 +83,7 @@ fn kind_code() -> Expr {
                 .clone()
                 .and(col("reported_category").eq(lit("service"))),
         )
-        .then(lit(3i32))
+        .then(lit(5i32))
         .when(webhook_sent)
         .then(lit(2i32))
         .otherwise(lit(NULL).cast(DataType::Int32))
@@ -220,9 +220,10 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
     let group_size = businesses.len().div_ceil(ANALYTICS_PASSES).max(1);
     for group in businesses.chunks(group_size) {
         let t = std::time::Instant::now();
-        let in_group = group.iter().fold(lit(false), |any, b| {
-            any.or(col("business_id").eq(lit(b.clone())))
-        });
+        // The ids are sorted, so a group is a range of them.
+        let in_group = col("business_id")
+            .gt_eq(lit(group[0].clone()))
+            .and(col("business_id").lt_eq(lit(group[group.len() - 1].clone())));
         let messages = crate::metering::scan_events(lake, window_from, lake_last)?
             .filter(in_group)
             .with_column(kind_code().alias("kind"))
@@ -323,9 +324,11 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
             col("case_category"),
             col("case_status"),
             col("rating").cast(DataType::Int64),
+            col("event_key"),
         ])
+        // Ties in time broken by event key: the same statuses give the same clocks.
         .sort(
-            ["business_id", "case_id", "ts"],
+            ["business_id", "case_id", "ts", "event_key"],
             SortMultipleOptions::default(),
         )
         .collect()

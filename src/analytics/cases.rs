@@ -51,7 +51,8 @@ pub fn case_clocks(case: &CaseEvents, agent_messages: &[i64]) -> CaseClocks {
         if customer_waits_in(&state) {
             waited += ts - since;
         }
-        if status == "reopened" {
+        // Entries into `reopened`: a repeated status is not a new entry.
+        if status == "reopened" && state != "reopened" {
             clocks.reopen_count += 1;
         }
         if is_done(status) && !is_done(&state) {

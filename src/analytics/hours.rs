@@ -77,8 +77,17 @@ impl Schedule {
                 }
             }
         }
+        // Overlapping ranges of one day are merged, so no second is counted twice.
         for d in schedule.days.iter_mut() {
             d.sort();
+            let mut merged: Vec<(u32, u32)> = Vec::with_capacity(d.len());
+            for &(open, close) in d.iter() {
+                match merged.last_mut() {
+                    Some(last) if open <= last.1 => last.1 = last.1.max(close),
+                    _ => merged.push((open, close)),
+                }
+            }
+            *d = merged;
         }
         Ok(Some(schedule))
     }
@@ -90,10 +99,12 @@ impl Schedule {
 
 /// The UTC instant of a local wall-clock time. In a spring-forward gap the time does not
 /// exist: the clock jumps, so the instant is the end of the gap. In a fall-back overlap it
-/// exists twice: the earlier one.
-fn local_instant(tz: &Tz, local: NaiveDateTime) -> DateTime<Utc> {
+/// exists twice: the earlier one for an opening, the later one for a closing, so the
+/// repeated hour is inside the opening.
+fn local_instant(tz: &Tz, local: NaiveDateTime, later: bool) -> DateTime<Utc> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) if later => a.max(b).with_timezone(&Utc),
         LocalResult::Ambiguous(a, b) => a.min(b).with_timezone(&Utc),
         LocalResult::None => {
             // Walk forward a minute at a time to the first wall time that exists.
@@ -132,8 +143,8 @@ pub fn business_seconds(schedule: &Schedule, tz: &Tz, from: i64, to: i64) -> i64
     let mut date = first;
     while date <= last {
         for &(open, close) in schedule.openings(date.weekday()) {
-            let start = local_instant(tz, at_minutes(date, open)).timestamp_micros();
-            let end = local_instant(tz, at_minutes(date, close)).timestamp_micros();
+            let start = local_instant(tz, at_minutes(date, open), false).timestamp_micros();
+            let end = local_instant(tz, at_minutes(date, close), true).timestamp_micros();
             let (s, e) = (start.max(from), end.min(to));
             if e > s {
                 micros += e - s;

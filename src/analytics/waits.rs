@@ -57,7 +57,7 @@ pub fn reply_waits(timeline: &[Happening]) -> Vec<ReplyWait> {
                 // waiting for one (a bot may have closed it first).
                 if by == "agent" {
                     if let Some(w) = waits.last_mut() {
-                        if w.human_replied_at.is_none() && w.started_at <= h.ts {
+                        if w.human_replied_at.is_none() {
                             w.human_replied_at = Some(h.ts);
                         }
                     }

@@ -19,7 +19,6 @@ pub struct Delivery<'a> {
     pub is_template: bool,
     /// The template's category (authentication_international already resolved).
     pub category: &'a str,
-    pub market: &'a str,
 }
 
 /// Find the open conversation `delivery` joins, or open one. Returns the index into `open`.

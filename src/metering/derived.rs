@@ -200,7 +200,6 @@ pub fn price_timeline(
                             at: d,
                             is_template,
                             category: &category,
-                            market,
                         };
                         let i = cbp::place(period, &delivery, &mut open, |cat, at| {
                             new_conversation(m, cat, at)

@@ -263,7 +263,6 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     })
 }
 
-/// The `events` of the dates `[from, to]`, lazily (hive partitions pruned by date).
 /// The `events` of the dates `[from, to]`, lazily, the files *in date order*: with each
 /// file in (business, ts, event key) order, every message's or conversation's rows then
 /// come in time order (what [`first_in_time`] and `first` rely on).
@@ -768,8 +767,12 @@ fn build_day(
     let mut allowance_used: HashMap<(String, String), u64> = HashMap::new();
     if allowance_in_force {
         // Conversations earlier in the billing month: the UTC dates from two days before
-        // the month's first day (time zones ahead of UTC) to yesterday.
-        let month_start = day.with_day0(0).map(|d| day_before(d, 2)).unwrap_or(day);
+        // the first day of yesterday's month (so that on the 1st, accounts west of UTC
+        // still count the whole local month that is ending) to yesterday.
+        let month_start = day_before(day, 1)
+            .with_day0(0)
+            .map(|d| day_before(d, 2))
+            .unwrap_or(day);
         let mut d = month_start;
         while d < day {
             for (c, billing_date) in read_conversations(lake, d)? {
