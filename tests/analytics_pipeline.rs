@@ -213,3 +213,38 @@ fn a_wait_owed_from_before_the_build_starts_no_new_wait_and_completes_when_rebui
     );
     assert_eq!(row, vec![s("2025-10-01"), s("259500"), s("2")]);
 }
+
+#[test]
+fn business_daily_counts_conversations_by_category() {
+    // CBP (March 2024): authentication + authentication = one conversation, marketing a
+    // second; a free-form reply with nothing open a service one (free tier).
+    let mut sc = Script::new();
+    sc.template_delivered(BR, "a1", "authentication", "2024-03-05T10:00:00Z")
+        .template_delivered(BR, "a2", "authentication", "2024-03-05T20:00:00Z")
+        .template_delivered(BR, "m1", "marketing", "2024-03-05T21:00:00Z")
+        .customer_writes(BR2, "2024-03-05T09:00:00Z")
+        .reply_delivered(BR2, "r1", "2024-03-05T09:10:00Z");
+    let lake = lake_with(&sc, accounts("UTC", false));
+    let row = one(
+        &lake.lake(),
+        "SELECT conversations_opened, conversations_marketing, conversations_utility, \
+         conversations_authentication, conversations_service, conversations_other, \
+         billable_units, billable_authentication, billable_marketing, billable_service \
+         FROM business_daily",
+    );
+    assert_eq!(
+        row,
+        vec![
+            s("3"),
+            s("1"),
+            s("0"),
+            s("1"),
+            s("1"),
+            s("0"),
+            s("2"),
+            s("1"),
+            s("1"),
+            s("0"),
+        ]
+    );
+}

@@ -708,7 +708,7 @@ struct Daily {
     delivered: i64,
     failed: i64,
     read: i64,
-    conversations: i64,
+    conversations: [i64; 5],
     billed_source: Option<String>,
     billable: [i64; 5],
     waits: i64,
@@ -824,9 +824,11 @@ fn add_message_counts(
             d.failed += (fl[i].is_some() && del[i].is_none()) as i64;
         }
     }
-    if let Some(c) = read_partition(lake, &CONVERSATIONS, day, &["business_id"])? {
-        for b in str_values(&c, "business_id")?.into_iter().flatten() {
-            daily.entry(b).or_default().conversations += 1;
+    if let Some(c) = read_partition(lake, &CONVERSATIONS, day, &["business_id", "category"])? {
+        let categories = str_values(&c, "category")?;
+        for (b, cat) in str_values(&c, "business_id")?.into_iter().zip(categories) {
+            let Some(b) = b else { continue };
+            daily.entry(b).or_default().conversations[category_slot(cat.as_deref())] += 1;
         }
     }
     if let Some(u) = read_partition(
@@ -867,17 +869,22 @@ fn add_message_counts(
             }
             let d = daily.entry(b.clone()).or_default();
             d.billed_source = Some(source.to_string());
-            let slot = match cat[i].as_deref() {
-                Some("marketing") => 0,
-                Some("utility") => 1,
-                Some("authentication") | Some("authentication_international") => 2,
-                Some("service") => 3,
-                _ => 4,
-            };
-            d.billable[slot] += units[i].unwrap_or_default();
+            d.billable[category_slot(cat[i].as_deref())] += units[i].unwrap_or_default();
         }
     }
     Ok(())
+}
+
+/// The category columns of `business_daily`: marketing, utility, authentication (and
+/// authentication_international), service, other.
+fn category_slot(category: Option<&str>) -> usize {
+    match category {
+        Some("marketing") => 0,
+        Some("utility") => 1,
+        Some("authentication") | Some("authentication_international") => 2,
+        Some("service") => 3,
+        _ => 4,
+    }
 }
 
 fn daily_frame(daily: &BTreeMap<String, Daily>) -> Result<DataFrame> {
@@ -921,7 +928,27 @@ fn daily_frame(daily: &BTreeMap<String, Daily>) -> Result<DataFrame> {
                 d().map(|x| (x.delivered > 0).then(|| x.read as f64 / x.delivered as f64))
                     .collect(),
             ),
-            ints("conversations_opened", d().map(|x| Some(x.conversations))),
+            ints(
+                "conversations_opened",
+                d().map(|x| Some(x.conversations.iter().sum())),
+            ),
+            ints(
+                "conversations_marketing",
+                d().map(|x| Some(x.conversations[0])),
+            ),
+            ints(
+                "conversations_utility",
+                d().map(|x| Some(x.conversations[1])),
+            ),
+            ints(
+                "conversations_authentication",
+                d().map(|x| Some(x.conversations[2])),
+            ),
+            ints(
+                "conversations_service",
+                d().map(|x| Some(x.conversations[3])),
+            ),
+            ints("conversations_other", d().map(|x| Some(x.conversations[4]))),
             text("billed_source", d().map(|x| x.billed_source.as_deref())),
             ints("billable_units", d().map(|x| Some(total(x)))),
             ints("billable_marketing", d().map(|x| Some(x.billable[0]))),
