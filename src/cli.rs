@@ -18,7 +18,8 @@ use crate::query::OutputFormat;
     after_help = "Example:\n  msgmeter demo\n  msgmeter generate --out landing --days 3\n  msgmeter ingest --lake lake landing/\n  msgmeter query --lake lake \"SELECT market, count(*) FROM events GROUP BY market\""
 )]
 pub struct Cli {
-    /// TOML config file (keys: lake, markets, pseudonym_key, max_quarantine_pct, max_line_bytes)
+    /// TOML config file (keys: lake, markets, accounts, rate_card, pricing_rules, pseudonym_key,
+    /// max_quarantine_pct, max_line_bytes, [metering] source, [metrics] timely_response_hours)
     #[arg(long, global = true, env = "MSGMETER_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only warnings and errors on stderr

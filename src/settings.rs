@@ -31,6 +31,16 @@ pub struct ConfigFile {
     pub log_format: Option<String>,
     #[serde(default)]
     pub metering: MeteringConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A case's first response within this many hours is timely (metrics.md; default 24).
+    pub timely_response_hours: Option<u32>,
 }
 
 /// `[metering]` in the config file.
@@ -74,6 +84,7 @@ pub struct Settings {
     pub rate_card_path: Option<PathBuf>,
     pub pricing_rules_path: Option<PathBuf>,
     pub metering_source: SourceChoice,
+    pub timely_response_hours: u32,
     pub pseudonym_key: PseudonymKey,
     pub max_quarantine_pct: f64,
     pub max_line_bytes: usize,
@@ -145,6 +156,7 @@ impl Settings {
                 .metering_source
                 .or(config.metering.source)
                 .unwrap_or_default(),
+            timely_response_hours: config.metrics.timely_response_hours.unwrap_or(24),
             pseudonym_key,
             max_quarantine_pct,
             max_line_bytes: cli
@@ -255,6 +267,7 @@ impl Settings {
             rules,
             rates,
             accounts,
+            timely_response_hours: self.timely_response_hours,
             now: now.unwrap_or_else(chrono::Utc::now),
             config_hashes,
         })

@@ -248,3 +248,31 @@ fn business_daily_counts_conversations_by_category() {
         ]
     );
 }
+
+#[test]
+fn the_timely_response_window_comes_from_the_config_file() {
+    use msgmeter::settings::{CommandLine, ConfigFile, Settings};
+    let resolve = |text: &str| {
+        let cfg: ConfigFile = toml::from_str(text).unwrap();
+        Settings::resolve(CommandLine::default(), cfg, None)
+            .unwrap()
+            .timely_response_hours
+    };
+    assert_eq!(resolve(""), 24);
+    assert_eq!(resolve("[metrics]\ntimely_response_hours = 2\n"), 2);
+    // A first response after 3 h is timely within 24 h, not within 2 h.
+    let mut sc = Script::new();
+    sc.case_opened("c1", BR, "request", "card", "2025-10-01T09:00:00Z")
+        .reply_delivered(BR, "r1", "2025-10-01T12:00:00Z");
+    let lake = ingested(&sc);
+    for (hours, timely) in [(24, "1"), (2, "0")] {
+        let mut opts = build_options(&lake.lake(), &lake.accounts, None, None, Default::default());
+        opts.timely_response_hours = hours;
+        msgmeter::metering::build(&opts).unwrap();
+        let row = one(
+            &lake.lake(),
+            "SELECT cases_timely_response FROM business_daily",
+        );
+        assert_eq!(row, vec![s(timely)], "within {hours} h");
+    }
+}

@@ -181,6 +181,7 @@ pub fn build_options(
         rules: PricingRules::embedded(),
         rates: RateCard::embedded(),
         accounts: accounts.clone(),
+        timely_response_hours: 24,
         now: at("2030-01-01T00:00:00Z"),
         config_hashes: Default::default(),
     }

@@ -41,9 +41,6 @@ pub struct AnalyticsSummary {
 /// Passes over the messages, a group of businesses each (bounds memory).
 const ANALYTICS_PASSES: usize = 4;
 
-/// A first response within this long is timely (metrics.md: 24 h by default).
-const TIMELY_RESPONSE_MICROS: i64 = 24 * 3_600_000_000;
-
 fn start_of(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0)
         .expect("midnight")
@@ -134,7 +131,13 @@ impl Clocks<'_> {
     }
 }
 
-pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<AnalyticsSummary> {
+/// `timely_micros`: a case's first response within this long is timely.
+pub fn build(
+    lake: &Lake,
+    accounts: &Accounts,
+    dates: &[NaiveDate],
+    timely_micros: i64,
+) -> Result<AnalyticsSummary> {
     let mut summary = AnalyticsSummary::default();
     let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else {
         return Ok(summary);
@@ -653,7 +656,7 @@ pub fn build(lake: &Lake, accounts: &Accounts, dates: &[NaiveDate]) -> Result<An
             d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
             d.timely += k
                 .first_response_at
-                .is_some_and(|r| r - c.events.opened_at <= TIMELY_RESPONSE_MICROS)
+                .is_some_and(|r| r - c.events.opened_at <= timely_micros)
                 as i64;
             if let Some(r) = k.rating {
                 d.rated += 1;

@@ -70,6 +70,8 @@ pub struct BuildOptions {
     pub rules: PricingRules,
     pub rates: RateCard,
     pub accounts: Accounts,
+    /// A case's first response within this many hours is timely (`[metrics]` in config).
+    pub timely_response_hours: u32,
     /// The instant recorded in the manifest (nothing else reads the clock).
     pub now: DateTime<Utc>,
     pub config_hashes: BTreeMap<String, String>,
@@ -204,7 +206,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     let months = write_billing_sources(&lake, opts, &dates, accounts)?;
     crate::timing::add("billing_sources", t.elapsed());
     // Response times and cases (metrics.md) need the billed source and usage above.
-    let analytics = crate::analytics::build::build(&lake, accounts, &dates)?;
+    let analytics = crate::analytics::build::build(
+        &lake,
+        accounts,
+        &dates,
+        opts.timely_response_hours as i64 * 3_600_000_000,
+    )?;
 
     let mut partitions_written = BTreeMap::new();
     let labels: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
