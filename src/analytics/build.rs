@@ -666,6 +666,7 @@ pub fn build(
                 d.complaints += 1;
             }
         }
+        let backlog_clock = std::time::Instant::now();
         for (business, opened_at, events) in &opened_cases {
             if *opened_at < day_end && !case_done_at(events, day_end) {
                 daily.entry(business.clone()).or_default().backlog += 1;
@@ -677,7 +678,11 @@ pub fn build(
                 summary.orphan_case_events += *n as u64;
             }
         }
+        crate::timing::add("business_daily_backlog", backlog_clock.elapsed());
+        let counts_clock = std::time::Instant::now();
         add_message_counts(lake, &billed, day, &mut daily)?;
+        crate::timing::add("business_daily_counts", counts_clock.elapsed());
+        let write_clock = std::time::Instant::now();
         let mut daily_df = daily_frame(&daily)?;
         for (table, df) in [
             (&REPLY_WAITS, &mut waits_df),
@@ -689,6 +694,7 @@ pub fn build(
             }
             lake::write_table_file(&lake.date_partition_file(table, day), df)?;
         }
+        crate::timing::add("business_daily_write", write_clock.elapsed());
     }
     crate::timing::add("business_daily", t.elapsed());
     Ok(summary)
