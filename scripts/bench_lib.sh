@@ -89,3 +89,23 @@ source_version() {
     git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit+="+dirty"
     echo "$commit"
 }
+
+# The manifest of the run whose id LOG's last "run <id>" names, or else the only manifest
+# of COMMAND in LAKE/_runs (the lake is fresh, so there is one).
+find_manifest() {
+    local lake=$1 command=$2 log=$3
+    local id path
+    id=$(sed -n 's/.*; run \([^ ;]*\)$/\1/p' "$log" | tail -n 1)
+    path=$lake/_runs/$id.json
+    if [[ -n $id && -f $path ]]; then
+        echo "$path"
+        return
+    fi
+    local found=()
+    mapfile -t found < <(find "$lake/_runs" -maxdepth 1 -name "*-$command-*.json" 2>/dev/null | LC_ALL=C sort)
+    if ((${#found[@]} != 1)); then
+        echo "$(basename "$0" .sh): expected one *-$command-*.json in $lake/_runs, found ${#found[@]}; see $log" >&2
+        return 1
+    fi
+    echo "${found[0]}"
+}

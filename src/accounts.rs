@@ -189,12 +189,4 @@ impl Accounts {
             .cloned()
             .unwrap_or_else(|| Account::default_for(business_id))
     }
-
-    pub fn lookup(&self, business_id: &str) -> Option<&Account> {
-        self.by_business.get(business_id)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Account> {
-        self.by_business.values()
-    }
 }

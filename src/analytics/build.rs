@@ -16,7 +16,8 @@ use crate::accounts::{Account, Accounts};
 use crate::error::{PolarsContext, Result};
 use crate::ingest::normalize::utc_day;
 use crate::lake::columns::{
-    bools, empty_frame, i64_values, ints, str_values, table_frame, text, timestamps,
+    bool_values, bools, empty_frame, i64_column, i64_values, ints, str_column, str_values,
+    table_frame, text, timestamps,
 };
 use crate::lake::{self, Lake};
 use crate::schema::{
@@ -249,19 +250,9 @@ pub fn build(
             .ctx("reading messages for reply waits")?;
         crate::timing::add("analytics_load", t.elapsed());
         let t = std::time::Instant::now();
-        let b = messages
-            .column("business_id")
-            .ctx("business_id")?
-            .str()
-            .ctx("business_id")?
-            .clone();
-        let c = messages
-            .column("customer_key")
-            .ctx("customer_key")?
-            .str()
-            .ctx("customer_key")?
-            .clone();
-        let ts = messages.column("ts").ctx("ts")?.i64().ctx("ts")?.clone();
+        let b = str_column(&messages, "business_id")?;
+        let c = str_column(&messages, "customer_key")?;
+        let ts = i64_column(&messages, "ts")?;
         let kind = messages
             .column("kind")
             .ctx("kind")?
@@ -857,13 +848,7 @@ fn add_message_counts(
         let m = str_values(&u, "billing_month")?;
         let cat = str_values(&u, "category")?;
         let src = str_values(&u, "source")?;
-        let billable: Vec<Option<bool>> = u
-            .column("billable")
-            .ctx("billable")?
-            .bool()
-            .ctx("billable")?
-            .iter()
-            .collect();
+        let billable = bool_values(&u, "billable")?;
         let units = i64_values(&u, "units")?;
         for i in 0..u.height() {
             let (Some(b), Some(m)) = (&b[i], &m[i]) else {

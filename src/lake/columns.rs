@@ -83,3 +83,34 @@ pub fn bool_values(df: &DataFrame, name: &str) -> Result<Vec<Option<bool>>> {
     let s = c.bool().ctx(format!("column {name} as booleans"))?;
     Ok(s.iter().collect())
 }
+
+/// A text column as one contiguous chunk, for indexed `get` in row loops.
+pub fn str_column(df: &DataFrame, name: &str) -> Result<StringChunked> {
+    let c = df.column(name).ctx(format!("column {name}"))?;
+    Ok(c.str()
+        .ctx(format!("column {name} as text"))?
+        .rechunk()
+        .into_owned())
+}
+
+/// An integer or timestamp column (as µs) as one contiguous chunk.
+pub fn i64_column(df: &DataFrame, name: &str) -> Result<Int64Chunked> {
+    let c = df
+        .column(name)
+        .ctx(format!("column {name}"))?
+        .cast(&DataType::Int64)
+        .ctx(format!("column {name} as integers"))?;
+    Ok(c.i64()
+        .ctx(format!("column {name} as integers"))?
+        .rechunk()
+        .into_owned())
+}
+
+/// A boolean column as one contiguous chunk.
+pub fn bool_column(df: &DataFrame, name: &str) -> Result<BooleanChunked> {
+    let c = df.column(name).ctx(format!("column {name}"))?;
+    Ok(c.bool()
+        .ctx(format!("column {name} as booleans"))?
+        .rechunk()
+        .into_owned())
+}

@@ -35,7 +35,8 @@ use rayon::prelude::*;
 use crate::accounts::{Account, Accounts};
 use crate::error::{Error, PolarsContext, Result};
 use crate::lake::columns::{
-    bools, dates, empty_frame, i64_values, str_values, table_frame, text, timestamps,
+    bool_column, bools, dates, empty_frame, i64_column, i64_values, str_column, str_values,
+    table_frame, text, timestamps,
 };
 use crate::lake::manifest::{RunManifest, Totals};
 use crate::lake::{self, Lake};
@@ -482,7 +483,7 @@ fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<T
             first_in_time("reported_category"),
         ]);
     let has_out = col("out_ts").is_not_null();
-    let mut messages = sent
+    let messages = sent
         .join(
             statuses,
             [col("business_id"), col("message_id")],
@@ -542,7 +543,7 @@ fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<T
         .lazy()
         .select([col("business_id"), col("customer_key")])
         .unique(None, UniqueKeepStrategy::Any);
-    let mut inbound = inbound_all
+    let inbound = inbound_all
         .filter(
             col("ts")
                 .gt_eq(lit(day_start - DAY_MICROS))
@@ -561,58 +562,32 @@ fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<T
         .collect()
         .ctx("loading inbound messages")?;
     crate::timing::add("assemble_group_by", clock.elapsed());
-    inbound.rechunk_mut_par();
-    messages.rechunk_mut_par();
 
     // Both frames are sorted by (business, customer), nulls first — the order of
     // `(&str, Option<&str>)` — so each timeline is a run of rows in each: merge them.
-    let text = |df: &DataFrame, name: &str| -> Result<StringChunked> {
-        Ok(df
-            .column(name)
-            .ctx(name.to_string())?
-            .str()
-            .ctx(name.to_string())?
-            .clone())
-    };
-    let int = |df: &DataFrame, name: &str| -> Result<Int64Chunked> {
-        Ok(df
-            .column(name)
-            .ctx(name.to_string())?
-            .i64()
-            .ctx(name.to_string())?
-            .clone())
-    };
-    let flag = |df: &DataFrame, name: &str| -> Result<BooleanChunked> {
-        Ok(df
-            .column(name)
-            .ctx(name.to_string())?
-            .bool()
-            .ctx(name.to_string())?
-            .clone())
-    };
     let (in_b, in_c, in_ts, in_ref) = (
-        text(&inbound, "business_id")?,
-        text(&inbound, "customer_key")?,
-        int(&inbound, "ts")?,
-        flag(&inbound, "referral")?,
+        str_column(&inbound, "business_id")?,
+        str_column(&inbound, "customer_key")?,
+        i64_column(&inbound, "ts")?,
+        bool_column(&inbound, "referral")?,
     );
     let m = &messages;
     let (m_b, m_c, m_id, m_out, m_tpl, m_cat, m_sender, m_market, m_country) = (
-        text(m, "business_id")?,
-        text(m, "customer_key")?,
-        text(m, "message_id")?,
-        flag(m, "has_message_out")?,
-        flag(m, "is_template")?,
-        text(m, "category")?,
-        text(m, "sender")?,
-        text(m, "market")?,
-        text(m, "country")?,
+        str_column(m, "business_id")?,
+        str_column(m, "customer_key")?,
+        str_column(m, "message_id")?,
+        bool_column(m, "has_message_out")?,
+        bool_column(m, "is_template")?,
+        str_column(m, "category")?,
+        str_column(m, "sender")?,
+        str_column(m, "market")?,
+        str_column(m, "country")?,
     );
     let (m_sent, m_delivered, m_read, m_failed) = (
-        int(m, "sent_at")?,
-        int(m, "delivered_at")?,
-        int(m, "read_at")?,
-        int(m, "failed_at")?,
+        i64_column(m, "sent_at")?,
+        i64_column(m, "delivered_at")?,
+        i64_column(m, "read_at")?,
+        i64_column(m, "failed_at")?,
     );
     let owned = |v: Option<&str>| v.map(str::to_string);
     let mut all: Vec<Timeline> = Vec::new();
@@ -759,18 +734,12 @@ fn build_day(
             (a.opened_at, &a.conversation_id).cmp(&(b.opened_at, &b.conversation_id))
         });
     }
-    let allowance_in_force = opts
-        .rules
-        .periods()
-        .iter()
-        .any(|p| p.free_tier_conversations > 0)
-        && opts
-            .rules
-            .period_on(day_before(day, 1))
-            .into_iter()
-            .chain(opts.rules.period_on(day_after(day, 2)))
-            .chain(opts.rules.period_on(day))
-            .any(|p| p.free_tier_conversations > 0);
+    // The month's allowance chains from earlier days only where a period around the day
+    // (billing time zones, and the next day priced ahead) has one.
+    let allowance_in_force = [day_before(day, 1), day, day_after(day, 2)]
+        .into_iter()
+        .filter_map(|d| opts.rules.period_on(d))
+        .any(|p| p.free_tier_conversations > 0);
     let mut allowance_used: HashMap<(String, String), u64> = HashMap::new();
     if allowance_in_force {
         // Conversations earlier in the billing month: the UTC dates from two days before

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 
 use crate::error::{PolarsContext, Result};
-use crate::lake::columns::{bool_values, i64_values, str_values};
+use crate::lake::columns::{bool_values, i64_values, str_column, str_values};
 use crate::pricing::markets::UNKNOWN_MARKET;
 
 use super::timeline::{FREE_CUSTOMER_SERVICE, FREE_ENTRY_POINT, REFERRAL_CONVERSION, REGULAR};
@@ -118,10 +118,7 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
     .collect()
     .ctx("computing reported usage")?;
 
-    let text = |name: &str| -> Result<StringChunked> {
-        let c = units.column(name).ctx(name.to_string())?;
-        Ok(c.str().ctx(name.to_string())?.rechunk().into_owned())
-    };
+    let text = |name: &str| str_column(&units, name);
     let (business, market, category, pricing_type, model, first_message) = (
         text("business_id")?,
         text("market")?,

@@ -207,13 +207,6 @@ impl RateCard {
     ) -> bool {
         self.tiers(currency, model, market, category, on).is_some()
     }
-
-    /// Every key with its publication dates, for completeness checks.
-    pub fn keys(&self) -> impl Iterator<Item = (&RateKey, Vec<NaiveDate>)> {
-        self.prices
-            .iter()
-            .map(|(k, p)| (k, p.iter().map(|(d, _)| *d).collect()))
-    }
 }
 
 /// Split a month's `quantity` over graduated tiers: units 1…t₂−1 at the first tier's rate,
