@@ -4,7 +4,8 @@
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use msgmeter::analytics::cases::{case_clocks, csat, CaseEvents};
-use msgmeter::analytics::hours::{business_seconds, Schedule};
+use msgmeter::analytics::hours::{business_seconds, OpeningTimes, Schedule};
+use proptest::prelude::*;
 use msgmeter::analytics::waits::{nearest_rank, reply_waits};
 use msgmeter::analytics::{Happening, Kind};
 
@@ -27,6 +28,36 @@ fn schedule(text: &str) -> Schedule {
 }
 
 // ----------------------------------------------------------------- business hours
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    /// The precomputed openings give exactly the day-by-day walk through the time zone,
+    /// for spans of up to four days over 2025 (both clock changes of each zone), including
+    /// spans that leave the precomputed dates (the fallback).
+    #[test]
+    fn precomputed_openings_equal_the_walk_through_the_time_zone(
+        zone in 0usize..3,
+        hours in 0usize..3,
+        spans in proptest::collection::vec((0i64..(290 * 24 * 3600), 0i64..(4 * 24 * 3600)), 40),
+    ) {
+        let zones = ["Europe/Berlin", "America/New_York", "Asia/Kolkata"];
+        let texts = ["mon-fri 09:00-18:00", "mon-sun 00:00-24:00; sat 10:00-14:00", "sun 00:30-03:00; mon-fri 08:00-12:00,13:00-17:30"];
+        let tz: Tz = zones[zone].parse().unwrap();
+        let s = schedule(texts[hours]);
+        let first = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+        let last = chrono::NaiveDate::from_ymd_opt(2025, 11, 30).unwrap();
+        let openings = OpeningTimes::new(&s, tz, first, last);
+        // From 2025-02-20 on: some spans start before the precomputed dates, some end after.
+        let base = chrono::NaiveDate::from_ymd_opt(2025, 2, 20).unwrap()
+            .and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros();
+        for (start, len) in spans {
+            let from = base + start * S;
+            let to = from + len * S;
+            prop_assert_eq!(openings.seconds(from, to), business_seconds(&s, &tz, from, to));
+        }
+    }
+}
+
 
 #[test]
 fn a_wait_from_friday_1730_to_monday_0930_in_berlin_is_one_business_hour() {

@@ -5,8 +5,12 @@
 //! A wait's start depends on whether the business owed the customer a reply, which only
 //! the latest customer message and the latest reply before the build decide: that is all
 //! that is read of older dates, so a range equals its days built one by one.
+//!
+//! The events come through a [`Feed`]: metering hands over each date it loads, so a build
+//! reads every events file once; only the dates after the range are read here.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -16,8 +20,8 @@ use crate::accounts::{Account, Accounts};
 use crate::error::{PolarsContext, Result};
 use crate::ingest::normalize::utc_day;
 use crate::lake::columns::{
-    bool_values, bools, empty_frame, i64_column, i64_values, ints, str_column, str_values,
-    table_frame, text, timestamps,
+    bool_values, bools, empty_frame, i64_values, ints, str_values, table_frame, text,
+    timestamps,
 };
 use crate::lake::{self, Lake};
 use crate::schema::{
@@ -26,7 +30,8 @@ use crate::schema::{
 };
 
 use super::cases::{case_clocks, is_done, is_satisfied, CaseEvents};
-use super::hours::{business_seconds, Schedule};
+use super::feed::{kind_code, Feed, Row, AGENT_MESSAGE, CASE_EVENT_COLUMNS, FEED_COLUMNS};
+use super::hours::{OpeningTimes, Schedule};
 use super::waits::{nearest_rank, reply_waits, ReplyWait};
 use super::{Happening, Kind};
 
@@ -39,8 +44,8 @@ pub struct AnalyticsSummary {
     pub orphan_case_events: u64,
 }
 
-/// Passes over the messages, a group of businesses each (bounds memory).
-const ANALYTICS_PASSES: usize = 4;
+/// Threads writing table files.
+const WRITERS: usize = 3;
 
 fn start_of(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0)
@@ -49,45 +54,7 @@ fn start_of(d: NaiveDate) -> i64 {
         .timestamp_micros()
 }
 
-/// Kind codes computed in polars: 0 customer message, 1 reaction, 2 template or
-/// notification, 3 agent reply (message_out), 4 bot reply, 5 a reply known only through
-/// its webhook status (an agent's, but not a case's agent message).
-fn kind_code() -> Expr {
-    let is_in = col("event_type").eq(lit("message_in"));
-    let is_out = col("event_type").eq(lit("message_out"));
-    // A webhook status (key `business|status|message|sent`) of a message known only
-    // through its statuses: a `service` one was a free-form reply, anything else a template.
-    let webhook_sent = col("event_type")
-        .eq(lit("status"))
-        .and(col("event_key").str().ends_with(lit("|sent")));
-    when(is_in.clone().and(col("message_type").eq(lit("reaction"))))
-        .then(lit(1i32))
-        .when(is_in)
-        .then(lit(0i32))
-        .when(
-            is_out.clone().and(
-                col("message_type")
-                    .eq(lit("template"))
-                    .or(col("sender").eq(lit("system"))),
-            ),
-        )
-        .then(lit(2i32))
-        .when(is_out.clone().and(col("sender").eq(lit("bot"))))
-        .then(lit(4i32))
-        .when(is_out)
-        .then(lit(3i32))
-        .when(
-            webhook_sent
-                .clone()
-                .and(col("reported_category").eq(lit("service"))),
-        )
-        .then(lit(5i32))
-        .when(webhook_sent)
-        .then(lit(2i32))
-        .otherwise(lit(NULL).cast(DataType::Int32))
-}
-
-fn kind_of(code: i32) -> Kind {
+fn kind_of(code: u8) -> Kind {
     match code {
         0 => Kind::CustomerMessage,
         1 => Kind::Reaction,
@@ -99,92 +66,153 @@ fn kind_of(code: i32) -> Kind {
 
 struct BusinessClock {
     account: Account,
-    schedule: Option<Schedule>,
+    openings: Option<OpeningTimes>,
 }
 
 impl BusinessClock {
     fn business_seconds(&self, from: i64, to: i64) -> Option<i64> {
-        self.schedule
-            .as_ref()
-            .map(|s| business_seconds(s, &self.account.timezone, from, to))
+        self.openings.as_ref().map(|o| o.seconds(from, to))
     }
 }
 
-/// Each business's account and parsed schedule, looked up once.
+/// Each business's account and opening times, looked up once.
 struct Clocks<'a> {
     accounts: &'a Accounts,
+    /// The local dates whose openings are converted ahead (the lake's, with margin).
+    dates: (NaiveDate, NaiveDate),
     by_business: HashMap<String, BusinessClock>,
 }
 
 impl Clocks<'_> {
     fn of(&mut self, business: &str) -> &BusinessClock {
-        let accounts = self.accounts;
-        self.by_business
-            .entry(business.to_string())
-            .or_insert_with(|| {
-                let account = accounts.get(business);
-                let schedule = Schedule::parse(&account.business_hours).unwrap_or_else(|e| {
-                    tracing::warn!(business, "business_hours not understood ({e}): no schedule");
-                    None
-                });
-                BusinessClock { account, schedule }
-            })
+        let (accounts, (first, last)) = (self.accounts, self.dates);
+        if !self.by_business.contains_key(business) {
+            let account = accounts.get(business);
+            let schedule = Schedule::parse(&account.business_hours).unwrap_or_else(|e| {
+                tracing::warn!(business, "business_hours not understood ({e}): no schedule");
+                None
+            });
+            let openings = schedule.map(|s| OpeningTimes::new(&s, account.timezone, first, last));
+            self.by_business
+                .insert(business.to_string(), BusinessClock { account, openings });
+        }
+        &self.by_business[business]
     }
 }
 
-/// `timely_micros`: a case's first response within this long is timely.
+/// The `events` of the given dates, lazily, in date order.
+fn scan_dates(lake: &Lake, dates: &[NaiveDate]) -> Result<LazyFrame> {
+    let paths: Vec<PlRefPath> = dates
+        .iter()
+        .map(|d| PlRefPath::new(lake.date_partition_file(&EVENTS, *d).to_string_lossy().as_ref()))
+        .collect();
+    if paths.is_empty() {
+        return Ok(empty_frame(&EVENTS).lazy());
+    }
+    LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
+        .ctx("scanning older events")
+}
+
+/// An agent's messages (`message_out`, in time order) to the customer of `key`.
+fn agent_messages(rows: &[Row], key: u32) -> Vec<i64> {
+    let lo = rows.partition_point(|r| r.key < key);
+    let hi = rows.partition_point(|r| r.key <= key);
+    rows[lo..hi]
+        .iter()
+        .filter(|r| r.kind == AGENT_MESSAGE)
+        .map(|r| r.ts)
+        .collect()
+}
+
+/// `feed` holds what metering handed over of the dates it loaded; the rest of the lake's
+/// dates are read here. `timely_micros`: a case's first response within this long is
+/// timely.
 pub fn build(
     lake: &Lake,
     accounts: &Accounts,
     dates: &[NaiveDate],
     timely_micros: i64,
+    mut feed: Feed,
 ) -> Result<AnalyticsSummary> {
     let mut summary = AnalyticsSummary::default();
     let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else {
         return Ok(summary);
     };
     let all_dates = lake.partition_dates(&EVENTS)?;
-    let Some(&lake_last) = all_dates.last() else {
+    let (Some(&lake_first), Some(&lake_last)) = (all_dates.first(), all_dates.last()) else {
         return Ok(summary);
     };
     let window_from = first.pred_opt().expect("date in range");
     let (range_start, range_end) = (start_of(first), start_of(last.succ_opt().expect("date")));
+    let margin = chrono::Duration::days(3);
     let mut clocks = Clocks {
         accounts,
+        dates: (lake_first - margin, lake_last + margin),
         by_business: HashMap::new(),
     };
 
-    // ---- who is owed a reply from before the window (latest customer message vs reply)
+    // ---- the dates metering did not load: later ones in full (replies, statuses and
+    // ratings of what starts in the range), earlier ones for their case events only.
     let t = std::time::Instant::now();
-    let mut owed_since: HashMap<(String, String), i64> = HashMap::new();
-    if all_dates.iter().any(|d| *d < window_from) {
-        let before = crate::metering::scan_events(
-            lake,
-            all_dates[0],
-            window_from.pred_opt().expect("date"),
-        )?
-        .with_column(kind_code().alias("kind"))
-        .filter(
-            col("customer_key")
-                .is_not_null()
-                .and(col("kind").is_not_null()),
-        )
-        .group_by([col("business_id"), col("customer_key")])
-        .agg([
-            col("ts")
-                .filter(col("kind").eq(lit(0i32)))
-                .max()
-                .cast(DataType::Int64)
-                .alias("last_customer"),
-            col("ts")
-                .filter(col("kind").gt_eq(lit(3i32)))
-                .max()
-                .cast(DataType::Int64)
-                .alias("last_reply"),
-        ])
-        .filter(col("last_customer").is_not_null())
-        .collect()
-        .ctx("reading who was owed a reply before the build")?;
+    let fed: std::collections::BTreeSet<NaiveDate> = feed.dates.iter().copied().collect();
+    let mut older = Vec::new();
+    for &d in all_dates.iter().filter(|d| !fed.contains(d)) {
+        if d < window_from {
+            older.push(d);
+        } else {
+            let columns = Some(FEED_COLUMNS.iter().map(|c| c.to_string()).collect());
+            let events = lake::read_parquet(&lake.date_partition_file(&EVENTS, d), columns)?;
+            feed.add(d, &events)?;
+        }
+    }
+    if !older.is_empty() {
+        let cases = scan_dates(lake, &older)?
+            .filter(
+                col("event_type")
+                    .eq(lit("case_opened"))
+                    .or(col("event_type").eq(lit("case_status")))
+                    .or(col("event_type").eq(lit("case_rating"))),
+            )
+            .select(
+                CASE_EVENT_COLUMNS
+                    .iter()
+                    .map(|c| match *c {
+                        "ts" | "rating" => col(*c).cast(DataType::Int64),
+                        _ => col(*c),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .collect()
+            .ctx("reading older case events")?;
+        feed.case_events.push(cases);
+    }
+
+    // ---- who is owed a reply from before the window (latest customer message vs reply)
+    let mut owed_since: HashMap<u32, i64> = HashMap::new();
+    if !older.is_empty() {
+        let before = scan_dates(lake, &older)?
+            .with_column(kind_code().alias("kind"))
+            .filter(
+                col("customer_key")
+                    .is_not_null()
+                    .and(col("kind").is_not_null()),
+            )
+            .group_by([col("business_id"), col("customer_key")])
+            .agg([
+                col("ts")
+                    .filter(col("kind").eq(lit(0i32)))
+                    .max()
+                    .cast(DataType::Int64)
+                    .alias("last_customer"),
+                col("ts")
+                    .filter(col("kind").gt_eq(lit(3i32)))
+                    .max()
+                    .cast(DataType::Int64)
+                    .alias("last_reply"),
+            ])
+            .filter(col("last_customer").is_not_null())
+            .collect()
+            .ctx("reading who was owed a reply before the build")?;
         let (b, c) = (
             str_values(&before, "business_id")?,
             str_values(&before, "customer_key")?,
@@ -195,138 +223,60 @@ pub fn build(
         );
         for i in 0..before.height() {
             if let (Some(b), Some(c), Some(lc)) = (&b[i], &c[i], lc[i]) {
-                if lr[i].is_none_or(|r| lc > r) {
-                    owed_since.insert((b.clone(), c.clone()), lc);
-                }
-            }
-        }
-    }
-
-    // ---- every message from the day before the first date to the lake's end, a group of
-    // businesses at a time (the files are sorted by business, so each pass reads a slice
-    // of them): memory holds a quarter of the messages, not all.
-    let businesses: Vec<String> = {
-        let df = crate::metering::scan_events(lake, window_from, lake_last)?
-            .select([col("business_id")])
-            .unique(None, UniqueKeepStrategy::Any)
-            .sort(["business_id"], SortMultipleOptions::default())
-            .collect()
-            .ctx("listing businesses")?;
-        str_values(&df, "business_id")?
-            .into_iter()
-            .flatten()
-            .collect()
-    };
-    crate::timing::add("analytics_load", t.elapsed());
-    let mut waits: Vec<(String, String, ReplyWait)> = Vec::new();
-    // Agent messages (message_out only) per (business, customer), for case clocks.
-    let mut agent_messages: HashMap<(String, String), Vec<i64>> = HashMap::new();
-    let group_size = businesses.len().div_ceil(ANALYTICS_PASSES).max(1);
-    for group in businesses.chunks(group_size) {
-        let t = std::time::Instant::now();
-        // The ids are sorted, so a group is a range of them.
-        let in_group = col("business_id")
-            .gt_eq(lit(group[0].clone()))
-            .and(col("business_id").lt_eq(lit(group[group.len() - 1].clone())));
-        let messages = crate::metering::scan_events(lake, window_from, lake_last)?
-            .filter(in_group)
-            .with_column(kind_code().alias("kind"))
-            .filter(
-                col("customer_key")
-                    .is_not_null()
-                    .and(col("kind").is_not_null()),
-            )
-            .select([
-                col("business_id"),
-                col("customer_key"),
-                col("ts").cast(DataType::Int64),
-                col("kind"),
-            ])
-            .sort(
-                ["business_id", "customer_key", "ts", "kind"],
-                SortMultipleOptions::default(),
-            )
-            .collect()
-            .ctx("reading messages for reply waits")?;
-        crate::timing::add("analytics_load", t.elapsed());
-        let t = std::time::Instant::now();
-        let b = str_column(&messages, "business_id")?;
-        let c = str_column(&messages, "customer_key")?;
-        let ts = i64_column(&messages, "ts")?;
-        let kind = messages
-            .column("kind")
-            .ctx("kind")?
-            .i32()
-            .ctx("kind")?
-            .clone();
-        let n = messages.height();
-        let mut i = 0;
-        while i < n {
-            let key = (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default());
-            let mut timeline = Vec::new();
-            let owned_key = (key.0.to_string(), key.1.to_string());
-            if let Some(&since) = owed_since.get(&owned_key) {
-                timeline.push(Happening {
-                    ts: since,
-                    kind: Kind::CustomerMessage,
-                });
-            }
-            let mut agents = Vec::new();
-            while i < n && (b.get(i).unwrap_or_default(), c.get(i).unwrap_or_default()) == key {
-                if let (Some(t), Some(k)) = (ts.get(i), kind.get(i)) {
-                    let h = Happening {
-                        ts: t,
-                        kind: kind_of(k),
-                    };
-                    if k == 3 {
-                        agents.push(t);
+                // A customer with nothing since has no wait to start here.
+                if let Some(key) = feed.key(b, c) {
+                    if lr[i].is_none_or(|r| lc > r) {
+                        owed_since.insert(key, lc);
                     }
-                    timeline.push(h);
                 }
-                i += 1;
-            }
-            timeline.sort_by_key(Happening::order_key);
-            for w in reply_waits(&timeline) {
-                if w.started_at >= range_start && w.started_at < range_end {
-                    waits.push((owned_key.0.clone(), owned_key.1.clone(), w));
-                }
-            }
-            if !agents.is_empty() {
-                agent_messages.insert(owned_key, agents);
             }
         }
-
-        crate::timing::add("reply_waits", t.elapsed());
     }
+    crate::timing::add("analytics_load", t.elapsed());
+
+    // ---- every customer's timeline from the day before the first date to the lake's end
+    let t = std::time::Instant::now();
+    let timelines = feed.timelines();
+    let waits: Vec<(u32, ReplyWait)> = timelines
+        .par_chunk_by(|a, b| a.key == b.key)
+        .flat_map_iter(|rows| {
+            let key = rows[0].key;
+            let owed = owed_since.get(&key).map(|&since| Happening {
+                ts: since,
+                kind: Kind::CustomerMessage,
+            });
+            let timeline: Vec<Happening> = owed
+                .into_iter()
+                .chain(rows.iter().map(|r| Happening {
+                    ts: r.ts,
+                    kind: kind_of(r.kind),
+                }))
+                .collect();
+            reply_waits(&timeline)
+                .into_iter()
+                .filter(|w| w.started_at >= range_start && w.started_at < range_end)
+                .map(move |w| (key, w))
+        })
+        .collect();
+    crate::timing::add("reply_waits", t.elapsed());
 
     // ---- cases opened on the dates built, with every later status and rating
     let t = std::time::Instant::now();
-    let case_events = crate::metering::scan_events(lake, all_dates[0], lake_last)?
-        .filter(
-            col("event_type")
-                .eq(lit("case_opened"))
-                .or(col("event_type").eq(lit("case_status")))
-                .or(col("event_type").eq(lit("case_rating"))),
-        )
-        .select([
-            col("business_id"),
-            col("case_id"),
-            col("event_type"),
-            col("ts").cast(DataType::Int64),
-            col("customer_key"),
-            col("case_kind"),
-            col("case_category"),
-            col("case_status"),
-            col("rating").cast(DataType::Int64),
-            col("event_key"),
-        ])
-        // Ties in time broken by event key: the same statuses give the same clocks.
-        .sort(
-            ["business_id", "case_id", "ts", "event_key"],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .ctx("reading case events")?;
+    let case_events = concat(
+        std::mem::take(&mut feed.case_events)
+            .into_iter()
+            .map(DataFrame::lazy)
+            .collect::<Vec<_>>(),
+        UnionArgs::default(),
+    )
+    .ctx("stacking case events")?
+    // Ties in time broken by event key: the same statuses give the same clocks.
+    .sort(
+        ["business_id", "case_id", "ts", "event_key"],
+        SortMultipleOptions::default(),
+    )
+    .collect()
+    .ctx("reading case events")?;
     let cb = str_values(&case_events, "business_id")?;
     let cid = str_values(&case_events, "case_id")?;
     let cty = str_values(&case_events, "event_type")?;
@@ -418,7 +368,11 @@ pub fn build(
 
     // ---- write reply_waits and cases per start date, then business_daily
     let t = std::time::Instant::now();
-    let mut waits_by_date: BTreeMap<NaiveDate, Vec<&(String, String, ReplyWait)>> = BTreeMap::new();
+    let waits: Vec<(&str, &str, ReplyWait)> = waits
+        .into_iter()
+        .map(|(key, w)| (feed.business_of(key), feed.customer_of(key), w))
+        .collect();
+    let mut waits_by_date: BTreeMap<NaiveDate, Vec<&(&str, &str, ReplyWait)>> = BTreeMap::new();
     for w in &waits {
         waits_by_date
             .entry(utc_day(w.2.started_at))
@@ -435,258 +389,306 @@ pub fn build(
     let billed = billed_sources(lake)?;
     for b in waits
         .iter()
-        .map(|w| &w.0)
-        .chain(cases.iter().map(|c| &c.business_id))
+        .map(|w| w.0)
+        .chain(cases.iter().map(|c| c.business_id.as_str()))
     {
         clocks.of(b);
     }
     let ready = &clocks.by_business;
-    for &day in dates {
-        let day_end = start_of(day.succ_opt().expect("date"));
-        // reply_waits
-        let mut rows = waits_by_date.remove(&day).unwrap_or_default();
-        rows.sort_by(|a, b| (&a.0, a.2.started_at, &a.1).cmp(&(&b.0, b.2.started_at, &b.1)));
-        // Each wait's business hours walk its days through the time zone: in parallel.
-        let business_secs: Vec<Option<i64>> = rows
-            .par_iter()
-            .map(|(b, _, w)| {
-                w.replied_at
-                    .and_then(|r| ready[b.as_str()].business_seconds(w.started_at, r))
-            })
-            .collect();
-        let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
-        let mut waits_df = table_frame(
-            &REPLY_WAITS,
-            rows.len(),
-            vec![
-                text("business_id", rows.iter().map(|r| Some(r.0.as_str()))),
-                text("customer_key", rows.iter().map(|r| Some(r.1.as_str()))),
-                timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
-                timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
-                ints(
-                    "wait_seconds",
-                    rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
-                ),
-                ints("wait_business_seconds", business_secs.iter().copied()),
-                text("replied_by", rows.iter().map(|r| r.2.replied_by)),
-                timestamps(
-                    "human_replied_at",
-                    rows.iter().map(|r| r.2.human_replied_at),
-                ),
-                ints(
-                    "human_wait_seconds",
-                    rows.iter()
-                        .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
-                ),
-                ints(
-                    "inbound_messages",
-                    rows.iter().map(|r| Some(r.2.inbound_messages)),
-                ),
-                bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
-            ],
-        )?;
-        // cases
-        let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
-        day_cases.sort_by(|a, b| {
-            (&a.business_id, a.events.opened_at, &a.case_id).cmp(&(
-                &b.business_id,
-                b.events.opened_at,
-                &b.case_id,
-            ))
-        });
-        let case_clock: Vec<_> = day_cases
-            .iter()
-            .map(|c| {
-                let agents = c
-                    .customer_key
-                    .as_ref()
-                    .and_then(|k| agent_messages.get(&(c.business_id.clone(), k.clone())))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                case_clocks(&c.events, agents)
-            })
-            .collect();
-        let opened = |i: usize| day_cases[i].events.opened_at;
-        let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
-        let mut first_response_business = Vec::new();
-        let mut full_resolution_business = Vec::new();
-        for (i, k) in case_clock.iter().enumerate() {
-            let clock = &ready[day_cases[i].business_id.as_str()];
-            first_response_business.push(
-                k.first_response_at
-                    .and_then(|e| clock.business_seconds(opened(i), e)),
-            );
-            full_resolution_business.push(
-                k.last_resolved_at
-                    .and_then(|e| clock.business_seconds(opened(i), e)),
-            );
-        }
-        let idx = 0..day_cases.len();
-        let mut cases_df = table_frame(
-            &CASES,
-            day_cases.len(),
-            vec![
-                text(
-                    "business_id",
-                    day_cases.iter().map(|c| Some(c.business_id.as_str())),
-                ),
-                text(
-                    "case_id",
-                    day_cases.iter().map(|c| Some(c.case_id.as_str())),
-                ),
-                text(
-                    "customer_key",
-                    day_cases.iter().map(|c| c.customer_key.as_deref()),
-                ),
-                text("case_kind", day_cases.iter().map(|c| c.kind.as_deref())),
-                text(
-                    "case_category",
-                    day_cases.iter().map(|c| c.category.as_deref()),
-                ),
-                timestamps(
-                    "opened_at",
-                    day_cases.iter().map(|c| Some(c.events.opened_at)),
-                ),
-                timestamps(
-                    "first_response_at",
-                    case_clock.iter().map(|k| k.first_response_at),
-                ),
-                timestamps(
-                    "first_resolved_at",
-                    case_clock.iter().map(|k| k.first_resolved_at),
-                ),
-                timestamps(
-                    "last_resolved_at",
-                    case_clock.iter().map(|k| k.last_resolved_at),
-                ),
-                ints(
-                    "reopen_count",
-                    case_clock.iter().map(|k| Some(k.reopen_count)),
-                ),
-                ints(
-                    "agent_replies",
-                    case_clock.iter().map(|k| Some(k.agent_replies)),
-                ),
-                ints(
-                    "first_response_seconds",
-                    idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
-                ),
-                ints(
-                    "first_response_business_seconds",
-                    first_response_business.iter().copied(),
-                ),
-                ints(
-                    "first_resolution_seconds",
-                    idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
-                ),
-                ints(
-                    "full_resolution_seconds",
-                    idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
-                ),
-                ints(
-                    "full_resolution_business_seconds",
-                    full_resolution_business.iter().copied(),
-                ),
-                ints(
-                    "customer_wait_seconds",
-                    case_clock
-                        .iter()
-                        .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
-                ),
-                ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
-            ],
-        )?;
-        summary.waits += rows.len() as u64;
-        summary.waits_answered += rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
-        summary.cases += day_cases.len() as u64;
-
-        // business_daily
-        let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
-        for (i, (b, _, w)) in rows.iter().enumerate() {
-            let d = daily.entry(b.clone()).or_default();
-            d.waits += 1;
-            if let Some(r) = w.replied_at {
-                d.answered.push((r - w.started_at) / 1_000_000);
-            }
-            if w.is_first {
-                d.first_waits += 1;
-                if let Some(r) = w.replied_at {
-                    d.first_answered.push((r - w.started_at) / 1_000_000);
-                }
-                if let Some(h) = w.human_replied_at {
-                    d.first_human.push((h - w.started_at) / 1_000_000);
-                }
-                // SLA: answered within target, over = answered or still open past it.
-                // Answered: the wait's own duration (business hours computed above).
-                let clock = &ready[b.as_str()];
-                let target = clock.account.sla_first_response_minutes as i64 * 60;
-                let end = w.replied_at.unwrap_or(day_end);
-                let elapsed = match w.replied_at {
-                    Some(_) => business_secs[i],
-                    None => clock.business_seconds(w.started_at, end),
-                }
-                .unwrap_or((end - w.started_at) / 1_000_000);
-                match w.replied_at {
-                    Some(_) => {
-                        d.sla_over += 1;
-                        if elapsed <= target {
-                            d.sla_met += 1;
+    // Files are written by threads of their own while the next date is computed: each
+    // write waits on its fsyncs more than it computes, so several overlap.
+    let (to_writer, files) =
+        std::sync::mpsc::sync_channel::<(std::path::PathBuf, DataFrame)>(WRITERS);
+    let files = std::sync::Mutex::new(files);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| -> Result<()> {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    let mut outcome = Ok(());
+                    // Until the producer is done; after a failure, files are drained
+                    // unwritten (so the producer never blocks) and the error kept.
+                    while let Ok(Ok((path, mut df))) = files.lock().map(|f| f.recv()) {
+                        if outcome.is_err() || failed.load(Ordering::Relaxed) {
+                            continue;
+                        }
+                        let t = std::time::Instant::now();
+                        outcome = lake::write_table_file(&path, &mut df);
+                        crate::timing::add("business_daily_write", t.elapsed());
+                        if outcome.is_err() {
+                            failed.store(true, Ordering::Relaxed);
                         }
                     }
-                    None if elapsed > target => d.sla_over += 1,
-                    None => {}
+                    outcome
+                })
+            })
+            .collect();
+        let produced = (|| -> Result<()> {
+        for &day in dates {
+            let day_end = start_of(day.succ_opt().expect("date"));
+            // reply_waits
+            let mut rows = waits_by_date.remove(&day).unwrap_or_default();
+            rows.sort_by(|a, b| (&a.0, a.2.started_at, &a.1).cmp(&(&b.0, b.2.started_at, &b.1)));
+            // Each wait's business hours walk its days through the time zone: in parallel.
+            let business_secs: Vec<Option<i64>> = rows
+                .par_iter()
+                .map(|(b, _, w)| {
+                    w.replied_at
+                        .and_then(|r| ready[*b].business_seconds(w.started_at, r))
+                })
+                .collect();
+            let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
+            let waits_df = table_frame(
+                &REPLY_WAITS,
+                rows.len(),
+                vec![
+                    text("business_id", rows.iter().map(|r| Some(r.0))),
+                    text("customer_key", rows.iter().map(|r| Some(r.1))),
+                    timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
+                    timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
+                    ints(
+                        "wait_seconds",
+                        rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
+                    ),
+                    ints("wait_business_seconds", business_secs.iter().copied()),
+                    text("replied_by", rows.iter().map(|r| r.2.replied_by)),
+                    timestamps(
+                        "human_replied_at",
+                        rows.iter().map(|r| r.2.human_replied_at),
+                    ),
+                    ints(
+                        "human_wait_seconds",
+                        rows.iter()
+                            .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
+                    ),
+                    ints(
+                        "inbound_messages",
+                        rows.iter().map(|r| Some(r.2.inbound_messages)),
+                    ),
+                    bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
+                ],
+            )?;
+            // cases
+            let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
+            day_cases.sort_by(|a, b| {
+                (&a.business_id, a.events.opened_at, &a.case_id).cmp(&(
+                    &b.business_id,
+                    b.events.opened_at,
+                    &b.case_id,
+                ))
+            });
+            let case_clock: Vec<_> = day_cases
+                .iter()
+                .map(|c| {
+                    let agents = c
+                        .customer_key
+                        .as_deref()
+                        .and_then(|k| feed.key(&c.business_id, k))
+                        .map(|key| agent_messages(&timelines, key))
+                        .unwrap_or_default();
+                    case_clocks(&c.events, &agents)
+                })
+                .collect();
+            let opened = |i: usize| day_cases[i].events.opened_at;
+            let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
+            let mut first_response_business = Vec::new();
+            let mut full_resolution_business = Vec::new();
+            for (i, k) in case_clock.iter().enumerate() {
+                let clock = &ready[day_cases[i].business_id.as_str()];
+                first_response_business.push(
+                    k.first_response_at
+                        .and_then(|e| clock.business_seconds(opened(i), e)),
+                );
+                full_resolution_business.push(
+                    k.last_resolved_at
+                        .and_then(|e| clock.business_seconds(opened(i), e)),
+                );
+            }
+            let idx = 0..day_cases.len();
+            let cases_df = table_frame(
+                &CASES,
+                day_cases.len(),
+                vec![
+                    text(
+                        "business_id",
+                        day_cases.iter().map(|c| Some(c.business_id.as_str())),
+                    ),
+                    text(
+                        "case_id",
+                        day_cases.iter().map(|c| Some(c.case_id.as_str())),
+                    ),
+                    text(
+                        "customer_key",
+                        day_cases.iter().map(|c| c.customer_key.as_deref()),
+                    ),
+                    text("case_kind", day_cases.iter().map(|c| c.kind.as_deref())),
+                    text(
+                        "case_category",
+                        day_cases.iter().map(|c| c.category.as_deref()),
+                    ),
+                    timestamps(
+                        "opened_at",
+                        day_cases.iter().map(|c| Some(c.events.opened_at)),
+                    ),
+                    timestamps(
+                        "first_response_at",
+                        case_clock.iter().map(|k| k.first_response_at),
+                    ),
+                    timestamps(
+                        "first_resolved_at",
+                        case_clock.iter().map(|k| k.first_resolved_at),
+                    ),
+                    timestamps(
+                        "last_resolved_at",
+                        case_clock.iter().map(|k| k.last_resolved_at),
+                    ),
+                    ints(
+                        "reopen_count",
+                        case_clock.iter().map(|k| Some(k.reopen_count)),
+                    ),
+                    ints(
+                        "agent_replies",
+                        case_clock.iter().map(|k| Some(k.agent_replies)),
+                    ),
+                    ints(
+                        "first_response_seconds",
+                        idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
+                    ),
+                    ints(
+                        "first_response_business_seconds",
+                        first_response_business.iter().copied(),
+                    ),
+                    ints(
+                        "first_resolution_seconds",
+                        idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
+                    ),
+                    ints(
+                        "full_resolution_seconds",
+                        idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
+                    ),
+                    ints(
+                        "full_resolution_business_seconds",
+                        full_resolution_business.iter().copied(),
+                    ),
+                    ints(
+                        "customer_wait_seconds",
+                        case_clock
+                            .iter()
+                            .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
+                    ),
+                    ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
+                ],
+            )?;
+            summary.waits += rows.len() as u64;
+            summary.waits_answered += rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
+            summary.cases += day_cases.len() as u64;
+
+            // business_daily
+            let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
+            for (i, (b, _, w)) in rows.iter().enumerate() {
+                let d = daily_of(&mut daily, b);
+                d.waits += 1;
+                if let Some(r) = w.replied_at {
+                    d.answered.push((r - w.started_at) / 1_000_000);
+                }
+                if w.is_first {
+                    d.first_waits += 1;
+                    if let Some(r) = w.replied_at {
+                        d.first_answered.push((r - w.started_at) / 1_000_000);
+                    }
+                    if let Some(h) = w.human_replied_at {
+                        d.first_human.push((h - w.started_at) / 1_000_000);
+                    }
+                    // SLA: answered within target, over = answered or still open past it.
+                    // Answered: the wait's own duration (business hours computed above).
+                    let clock = &ready[*b];
+                    let target = clock.account.sla_first_response_minutes as i64 * 60;
+                    let end = w.replied_at.unwrap_or(day_end);
+                    let elapsed = match w.replied_at {
+                        Some(_) => business_secs[i],
+                        None => clock.business_seconds(w.started_at, end),
+                    }
+                    .unwrap_or((end - w.started_at) / 1_000_000);
+                    match w.replied_at {
+                        Some(_) => {
+                            d.sla_over += 1;
+                            if elapsed <= target {
+                                d.sla_met += 1;
+                            }
+                        }
+                        None if elapsed > target => d.sla_over += 1,
+                        None => {}
+                    }
+                }
+            }
+            for (c, k) in day_cases.iter().zip(&case_clock) {
+                let d = daily.entry(c.business_id.clone()).or_default();
+                d.cases_opened += 1;
+                let done_by_end = case_done_at(&c.events, day_end);
+                d.cases_resolved += done_by_end as i64;
+                d.cases_reopened += (k.reopen_count > 0) as i64;
+                d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
+                d.timely += k
+                    .first_response_at
+                    .is_some_and(|r| r - c.events.opened_at <= timely_micros)
+                    as i64;
+                if let Some(r) = k.rating {
+                    d.rated += 1;
+                    d.satisfied += is_satisfied(r) as i64;
+                }
+                if c.kind.as_deref() == Some("complaint") {
+                    d.complaints += 1;
+                }
+            }
+            let backlog_clock = std::time::Instant::now();
+            for (business, opened_at, events) in &opened_cases {
+                if *opened_at < day_end && !case_done_at(events, day_end) {
+                    daily.entry(business.clone()).or_default().backlog += 1;
+                }
+            }
+            for ((date, business), n) in &orphans {
+                if *date == day {
+                    daily.entry(business.clone()).or_default().orphans += n;
+                    summary.orphan_case_events += *n as u64;
+                }
+            }
+            crate::timing::add("business_daily_backlog", backlog_clock.elapsed());
+            let counts_clock = std::time::Instant::now();
+            add_message_counts(lake, &billed, day, feed.message_counts.get(&day), &mut daily)?;
+            crate::timing::add("business_daily_counts", counts_clock.elapsed());
+            let daily_df = daily_frame(&daily)?;
+            for (table, df) in [
+                (&REPLY_WAITS, waits_df),
+                (&CASES, cases_df),
+                (&BUSINESS_DAILY, daily_df),
+            ] {
+                let df = if df.height() == 0 {
+                    empty_frame(table)
+                } else {
+                    df
+                };
+                if failed.load(Ordering::Relaxed)
+                    || to_writer
+                        .send((lake.date_partition_file(table, day), df))
+                        .is_err()
+                {
+                    // A write failed: its error is the one reported.
+                    return Ok(());
                 }
             }
         }
-        for (c, k) in day_cases.iter().zip(&case_clock) {
-            let d = daily.entry(c.business_id.clone()).or_default();
-            d.cases_opened += 1;
-            let done_by_end = case_done_at(&c.events, day_end);
-            d.cases_resolved += done_by_end as i64;
-            d.cases_reopened += (k.reopen_count > 0) as i64;
-            d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
-            d.timely += k
-                .first_response_at
-                .is_some_and(|r| r - c.events.opened_at <= timely_micros)
-                as i64;
-            if let Some(r) = k.rating {
-                d.rated += 1;
-                d.satisfied += is_satisfied(r) as i64;
-            }
-            if c.kind.as_deref() == Some("complaint") {
-                d.complaints += 1;
-            }
+        Ok(())
+        })();
+        drop(to_writer);
+        let mut written = Ok(());
+        for writer in writers {
+            let w = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            written = written.and(w);
         }
-        let backlog_clock = std::time::Instant::now();
-        for (business, opened_at, events) in &opened_cases {
-            if *opened_at < day_end && !case_done_at(events, day_end) {
-                daily.entry(business.clone()).or_default().backlog += 1;
-            }
-        }
-        for ((date, business), n) in &orphans {
-            if *date == day {
-                daily.entry(business.clone()).or_default().orphans += n;
-                summary.orphan_case_events += *n as u64;
-            }
-        }
-        crate::timing::add("business_daily_backlog", backlog_clock.elapsed());
-        let counts_clock = std::time::Instant::now();
-        add_message_counts(lake, &billed, day, &mut daily)?;
-        crate::timing::add("business_daily_counts", counts_clock.elapsed());
-        let write_clock = std::time::Instant::now();
-        let mut daily_df = daily_frame(&daily)?;
-        for (table, df) in [
-            (&REPLY_WAITS, &mut waits_df),
-            (&CASES, &mut cases_df),
-            (&BUSINESS_DAILY, &mut daily_df),
-        ] {
-            if df.height() == 0 {
-                *df = empty_frame(table);
-            }
-            lake::write_table_file(&lake.date_partition_file(table, day), df)?;
-        }
-        crate::timing::add("business_daily_write", write_clock.elapsed());
-    }
+        written.and(produced)
+    })?;
     crate::timing::add("business_daily", t.elapsed());
     Ok(summary)
 }
@@ -728,6 +730,14 @@ struct Daily {
     rated: i64,
     complaints: i64,
     orphans: i64,
+}
+
+/// The day's row of `business`, made on first use.
+fn daily_of<'a>(daily: &'a mut BTreeMap<String, Daily>, business: &str) -> &'a mut Daily {
+    if !daily.contains_key(business) {
+        daily.insert(business.to_string(), Daily::default());
+    }
+    daily.get_mut(business).expect("inserted above")
 }
 
 fn read_partition(
@@ -775,21 +785,10 @@ fn add_message_counts(
     lake: &Lake,
     billed: &HashMap<(String, String), String>,
     day: NaiveDate,
+    message_counts: Option<&DataFrame>,
     daily: &mut BTreeMap<String, Daily>,
 ) -> Result<()> {
-    if let Some(ev) = read_partition(lake, &EVENTS, day, &["event_type", "business_id", "sender"])?
-    {
-        let counts = ev
-            .lazy()
-            .filter(
-                col("event_type")
-                    .eq(lit("message_in"))
-                    .or(col("event_type").eq(lit("message_out"))),
-            )
-            .group_by([col("business_id"), col("event_type"), col("sender")])
-            .agg([len().cast(DataType::Int64).alias("n")])
-            .collect()
-            .ctx("counting messages")?;
+    if let Some(counts) = message_counts {
         let (b, e, s, n) = (
             str_values(&counts, "business_id")?,
             str_values(&counts, "event_type")?,

@@ -154,3 +154,70 @@ pub fn business_seconds(schedule: &Schedule, tz: &Tz, from: i64, to: i64) -> i64
     }
     micros / 1_000_000
 }
+
+/// A schedule's openings as UTC spans over a run of local dates, converted through the
+/// time zone once, so that the business seconds of a span are a binary search and a sum
+/// (a build measures a million waits against a few dozen days per business). Spans outside
+/// the dates it was made for fall back to [`business_seconds`]; the two agree exactly.
+#[derive(Debug, Clone)]
+pub struct OpeningTimes {
+    schedule: Schedule,
+    tz: Tz,
+    /// Each local date's openings in UTC µs, in date order.
+    spans: Vec<(i64, i64)>,
+    /// Instants whose margin dates all lie inside the converted dates.
+    covered: (i64, i64),
+}
+
+/// No opening lasts longer than a day and a clock change (25 h): the search for the first
+/// span that can overlap a start steps back this far.
+const LONGEST_OPENING_MICROS: i64 = 26 * 3_600_000_000;
+
+impl OpeningTimes {
+    /// The openings of the local dates `first ..= last`.
+    pub fn new(schedule: &Schedule, tz: Tz, first: NaiveDate, last: NaiveDate) -> OpeningTimes {
+        let mut spans = Vec::new();
+        let mut date = first;
+        while date <= last {
+            for &(open, close) in schedule.openings(date.weekday()) {
+                spans.push((
+                    local_instant(&tz, at_minutes(date, open), false).timestamp_micros(),
+                    local_instant(&tz, at_minutes(date, close), true).timestamp_micros(),
+                ));
+            }
+            date += Duration::days(1);
+        }
+        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+        // A local date is within a day of the UTC one, and business_seconds looks one more
+        // day each side: two days of margin at each end.
+        let covered = (
+            midnight(first + Duration::days(2)),
+            midnight(last - Duration::days(1)),
+        );
+        OpeningTimes {
+            schedule: schedule.clone(),
+            tz,
+            spans,
+            covered,
+        }
+    }
+
+    /// Seconds of `[from, to)` (UTC, µs) inside the openings: [`business_seconds`].
+    pub fn seconds(&self, from: i64, to: i64) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        if from < self.covered.0 || to >= self.covered.1 {
+            return business_seconds(&self.schedule, &self.tz, from, to);
+        }
+        let first = self
+            .spans
+            .partition_point(|&(start, _)| start < from - LONGEST_OPENING_MICROS);
+        let micros: i64 = self.spans[first..]
+            .iter()
+            .take_while(|&&(start, _)| start < to)
+            .map(|&(start, end)| (end.min(to) - start.max(from)).max(0))
+            .sum();
+        micros / 1_000_000
+    }
+}

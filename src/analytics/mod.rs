@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod cases;
+pub mod feed;
 pub mod hours;
 pub mod waits;
 

@@ -53,6 +53,8 @@ use timeline::{
     Conversation, Inbound, MessagePricing, Outbound, Timeline, DAY_MICROS, FREE_TIER, REGULAR,
 };
 pub use usage::SourceChoice;
+
+use crate::analytics::feed::Feed;
 use usage::{BilledSource, Usage, UsageKey, DERIVED, REPORTED};
 
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
@@ -160,6 +162,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     let accounts = &opts.accounts;
     let mut account_of: HashMap<String, Account> = HashMap::new();
     let mut window = EventWindow::default();
+    let mut feed = Feed::new(day_before(start, 1));
     let mut summary = BuildSummary::default();
 
     // Reported usage: one group-by over the whole range.
@@ -185,7 +188,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     let mut day = start;
     while day <= to {
         let t = Instant::now();
-        window.advance(&lake, day)?;
+        window.advance(&lake, day, &mut feed)?;
         crate::timing::add("load", t.elapsed());
         let for_day = reported_by_date.remove(&day).unwrap_or_default();
         build_day(
@@ -203,6 +206,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         day = day_after(day, 1);
     }
 
+    // The window's dates are no longer needed: their memory goes to the analytics.
+    drop(window);
     let t = Instant::now();
     let months = write_billing_sources(&lake, opts, &dates, accounts)?;
     crate::timing::add("billing_sources", t.elapsed());
@@ -212,6 +217,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         accounts,
         &dates,
         opts.timely_response_hours as i64 * 3_600_000_000,
+        feed,
     )?;
 
     let mut partitions_written = BTreeMap::new();
@@ -294,8 +300,9 @@ pub(crate) fn scan_events(lake: &Lake, from: NaiveDate, to: NaiveDate) -> Result
         .ctx(format!("scanning the events of {from} … {to}"))
 }
 
-/// The columns of `events` that metering reads.
-const METERING_COLUMNS: [&str; 17] = [
+/// The columns of `events` that metering reads (with those the analytics feed takes as
+/// each date is loaded: [`crate::analytics::feed::FEED_COLUMNS`]).
+const METERING_COLUMNS: [&str; 22] = [
     "event_key",
     "event_type",
     "ts",
@@ -313,6 +320,11 @@ const METERING_COLUMNS: [&str; 17] = [
     "reported_category",
     "reported_billable",
     "reported_pricing_type",
+    "case_id",
+    "case_kind",
+    "case_category",
+    "case_status",
+    "rating",
 ];
 
 /// What one date's events say about messages, aggregated once when the date enters the
@@ -403,7 +415,8 @@ struct EventWindow {
 
 impl EventWindow {
     /// Hold exactly the dates `[day − LOOKBACK_DAYS, day + LOOKAHEAD_DAYS]`.
-    fn advance(&mut self, lake: &Lake, day: NaiveDate) -> Result<()> {
+    /// Each date loaded is handed to the analytics `feed` too.
+    fn advance(&mut self, lake: &Lake, day: NaiveDate, feed: &mut Feed) -> Result<()> {
         let lo = day_before(day, LOOKBACK_DAYS);
         let hi = day_after(day, LOOKAHEAD_DAYS);
         self.days.retain(|d, _| *d >= lo && *d <= hi);
@@ -416,6 +429,9 @@ impl EventWindow {
                         &path,
                         Some(METERING_COLUMNS.iter().map(|c| c.to_string()).collect()),
                     )?;
+                    let t = Instant::now();
+                    feed.add(d, &df)?;
+                    crate::timing::add("analytics_feed", t.elapsed());
                     slot.insert(DayParts::of(df)?);
                 }
             }
