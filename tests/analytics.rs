@@ -5,9 +5,9 @@ use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use msgmeter::analytics::cases::{case_clocks, csat, CaseEvents};
 use msgmeter::analytics::hours::{business_seconds, OpeningTimes, Schedule};
-use proptest::prelude::*;
 use msgmeter::analytics::waits::{nearest_rank, reply_waits};
 use msgmeter::analytics::{Happening, Kind};
+use proptest::prelude::*;
 
 const H: i64 = 3_600_000_000;
 const M: i64 = 60_000_000;
@@ -57,7 +57,6 @@ proptest! {
         }
     }
 }
-
 
 #[test]
 fn a_wait_from_friday_1730_to_monday_0930_in_berlin_is_one_business_hour() {

@@ -20,8 +20,7 @@ use crate::accounts::{Account, Accounts};
 use crate::error::{PolarsContext, Result};
 use crate::ingest::normalize::utc_day;
 use crate::lake::columns::{
-    bool_values, bools, empty_frame, i64_values, ints, str_values, table_frame, text,
-    timestamps,
+    bool_values, bools, empty_frame, i64_values, ints, str_values, table_frame, text, timestamps,
 };
 use crate::lake::{self, Lake};
 use crate::schema::{
@@ -104,7 +103,13 @@ impl Clocks<'_> {
 fn scan_dates(lake: &Lake, dates: &[NaiveDate]) -> Result<LazyFrame> {
     let paths: Vec<PlRefPath> = dates
         .iter()
-        .map(|d| PlRefPath::new(lake.date_partition_file(&EVENTS, *d).to_string_lossy().as_ref()))
+        .map(|d| {
+            PlRefPath::new(
+                lake.date_partition_file(&EVENTS, *d)
+                    .to_string_lossy()
+                    .as_ref(),
+            )
+        })
         .collect();
     if paths.is_empty() {
         return Ok(empty_frame(&EVENTS).lazy());
@@ -151,6 +156,7 @@ pub fn build(
         by_business: HashMap::new(),
     };
 
+    tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: start");
     // ---- the dates metering did not load: later ones in full (replies, statuses and
     // ratings of what starts in the range), earlier ones for their case events only.
     let t = std::time::Instant::now();
@@ -181,9 +187,8 @@ pub fn build(
                         _ => col(*c),
                     })
                     .collect::<Vec<_>>(),
-            )
-            .collect()
-            .ctx("reading older case events")?;
+            );
+        let cases = lake::collect_streaming(cases).ctx("reading older case events")?;
         feed.case_events.push(cases);
     }
 
@@ -210,9 +215,9 @@ pub fn build(
                     .cast(DataType::Int64)
                     .alias("last_reply"),
             ])
-            .filter(col("last_customer").is_not_null())
-            .collect()
-            .ctx("reading who was owed a reply before the build")?;
+            .filter(col("last_customer").is_not_null());
+        let before =
+            lake::collect_streaming(before).ctx("reading who was owed a reply before the build")?;
         let (b, c) = (
             str_values(&before, "business_id")?,
             str_values(&before, "customer_key")?,
@@ -259,6 +264,7 @@ pub fn build(
         })
         .collect();
     crate::timing::add("reply_waits", t.elapsed());
+    tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: reply waits");
 
     // ---- cases opened on the dates built, with every later status and rating
     let t = std::time::Instant::now();
@@ -366,6 +372,7 @@ pub fn build(
     }
     crate::timing::add("cases", t.elapsed());
 
+    tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: cases");
     // ---- write reply_waits and cases per start date, then business_daily
     let t = std::time::Instant::now();
     let waits: Vec<(&str, &str, ReplyWait)> = waits
@@ -424,260 +431,269 @@ pub fn build(
             })
             .collect();
         let produced = (|| -> Result<()> {
-        for &day in dates {
-            let day_end = start_of(day.succ_opt().expect("date"));
-            // reply_waits
-            let mut rows = waits_by_date.remove(&day).unwrap_or_default();
-            rows.sort_by(|a, b| (&a.0, a.2.started_at, &a.1).cmp(&(&b.0, b.2.started_at, &b.1)));
-            // Each wait's business hours walk its days through the time zone: in parallel.
-            let business_secs: Vec<Option<i64>> = rows
-                .par_iter()
-                .map(|(b, _, w)| {
-                    w.replied_at
-                        .and_then(|r| ready[*b].business_seconds(w.started_at, r))
-                })
-                .collect();
-            let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
-            let waits_df = table_frame(
-                &REPLY_WAITS,
-                rows.len(),
-                vec![
-                    text("business_id", rows.iter().map(|r| Some(r.0))),
-                    text("customer_key", rows.iter().map(|r| Some(r.1))),
-                    timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
-                    timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
-                    ints(
-                        "wait_seconds",
-                        rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
-                    ),
-                    ints("wait_business_seconds", business_secs.iter().copied()),
-                    text("replied_by", rows.iter().map(|r| r.2.replied_by)),
-                    timestamps(
-                        "human_replied_at",
-                        rows.iter().map(|r| r.2.human_replied_at),
-                    ),
-                    ints(
-                        "human_wait_seconds",
-                        rows.iter()
-                            .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
-                    ),
-                    ints(
-                        "inbound_messages",
-                        rows.iter().map(|r| Some(r.2.inbound_messages)),
-                    ),
-                    bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
-                ],
-            )?;
-            // cases
-            let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
-            day_cases.sort_by(|a, b| {
-                (&a.business_id, a.events.opened_at, &a.case_id).cmp(&(
-                    &b.business_id,
-                    b.events.opened_at,
-                    &b.case_id,
-                ))
-            });
-            let case_clock: Vec<_> = day_cases
-                .iter()
-                .map(|c| {
-                    let agents = c
-                        .customer_key
-                        .as_deref()
-                        .and_then(|k| feed.key(&c.business_id, k))
-                        .map(|key| agent_messages(&timelines, key))
-                        .unwrap_or_default();
-                    case_clocks(&c.events, &agents)
-                })
-                .collect();
-            let opened = |i: usize| day_cases[i].events.opened_at;
-            let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
-            let mut first_response_business = Vec::new();
-            let mut full_resolution_business = Vec::new();
-            for (i, k) in case_clock.iter().enumerate() {
-                let clock = &ready[day_cases[i].business_id.as_str()];
-                first_response_business.push(
-                    k.first_response_at
-                        .and_then(|e| clock.business_seconds(opened(i), e)),
-                );
-                full_resolution_business.push(
-                    k.last_resolved_at
-                        .and_then(|e| clock.business_seconds(opened(i), e)),
-                );
-            }
-            let idx = 0..day_cases.len();
-            let cases_df = table_frame(
-                &CASES,
-                day_cases.len(),
-                vec![
-                    text(
-                        "business_id",
-                        day_cases.iter().map(|c| Some(c.business_id.as_str())),
-                    ),
-                    text(
-                        "case_id",
-                        day_cases.iter().map(|c| Some(c.case_id.as_str())),
-                    ),
-                    text(
-                        "customer_key",
-                        day_cases.iter().map(|c| c.customer_key.as_deref()),
-                    ),
-                    text("case_kind", day_cases.iter().map(|c| c.kind.as_deref())),
-                    text(
-                        "case_category",
-                        day_cases.iter().map(|c| c.category.as_deref()),
-                    ),
-                    timestamps(
-                        "opened_at",
-                        day_cases.iter().map(|c| Some(c.events.opened_at)),
-                    ),
-                    timestamps(
-                        "first_response_at",
-                        case_clock.iter().map(|k| k.first_response_at),
-                    ),
-                    timestamps(
-                        "first_resolved_at",
-                        case_clock.iter().map(|k| k.first_resolved_at),
-                    ),
-                    timestamps(
-                        "last_resolved_at",
-                        case_clock.iter().map(|k| k.last_resolved_at),
-                    ),
-                    ints(
-                        "reopen_count",
-                        case_clock.iter().map(|k| Some(k.reopen_count)),
-                    ),
-                    ints(
-                        "agent_replies",
-                        case_clock.iter().map(|k| Some(k.agent_replies)),
-                    ),
-                    ints(
-                        "first_response_seconds",
-                        idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
-                    ),
-                    ints(
-                        "first_response_business_seconds",
-                        first_response_business.iter().copied(),
-                    ),
-                    ints(
-                        "first_resolution_seconds",
-                        idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
-                    ),
-                    ints(
-                        "full_resolution_seconds",
-                        idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
-                    ),
-                    ints(
-                        "full_resolution_business_seconds",
-                        full_resolution_business.iter().copied(),
-                    ),
-                    ints(
-                        "customer_wait_seconds",
-                        case_clock
-                            .iter()
-                            .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
-                    ),
-                    ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
-                ],
-            )?;
-            summary.waits += rows.len() as u64;
-            summary.waits_answered += rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
-            summary.cases += day_cases.len() as u64;
+            for &day in dates {
+                let day_end = start_of(day.succ_opt().expect("date"));
+                // reply_waits
+                let mut rows = waits_by_date.remove(&day).unwrap_or_default();
+                rows.sort_by(|a, b| {
+                    (&a.0, a.2.started_at, &a.1).cmp(&(&b.0, b.2.started_at, &b.1))
+                });
+                // Each wait's business hours walk its days through the time zone: in parallel.
+                let business_secs: Vec<Option<i64>> = rows
+                    .par_iter()
+                    .map(|(b, _, w)| {
+                        w.replied_at
+                            .and_then(|r| ready[*b].business_seconds(w.started_at, r))
+                    })
+                    .collect();
+                let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
+                let waits_df = table_frame(
+                    &REPLY_WAITS,
+                    rows.len(),
+                    vec![
+                        text("business_id", rows.iter().map(|r| Some(r.0))),
+                        text("customer_key", rows.iter().map(|r| Some(r.1))),
+                        timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
+                        timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
+                        ints(
+                            "wait_seconds",
+                            rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
+                        ),
+                        ints("wait_business_seconds", business_secs.iter().copied()),
+                        text("replied_by", rows.iter().map(|r| r.2.replied_by)),
+                        timestamps(
+                            "human_replied_at",
+                            rows.iter().map(|r| r.2.human_replied_at),
+                        ),
+                        ints(
+                            "human_wait_seconds",
+                            rows.iter()
+                                .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
+                        ),
+                        ints(
+                            "inbound_messages",
+                            rows.iter().map(|r| Some(r.2.inbound_messages)),
+                        ),
+                        bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
+                    ],
+                )?;
+                // cases
+                let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
+                day_cases.sort_by(|a, b| {
+                    (&a.business_id, a.events.opened_at, &a.case_id).cmp(&(
+                        &b.business_id,
+                        b.events.opened_at,
+                        &b.case_id,
+                    ))
+                });
+                let case_clock: Vec<_> = day_cases
+                    .iter()
+                    .map(|c| {
+                        let agents = c
+                            .customer_key
+                            .as_deref()
+                            .and_then(|k| feed.key(&c.business_id, k))
+                            .map(|key| agent_messages(&timelines, key))
+                            .unwrap_or_default();
+                        case_clocks(&c.events, &agents)
+                    })
+                    .collect();
+                let opened = |i: usize| day_cases[i].events.opened_at;
+                let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
+                let mut first_response_business = Vec::new();
+                let mut full_resolution_business = Vec::new();
+                for (i, k) in case_clock.iter().enumerate() {
+                    let clock = &ready[day_cases[i].business_id.as_str()];
+                    first_response_business.push(
+                        k.first_response_at
+                            .and_then(|e| clock.business_seconds(opened(i), e)),
+                    );
+                    full_resolution_business.push(
+                        k.last_resolved_at
+                            .and_then(|e| clock.business_seconds(opened(i), e)),
+                    );
+                }
+                let idx = 0..day_cases.len();
+                let cases_df = table_frame(
+                    &CASES,
+                    day_cases.len(),
+                    vec![
+                        text(
+                            "business_id",
+                            day_cases.iter().map(|c| Some(c.business_id.as_str())),
+                        ),
+                        text(
+                            "case_id",
+                            day_cases.iter().map(|c| Some(c.case_id.as_str())),
+                        ),
+                        text(
+                            "customer_key",
+                            day_cases.iter().map(|c| c.customer_key.as_deref()),
+                        ),
+                        text("case_kind", day_cases.iter().map(|c| c.kind.as_deref())),
+                        text(
+                            "case_category",
+                            day_cases.iter().map(|c| c.category.as_deref()),
+                        ),
+                        timestamps(
+                            "opened_at",
+                            day_cases.iter().map(|c| Some(c.events.opened_at)),
+                        ),
+                        timestamps(
+                            "first_response_at",
+                            case_clock.iter().map(|k| k.first_response_at),
+                        ),
+                        timestamps(
+                            "first_resolved_at",
+                            case_clock.iter().map(|k| k.first_resolved_at),
+                        ),
+                        timestamps(
+                            "last_resolved_at",
+                            case_clock.iter().map(|k| k.last_resolved_at),
+                        ),
+                        ints(
+                            "reopen_count",
+                            case_clock.iter().map(|k| Some(k.reopen_count)),
+                        ),
+                        ints(
+                            "agent_replies",
+                            case_clock.iter().map(|k| Some(k.agent_replies)),
+                        ),
+                        ints(
+                            "first_response_seconds",
+                            idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
+                        ),
+                        ints(
+                            "first_response_business_seconds",
+                            first_response_business.iter().copied(),
+                        ),
+                        ints(
+                            "first_resolution_seconds",
+                            idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
+                        ),
+                        ints(
+                            "full_resolution_seconds",
+                            idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
+                        ),
+                        ints(
+                            "full_resolution_business_seconds",
+                            full_resolution_business.iter().copied(),
+                        ),
+                        ints(
+                            "customer_wait_seconds",
+                            case_clock
+                                .iter()
+                                .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
+                        ),
+                        ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
+                    ],
+                )?;
+                summary.waits += rows.len() as u64;
+                summary.waits_answered +=
+                    rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
+                summary.cases += day_cases.len() as u64;
 
-            // business_daily
-            let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
-            for (i, (b, _, w)) in rows.iter().enumerate() {
-                let d = daily_of(&mut daily, b);
-                d.waits += 1;
-                if let Some(r) = w.replied_at {
-                    d.answered.push((r - w.started_at) / 1_000_000);
-                }
-                if w.is_first {
-                    d.first_waits += 1;
+                // business_daily
+                let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
+                for (i, (b, _, w)) in rows.iter().enumerate() {
+                    let d = daily_of(&mut daily, b);
+                    d.waits += 1;
                     if let Some(r) = w.replied_at {
-                        d.first_answered.push((r - w.started_at) / 1_000_000);
+                        d.answered.push((r - w.started_at) / 1_000_000);
                     }
-                    if let Some(h) = w.human_replied_at {
-                        d.first_human.push((h - w.started_at) / 1_000_000);
-                    }
-                    // SLA: answered within target, over = answered or still open past it.
-                    // Answered: the wait's own duration (business hours computed above).
-                    let clock = &ready[*b];
-                    let target = clock.account.sla_first_response_minutes as i64 * 60;
-                    let end = w.replied_at.unwrap_or(day_end);
-                    let elapsed = match w.replied_at {
-                        Some(_) => business_secs[i],
-                        None => clock.business_seconds(w.started_at, end),
-                    }
-                    .unwrap_or((end - w.started_at) / 1_000_000);
-                    match w.replied_at {
-                        Some(_) => {
-                            d.sla_over += 1;
-                            if elapsed <= target {
-                                d.sla_met += 1;
-                            }
+                    if w.is_first {
+                        d.first_waits += 1;
+                        if let Some(r) = w.replied_at {
+                            d.first_answered.push((r - w.started_at) / 1_000_000);
                         }
-                        None if elapsed > target => d.sla_over += 1,
-                        None => {}
+                        if let Some(h) = w.human_replied_at {
+                            d.first_human.push((h - w.started_at) / 1_000_000);
+                        }
+                        // SLA: answered within target, over = answered or still open past it.
+                        // Answered: the wait's own duration (business hours computed above).
+                        let clock = &ready[*b];
+                        let target = clock.account.sla_first_response_minutes as i64 * 60;
+                        let end = w.replied_at.unwrap_or(day_end);
+                        let elapsed = match w.replied_at {
+                            Some(_) => business_secs[i],
+                            None => clock.business_seconds(w.started_at, end),
+                        }
+                        .unwrap_or((end - w.started_at) / 1_000_000);
+                        match w.replied_at {
+                            Some(_) => {
+                                d.sla_over += 1;
+                                if elapsed <= target {
+                                    d.sla_met += 1;
+                                }
+                            }
+                            None if elapsed > target => d.sla_over += 1,
+                            None => {}
+                        }
+                    }
+                }
+                for (c, k) in day_cases.iter().zip(&case_clock) {
+                    let d = daily.entry(c.business_id.clone()).or_default();
+                    d.cases_opened += 1;
+                    let done_by_end = case_done_at(&c.events, day_end);
+                    d.cases_resolved += done_by_end as i64;
+                    d.cases_reopened += (k.reopen_count > 0) as i64;
+                    d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
+                    d.timely += k
+                        .first_response_at
+                        .is_some_and(|r| r - c.events.opened_at <= timely_micros)
+                        as i64;
+                    if let Some(r) = k.rating {
+                        d.rated += 1;
+                        d.satisfied += is_satisfied(r) as i64;
+                    }
+                    if c.kind.as_deref() == Some("complaint") {
+                        d.complaints += 1;
+                    }
+                }
+                let backlog_clock = std::time::Instant::now();
+                for (business, opened_at, events) in &opened_cases {
+                    if *opened_at < day_end && !case_done_at(events, day_end) {
+                        daily.entry(business.clone()).or_default().backlog += 1;
+                    }
+                }
+                for ((date, business), n) in &orphans {
+                    if *date == day {
+                        daily.entry(business.clone()).or_default().orphans += n;
+                        summary.orphan_case_events += *n as u64;
+                    }
+                }
+                crate::timing::add("business_daily_backlog", backlog_clock.elapsed());
+                let counts_clock = std::time::Instant::now();
+                add_message_counts(
+                    lake,
+                    &billed,
+                    day,
+                    feed.message_counts.get(&day),
+                    &mut daily,
+                )?;
+                crate::timing::add("business_daily_counts", counts_clock.elapsed());
+                let daily_df = daily_frame(&daily)?;
+                for (table, df) in [
+                    (&REPLY_WAITS, waits_df),
+                    (&CASES, cases_df),
+                    (&BUSINESS_DAILY, daily_df),
+                ] {
+                    let df = if df.height() == 0 {
+                        empty_frame(table)
+                    } else {
+                        df
+                    };
+                    if failed.load(Ordering::Relaxed)
+                        || to_writer
+                            .send((lake.date_partition_file(table, day), df))
+                            .is_err()
+                    {
+                        // A write failed: its error is the one reported.
+                        return Ok(());
                     }
                 }
             }
-            for (c, k) in day_cases.iter().zip(&case_clock) {
-                let d = daily.entry(c.business_id.clone()).or_default();
-                d.cases_opened += 1;
-                let done_by_end = case_done_at(&c.events, day_end);
-                d.cases_resolved += done_by_end as i64;
-                d.cases_reopened += (k.reopen_count > 0) as i64;
-                d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
-                d.timely += k
-                    .first_response_at
-                    .is_some_and(|r| r - c.events.opened_at <= timely_micros)
-                    as i64;
-                if let Some(r) = k.rating {
-                    d.rated += 1;
-                    d.satisfied += is_satisfied(r) as i64;
-                }
-                if c.kind.as_deref() == Some("complaint") {
-                    d.complaints += 1;
-                }
-            }
-            let backlog_clock = std::time::Instant::now();
-            for (business, opened_at, events) in &opened_cases {
-                if *opened_at < day_end && !case_done_at(events, day_end) {
-                    daily.entry(business.clone()).or_default().backlog += 1;
-                }
-            }
-            for ((date, business), n) in &orphans {
-                if *date == day {
-                    daily.entry(business.clone()).or_default().orphans += n;
-                    summary.orphan_case_events += *n as u64;
-                }
-            }
-            crate::timing::add("business_daily_backlog", backlog_clock.elapsed());
-            let counts_clock = std::time::Instant::now();
-            add_message_counts(lake, &billed, day, feed.message_counts.get(&day), &mut daily)?;
-            crate::timing::add("business_daily_counts", counts_clock.elapsed());
-            let daily_df = daily_frame(&daily)?;
-            for (table, df) in [
-                (&REPLY_WAITS, waits_df),
-                (&CASES, cases_df),
-                (&BUSINESS_DAILY, daily_df),
-            ] {
-                let df = if df.height() == 0 {
-                    empty_frame(table)
-                } else {
-                    df
-                };
-                if failed.load(Ordering::Relaxed)
-                    || to_writer
-                        .send((lake.date_partition_file(table, day), df))
-                        .is_err()
-                {
-                    // A write failed: its error is the one reported.
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
+            Ok(())
         })();
         drop(to_writer);
         let mut written = Ok(());

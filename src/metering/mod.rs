@@ -207,10 +207,15 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     }
 
     // The window's dates are no longer needed: their memory goes to the analytics.
+    let activity = std::mem::take(&mut window.activity);
     drop(window);
     let t = Instant::now();
-    let months = write_billing_sources(&lake, opts, &dates, accounts)?;
+    let months = write_billing_sources(&lake, opts, &dates, accounts, activity)?;
     crate::timing::add("billing_sources", t.elapsed());
+    tracing::debug!(
+        rss_mib = crate::timing::rss_mib(),
+        "billing sources written"
+    );
     // Response times and cases (metrics.md) need the billed source and usage above.
     let analytics = crate::analytics::build::build(
         &lake,
@@ -411,6 +416,8 @@ impl DayParts {
 #[derive(Default)]
 struct EventWindow {
     days: BTreeMap<NaiveDate, DayParts>,
+    /// Every date loaded so far: [`billing_activity`], for `billing_sources`.
+    activity: BTreeMap<NaiveDate, DataFrame>,
 }
 
 impl EventWindow {
@@ -432,6 +439,10 @@ impl EventWindow {
                     let t = Instant::now();
                     feed.add(d, &df)?;
                     crate::timing::add("analytics_feed", t.elapsed());
+                    let activity = billing_activity(df.clone().lazy())
+                        .collect()
+                        .ctx(format!("summarising the events of {d}"))?;
+                    self.activity.insert(d, activity);
                     slot.insert(DayParts::of(df)?);
                 }
             }
@@ -1185,11 +1196,39 @@ fn conversations_frame(
 
 /// `billing_sources` for every billing month the built dates touch: per business with
 /// events in the month, whether a status carried a pricing object, and the billed source.
+/// Per business and UTC day: the first and last event, and the first and last event with
+/// a pricing object (what `billing_sources` decides from).
+fn billing_activity(events: LazyFrame) -> LazyFrame {
+    events
+        .group_by([
+            col("business_id"),
+            col("ts")
+                .cast(DataType::Int64)
+                .floor_div(lit(DAY_MICROS))
+                .alias("day"),
+        ])
+        .agg([
+            col("ts").cast(DataType::Int64).min().alias("first"),
+            col("ts").cast(DataType::Int64).max().alias("last"),
+            col("ts")
+                .filter(col("reported_pricing_model").is_not_null())
+                .cast(DataType::Int64)
+                .min()
+                .alias("first_priced"),
+            col("ts")
+                .filter(col("reported_pricing_model").is_not_null())
+                .cast(DataType::Int64)
+                .max()
+                .alias("last_priced"),
+        ])
+}
+
 fn write_billing_sources(
     lake: &Lake,
     opts: &BuildOptions,
     dates: &[NaiveDate],
     accounts: &Accounts,
+    mut activity: BTreeMap<NaiveDate, DataFrame>,
 ) -> Result<Vec<String>> {
     let mut months: BTreeSet<NaiveDate> = BTreeSet::new();
     for d in dates {
@@ -1202,32 +1241,38 @@ fn write_billing_sources(
         let next = month
             .checked_add_months(chrono::Months::new(1))
             .expect("date in range");
-        // UTC dates that can hold instants of this local month, in any time zone.
-        let events = scan_events(lake, day_before(month, 1), next)?
-            .group_by([
-                col("business_id"),
-                col("ts")
-                    .cast(DataType::Int64)
-                    .floor_div(lit(DAY_MICROS))
-                    .alias("day"),
-            ])
-            .agg([
-                col("ts").cast(DataType::Int64).min().alias("first"),
-                col("ts").cast(DataType::Int64).max().alias("last"),
-                col("ts")
-                    .filter(col("reported_pricing_model").is_not_null())
-                    .cast(DataType::Int64)
-                    .min()
-                    .alias("first_priced"),
-                col("ts")
-                    .filter(col("reported_pricing_model").is_not_null())
-                    .cast(DataType::Int64)
-                    .max()
-                    .alias("last_priced"),
-            ])
-            .collect()
+        // UTC dates that can hold instants of this local month, in any time zone: each
+        // summarised once, from the window when it was loaded, else read here.
+        let mut parts = Vec::new();
+        let mut d = day_before(month, 1);
+        while d <= next {
+            if !activity.contains_key(&d) {
+                let path = lake.date_partition_file(&EVENTS, d);
+                if path.exists() {
+                    let columns = ["business_id", "ts", "reported_pricing_model"];
+                    let events = lake::read_parquet(
+                        &path,
+                        Some(columns.iter().map(|c| c.to_string()).collect()),
+                    )?;
+                    let summary = billing_activity(events.lazy())
+                        .collect()
+                        .ctx(format!("summarising the events of {d}"))?;
+                    activity.insert(d, summary);
+                }
+            }
+            if let Some(a) = activity.get(&d) {
+                parts.push(a.clone().lazy());
+            }
+            d = day_after(d, 1);
+        }
+        if parts.is_empty() {
+            parts.push(billing_activity(empty_frame(&EVENTS).lazy()));
+        }
+        // A UTC day lies in one date file, so the summaries need no second aggregation.
+        let events = concat(parts, UnionArgs::default())
+            .and_then(LazyFrame::collect)
             .ctx(format!(
-                "scanning events of {}",
+                "summarising events of {}",
                 usage::billing_month(month)
             ))?;
         let b = str_values(&events, "business_id")?;
