@@ -13,6 +13,27 @@ pub fn add(stage: &'static str, d: Duration) {
     }
 }
 
+/// Times from now until dropped into `stage`.
+pub struct Stage {
+    stage: &'static str,
+    started: std::time::Instant,
+}
+
+impl Stage {
+    pub fn start(stage: &'static str) -> Stage {
+        Stage {
+            stage,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        add(self.stage, self.started.elapsed());
+    }
+}
+
 /// Seconds per stage since the last call, and reset.
 pub fn take() -> BTreeMap<String, f64> {
     let mut m = STAGES

@@ -29,7 +29,7 @@ use crate::schema::{
 };
 
 use super::cases::{case_clocks, is_done, is_satisfied, CaseEvents};
-use super::feed::{kind_code, Feed, Row, AGENT_MESSAGE, CASE_EVENT_COLUMNS, FEED_COLUMNS};
+use super::feed::{Feed, MessageCounts, Row, AGENT_MESSAGE, FEED_COLUMNS};
 use super::hours::{OpeningTimes, Schedule};
 use super::waits::{nearest_rank, reply_waits, ReplyWait};
 use super::{Happening, Kind};
@@ -99,25 +99,6 @@ impl Clocks<'_> {
     }
 }
 
-/// The `events` of the given dates, lazily, in date order.
-fn scan_dates(lake: &Lake, dates: &[NaiveDate]) -> Result<LazyFrame> {
-    let paths: Vec<PlRefPath> = dates
-        .iter()
-        .map(|d| {
-            PlRefPath::new(
-                lake.date_partition_file(&EVENTS, *d)
-                    .to_string_lossy()
-                    .as_ref(),
-            )
-        })
-        .collect();
-    if paths.is_empty() {
-        return Ok(empty_frame(&EVENTS).lazy());
-    }
-    LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
-        .ctx("scanning older events")
-}
-
 /// An agent's messages (`message_out`, in time order) to the customer of `key`.
 fn agent_messages(rows: &[Row], key: u32) -> Vec<i64> {
     let lo = rows.partition_point(|r| r.key < key);
@@ -147,7 +128,6 @@ pub fn build(
     let (Some(&lake_first), Some(&lake_last)) = (all_dates.first(), all_dates.last()) else {
         return Ok(summary);
     };
-    let window_from = first.pred_opt().expect("date in range");
     let (range_start, range_end) = (start_of(first), start_of(last.succ_opt().expect("date")));
     let margin = chrono::Duration::days(3);
     let mut clocks = Clocks {
@@ -157,86 +137,17 @@ pub fn build(
     };
 
     tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: start");
-    // ---- the dates metering did not load: later ones in full (replies, statuses and
-    // ratings of what starts in the range), earlier ones for their case events only.
+    // ---- the dates metering did not load: later ones for the replies, statuses and
+    // ratings of what starts in the range, earlier ones for who was owed a reply and for
+    // their cases (the backlog).
     let t = std::time::Instant::now();
     let fed: std::collections::BTreeSet<NaiveDate> = feed.dates.iter().copied().collect();
-    let mut older = Vec::new();
     for &d in all_dates.iter().filter(|d| !fed.contains(d)) {
-        if d < window_from {
-            older.push(d);
-        } else {
-            let columns = Some(FEED_COLUMNS.iter().map(|c| c.to_string()).collect());
-            let events = lake::read_parquet(&lake.date_partition_file(&EVENTS, d), columns)?;
-            feed.add(d, &events)?;
-        }
+        let columns = Some(FEED_COLUMNS.iter().map(|c| c.to_string()).collect());
+        let events = lake::read_parquet(&lake.date_partition_file(&EVENTS, d), columns)?;
+        feed.add(d, &events)?;
     }
-    if !older.is_empty() {
-        let cases = scan_dates(lake, &older)?
-            .filter(
-                col("event_type")
-                    .eq(lit("case_opened"))
-                    .or(col("event_type").eq(lit("case_status")))
-                    .or(col("event_type").eq(lit("case_rating"))),
-            )
-            .select(
-                CASE_EVENT_COLUMNS
-                    .iter()
-                    .map(|c| match *c {
-                        "ts" | "rating" => col(*c).cast(DataType::Int64),
-                        _ => col(*c),
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        let cases = lake::collect_streaming(cases).ctx("reading older case events")?;
-        feed.case_events.push(cases);
-    }
-
-    // ---- who is owed a reply from before the window (latest customer message vs reply)
-    let mut owed_since: HashMap<u32, i64> = HashMap::new();
-    if !older.is_empty() {
-        let before = scan_dates(lake, &older)?
-            .with_column(kind_code().alias("kind"))
-            .filter(
-                col("customer_key")
-                    .is_not_null()
-                    .and(col("kind").is_not_null()),
-            )
-            .group_by([col("business_id"), col("customer_key")])
-            .agg([
-                col("ts")
-                    .filter(col("kind").eq(lit(0i32)))
-                    .max()
-                    .cast(DataType::Int64)
-                    .alias("last_customer"),
-                col("ts")
-                    .filter(col("kind").gt_eq(lit(3i32)))
-                    .max()
-                    .cast(DataType::Int64)
-                    .alias("last_reply"),
-            ])
-            .filter(col("last_customer").is_not_null());
-        let before =
-            lake::collect_streaming(before).ctx("reading who was owed a reply before the build")?;
-        let (b, c) = (
-            str_values(&before, "business_id")?,
-            str_values(&before, "customer_key")?,
-        );
-        let (lc, lr) = (
-            i64_values(&before, "last_customer")?,
-            i64_values(&before, "last_reply")?,
-        );
-        for i in 0..before.height() {
-            if let (Some(b), Some(c), Some(lc)) = (&b[i], &c[i], lc[i]) {
-                // A customer with nothing since has no wait to start here.
-                if let Some(key) = feed.key(b, c) {
-                    if lr[i].is_none_or(|r| lc > r) {
-                        owed_since.insert(key, lc);
-                    }
-                }
-            }
-        }
-    }
+    let owed_since = feed.owed_since();
     crate::timing::add("analytics_load", t.elapsed());
 
     // ---- every customer's timeline from the day before the first date to the lake's end
@@ -268,21 +179,16 @@ pub fn build(
 
     // ---- cases opened on the dates built, with every later status and rating
     let t = std::time::Instant::now();
-    let case_events = concat(
-        std::mem::take(&mut feed.case_events)
-            .into_iter()
-            .map(DataFrame::lazy)
-            .collect::<Vec<_>>(),
-        UnionArgs::default(),
-    )
-    .ctx("stacking case events")?
-    // Ties in time broken by event key: the same statuses give the same clocks.
-    .sort(
-        ["business_id", "case_id", "ts", "event_key"],
-        SortMultipleOptions::default(),
-    )
-    .collect()
-    .ctx("reading case events")?;
+    let case_events = feed
+        .take_case_events()?
+        .lazy()
+        // Ties in time broken by event key: the same statuses give the same clocks.
+        .sort(
+            ["business_id", "case_id", "ts", "event_key"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .ctx("reading case events")?;
     let cb = str_values(&case_events, "business_id")?;
     let cid = str_values(&case_events, "case_id")?;
     let cty = str_values(&case_events, "event_type")?;
@@ -432,6 +338,7 @@ pub fn build(
             .collect();
         let produced = (|| -> Result<()> {
             for &day in dates {
+                let frames_clock = std::time::Instant::now();
                 let day_end = start_of(day.succ_opt().expect("date"));
                 // reply_waits
                 let mut rows = waits_by_date.remove(&day).unwrap_or_default();
@@ -593,6 +500,7 @@ pub fn build(
                     rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
                 summary.cases += day_cases.len() as u64;
 
+                crate::timing::add("business_daily_frames", frames_clock.elapsed());
                 // business_daily
                 let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
                 for (i, (b, _, w)) in rows.iter().enumerate() {
@@ -683,6 +591,7 @@ pub fn build(
                     } else {
                         df
                     };
+                    let _waiting = crate::timing::Stage::start("business_daily_send");
                     if failed.load(Ordering::Relaxed)
                         || to_writer
                             .send((lake.date_partition_file(table, day), df))
@@ -696,6 +605,7 @@ pub fn build(
             Ok(())
         })();
         drop(to_writer);
+        let _waiting = crate::timing::Stage::start("business_daily_last_writes");
         let mut written = Ok(());
         for writer in writers {
             let w = writer
@@ -801,26 +711,15 @@ fn add_message_counts(
     lake: &Lake,
     billed: &HashMap<(String, String), String>,
     day: NaiveDate,
-    message_counts: Option<&DataFrame>,
+    message_counts: Option<&BTreeMap<String, MessageCounts>>,
     daily: &mut BTreeMap<String, Daily>,
 ) -> Result<()> {
-    if let Some(counts) = message_counts {
-        let (b, e, s, n) = (
-            str_values(&counts, "business_id")?,
-            str_values(&counts, "event_type")?,
-            str_values(&counts, "sender")?,
-            i64_values(&counts, "n")?,
-        );
-        for i in 0..counts.height() {
-            let d = daily.entry(b[i].clone().unwrap_or_default()).or_default();
-            let n = n[i].unwrap_or_default();
-            match (e[i].as_deref(), s[i].as_deref()) {
-                (Some("message_in"), _) => d.messages_in += n,
-                (_, Some("bot")) => d.out_bot += n,
-                (_, Some("system")) => d.out_system += n,
-                _ => d.out_agent += n,
-            }
-        }
+    for (business, c) in message_counts.into_iter().flatten() {
+        let d = daily_of(daily, business);
+        d.messages_in += c.messages_in;
+        d.out_agent += c.out_agent;
+        d.out_bot += c.out_bot;
+        d.out_system += c.out_system;
     }
     if let Some(m) = read_partition(
         lake,

@@ -15,10 +15,11 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{PolarsContext, Result};
-use crate::lake::columns::{i64_column, str_column};
+use crate::lake::columns::{empty_frame, i64_column, str_column};
+use crate::schema::EVENTS;
 
 /// The `events` columns the feed reads.
-pub(crate) const FEED_COLUMNS: [&str; 14] = [
+pub(crate) const FEED_COLUMNS: [&str; 13] = [
     "event_key",
     "event_type",
     "ts",
@@ -32,7 +33,6 @@ pub(crate) const FEED_COLUMNS: [&str; 14] = [
     "case_category",
     "case_status",
     "rating",
-    "status",
 ];
 
 /// The columns of a case event row, in the order case clocks read them.
@@ -49,42 +49,44 @@ pub(crate) const CASE_EVENT_COLUMNS: [&str; 10] = [
     "event_key",
 ];
 
-/// Kind codes computed in polars: 0 customer message, 1 reaction, 2 template or
-/// notification, 3 agent reply (message_out), 4 bot reply, 5 a reply known only through
-/// its webhook status (an agent's, but not a case's agent message).
-pub(crate) fn kind_code() -> Expr {
-    let is_in = col("event_type").eq(lit("message_in"));
-    let is_out = col("event_type").eq(lit("message_out"));
-    // A webhook status (key `business|status|message|sent`) of a message known only
-    // through its statuses: a `service` one was a free-form reply, anything else a template.
-    let webhook_sent = col("event_type")
-        .eq(lit("status"))
-        .and(col("event_key").str().ends_with(lit("|sent")));
-    when(is_in.clone().and(col("message_type").eq(lit("reaction"))))
-        .then(lit(1i32))
-        .when(is_in)
-        .then(lit(0i32))
-        .when(
-            is_out.clone().and(
-                col("message_type")
-                    .eq(lit("template"))
-                    .or(col("sender").eq(lit("system"))),
-            ),
-        )
-        .then(lit(2i32))
-        .when(is_out.clone().and(col("sender").eq(lit("bot"))))
-        .then(lit(4i32))
-        .when(is_out)
-        .then(lit(3i32))
-        .when(
-            webhook_sent
-                .clone()
-                .and(col("reported_category").eq(lit("service"))),
-        )
-        .then(lit(5i32))
-        .when(webhook_sent)
-        .then(lit(2i32))
-        .otherwise(lit(NULL).cast(DataType::Int32))
+/// The kind code of an event in a customer's timeline, `None` for events that are not
+/// one: 0 customer message, 1 reaction, 2 template or notification, 3 agent reply
+/// (`message_out`), 4 bot reply, 5 a reply known only through its webhook status (an
+/// agent's, but not a case's agent message).
+pub(crate) fn kind_of_event(
+    event_type: Option<&str>,
+    message_type: Option<&str>,
+    sender: Option<&str>,
+    event_key: Option<&str>,
+    reported_category: Option<&str>,
+) -> Option<u8> {
+    match event_type? {
+        "message_in" if message_type == Some("reaction") => Some(1),
+        "message_in" => Some(0),
+        "message_out" if message_type == Some("template") || sender == Some("system") => Some(2),
+        "message_out" if sender == Some("bot") => Some(4),
+        "message_out" => Some(3),
+        // A webhook status (key `business|status|message|sent`) of a message known only
+        // through its statuses: a `service` one was a free-form reply, anything else a
+        // template.
+        "status" if event_key.is_some_and(|k| k.ends_with("|sent")) => {
+            Some(if reported_category == Some("service") {
+                5
+            } else {
+                2
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `business_daily`'s message counts of one business and date.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct MessageCounts {
+    pub messages_in: i64,
+    pub out_agent: i64,
+    pub out_bot: i64,
+    pub out_system: i64,
 }
 
 /// The kind code of an agent's `message_out` (the messages case clocks count).
@@ -146,9 +148,12 @@ pub struct Feed {
     pair_names: Vec<u64>,
     /// Each date's rows, as taken ([`Feed::timelines`] joins them).
     days: Vec<Vec<Row>>,
-    pub(crate) case_events: Vec<DataFrame>,
-    /// Per date: business_id, event_type, sender, n.
-    pub(crate) message_counts: BTreeMap<NaiveDate, DataFrame>,
+    case_events: Vec<DataFrame>,
+    /// Per date and business.
+    pub(crate) message_counts: BTreeMap<NaiveDate, BTreeMap<String, MessageCounts>>,
+    /// Per pair, over the dates before `happenings_from`: the latest customer message
+    /// and the latest reply (who was owed a reply when the build starts).
+    latest_before: HashMap<u32, (Option<i64>, Option<i64>), foldhash::fast::FixedState>,
     pub(crate) dates: Vec<NaiveDate>,
 }
 
@@ -163,6 +168,7 @@ impl Feed {
             days: Vec::new(),
             case_events: Vec::new(),
             message_counts: BTreeMap::new(),
+            latest_before: HashMap::default(),
             dates: Vec::new(),
         }
     }
@@ -193,110 +199,169 @@ impl Feed {
         rows
     }
 
+    /// Every case event taken, unordered (an empty frame of the case columns if none).
+    pub(crate) fn take_case_events(&mut self) -> Result<DataFrame> {
+        let mut parts: Vec<LazyFrame> = std::mem::take(&mut self.case_events)
+            .into_iter()
+            .map(DataFrame::lazy)
+            .collect();
+        if parts.is_empty() {
+            parts.push(case_rows(empty_frame(&EVENTS).lazy()));
+        }
+        concat(parts, UnionArgs::default())
+            .and_then(LazyFrame::collect)
+            .ctx("stacking case events")
+    }
+
+    /// The pairs owed a reply when `happenings_from` starts, and since when: their latest
+    /// customer message before it came after their latest reply.
+    pub(crate) fn owed_since(&self) -> HashMap<u32, i64> {
+        self.latest_before
+            .iter()
+            .filter_map(|(&key, &(customer, reply))| {
+                let customer = customer?;
+                reply
+                    .is_none_or(|r| customer > r)
+                    .then_some((key, customer))
+            })
+            .collect()
+    }
+
+    fn pair_key(&mut self, business: u32, customer: &str) -> u32 {
+        let pair = (business as u64) << 32 | self.customers.intern(customer) as u64;
+        let next = self.pair_names.len() as u32;
+        let key = *self.pairs.entry(pair).or_insert(next);
+        if key == next {
+            self.pair_names.push(pair);
+        }
+        key
+    }
+
     /// Take what the analytics need of `date`'s events (with at least [`FEED_COLUMNS`]).
+    /// Each date once, in any order.
     pub fn add(&mut self, date: NaiveDate, events: &DataFrame) -> Result<()> {
         self.dates.push(date);
-        let lf = events.clone().lazy();
-        let cases = lf
-            .clone()
-            .filter(
-                col("event_type")
-                    .eq(lit("case_opened"))
-                    .or(col("event_type").eq(lit("case_status")))
-                    .or(col("event_type").eq(lit("case_rating"))),
-            )
-            .select(
-                CASE_EVENT_COLUMNS
-                    .iter()
-                    .map(|c| match *c {
-                        "ts" | "rating" => col(*c).cast(DataType::Int64),
-                        _ => col(*c),
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .collect()
-            .ctx(format!("reading the case events of {date}"))?;
-        if cases.height() > 0 {
-            self.case_events.push(cases);
-        }
-        if date < self.happenings_from {
-            return Ok(());
-        }
-        let counts = lf
-            .clone()
-            .filter(
-                col("event_type")
-                    .eq(lit("message_in"))
-                    .or(col("event_type").eq(lit("message_out"))),
-            )
-            .group_by([col("business_id"), col("event_type"), col("sender")])
-            .agg([len().cast(DataType::Int64).alias("n")])
-            .collect()
-            .ctx(format!("counting the messages of {date}"))?;
-        self.message_counts.insert(date, counts);
-        let happenings = lf
-            // Only messages and `sent` statuses can have a kind: the rest are dropped
-            // before the string tests of `kind_code`.
-            .filter(
-                col("event_type")
-                    .eq(lit("message_in"))
-                    .or(col("event_type").eq(lit("message_out")))
-                    .or(col("event_type")
-                        .eq(lit("status"))
-                        .and(col("status").eq(lit("sent")))),
-            )
-            .with_column(kind_code().alias("kind"))
-            .filter(
-                col("customer_key")
-                    .is_not_null()
-                    .and(col("kind").is_not_null()),
-            )
-            .select([
-                col("business_id"),
-                col("customer_key"),
-                col("ts").cast(DataType::Int64),
-                col("kind"),
-            ])
-            .collect()
-            .ctx(format!("reading the messages of {date} for reply waits"))?;
-        let b = str_column(&happenings, "business_id")?;
-        let c = str_column(&happenings, "customer_key")?;
-        let ts = i64_column(&happenings, "ts")?;
-        let kind = happenings
-            .column("kind")
-            .ctx("kind")?
-            .i32()
-            .ctx("kind")?
-            .clone();
-        let mut rows = Vec::with_capacity(happenings.height());
+        // Arrow arrays, one chunk each, read by position.
+        let (event_type, message_type, sender, event_key, category, business, customer) = (
+            str_column(events, "event_type")?,
+            str_column(events, "message_type")?,
+            str_column(events, "sender")?,
+            str_column(events, "event_key")?,
+            str_column(events, "reported_category")?,
+            str_column(events, "business_id")?,
+            str_column(events, "customer_key")?,
+        );
+        let ts = i64_column(events, "ts")?;
+        let (event_type, message_type, sender, event_key, category, business, customer, ts) = (
+            event_type.downcast_as_array(),
+            message_type.downcast_as_array(),
+            sender.downcast_as_array(),
+            event_key.downcast_as_array(),
+            category.downcast_as_array(),
+            business.downcast_as_array(),
+            customer.downcast_as_array(),
+            ts.downcast_as_array(),
+        );
+        let before = date < self.happenings_from;
+        let mut rows = Vec::new();
+        let mut counts: BTreeMap<String, MessageCounts> = BTreeMap::new();
+        let mut has_cases = false;
         // Rows come sorted by business: one business lookup per run of them.
-        let mut last_business: Option<(&str, u32)> = None;
-        for (((b, c), t), k) in b.iter().zip(c.iter()).zip(ts.iter()).zip(kind.iter()) {
-            let (Some(c), Some(t), Some(k)) = (c, t, k) else {
+        let mut last_business: Option<(&str, u32, MessageCounts)> = None;
+        for i in 0..events.height() {
+            let et = event_type.get(i);
+            // Only the columns the event's type needs are looked at.
+            let kind = match et {
+                Some("message_in" | "message_out") => {
+                    kind_of_event(et, message_type.get(i), sender.get(i), None, None)
+                }
+                Some("status") => kind_of_event(et, None, None, event_key.get(i), category.get(i)),
+                Some(e) => {
+                    has_cases |= e.starts_with("case_");
+                    None
+                }
+                None => None,
+            };
+            let Some(kind) = kind else {
                 continue;
             };
-            let b = b.unwrap_or_default();
-            let bi = match last_business {
-                Some((name, i)) if name == b => i,
-                _ => {
-                    let i = self.businesses.intern(b);
-                    last_business = Some((b, i));
-                    i
+            let b = business.get(i).unwrap_or_default();
+            if !matches!(last_business, Some((name, ..)) if name == b) {
+                if let Some((name, _, c)) = last_business.take() {
+                    merge_counts(&mut counts, name, c);
                 }
-            };
-            let pair = (bi as u64) << 32 | self.customers.intern(c) as u64;
-            let next = self.pair_names.len() as u32;
-            let key = *self.pairs.entry(pair).or_insert(next);
-            if key == next {
-                self.pair_names.push(pair);
+                last_business = Some((b, self.businesses.intern(b), MessageCounts::default()));
             }
-            rows.push(Row {
-                key,
-                ts: t,
-                kind: k as u8,
-            });
+            let Some((_, bi, c)) = last_business.as_mut() else {
+                continue;
+            };
+            match (et, sender.get(i)) {
+                (Some("message_in"), _) => c.messages_in += 1,
+                (Some("message_out"), Some("bot")) => c.out_bot += 1,
+                (Some("message_out"), Some("system")) => c.out_system += 1,
+                (Some("message_out"), _) => c.out_agent += 1,
+                _ => {}
+            }
+            let (Some(cust), Some(t)) = (customer.get(i), ts.get(i)) else {
+                continue;
+            };
+            let bi = *bi;
+            let key = self.pair_key(bi, cust);
+            if before {
+                let latest = self.latest_before.entry(key).or_default();
+                match kind {
+                    0 => latest.0 = latest.0.max(Some(t)),
+                    3.. => latest.1 = latest.1.max(Some(t)),
+                    _ => {}
+                }
+            } else {
+                rows.push(Row { key, ts: t, kind });
+            }
         }
-        self.days.push(rows);
+        if let Some((name, _, c)) = last_business {
+            merge_counts(&mut counts, name, c);
+        }
+        if !before {
+            self.days.push(rows);
+            self.message_counts.insert(date, counts);
+        }
+        if has_cases {
+            let cases = case_rows(events.clone().lazy())
+                .collect()
+                .ctx(format!("reading the case events of {date}"))?;
+            self.case_events.push(cases);
+        }
         Ok(())
     }
+}
+
+/// The case events among `events`, as [`CASE_EVENT_COLUMNS`].
+fn case_rows(events: LazyFrame) -> LazyFrame {
+    events
+        .filter(
+            col("event_type")
+                .eq(lit("case_opened"))
+                .or(col("event_type").eq(lit("case_status")))
+                .or(col("event_type").eq(lit("case_rating"))),
+        )
+        .select(
+            CASE_EVENT_COLUMNS
+                .iter()
+                .map(|c| match *c {
+                    "ts" | "rating" => col(*c).cast(DataType::Int64),
+                    _ => col(*c),
+                })
+                .collect::<Vec<_>>(),
+        )
+}
+
+fn merge_counts(counts: &mut BTreeMap<String, MessageCounts>, business: &str, c: MessageCounts) {
+    if c == MessageCounts::default() {
+        return;
+    }
+    let total = counts.entry(business.to_string()).or_default();
+    total.messages_in += c.messages_in;
+    total.out_agent += c.out_agent;
+    total.out_bot += c.out_bot;
+    total.out_system += c.out_system;
 }
