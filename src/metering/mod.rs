@@ -1246,7 +1246,7 @@ fn write_billing_sources(
         let mut parts = Vec::new();
         let mut d = day_before(month, 1);
         while d <= next {
-            if !activity.contains_key(&d) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = activity.entry(d) {
                 let path = lake.date_partition_file(&EVENTS, d);
                 if path.exists() {
                     let columns = ["business_id", "ts", "reported_pricing_model"];
@@ -1257,7 +1257,7 @@ fn write_billing_sources(
                     let summary = billing_activity(events.lazy())
                         .collect()
                         .ctx(format!("summarising the events of {d}"))?;
-                    activity.insert(d, summary);
+                    slot.insert(summary);
                 }
             }
             if let Some(a) = activity.get(&d) {
