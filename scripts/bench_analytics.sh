@@ -31,7 +31,8 @@ NOW=2026-01-01T00:00:00Z
 # The same key as bench_ingest.sh, so that a lake ingested by either is the same lake.
 export MSGMETER_PSEUDONYM_KEY=${MSGMETER_PSEUDONYM_KEY:-msgmeter-bench-key-not-a-secret-0123456789}
 # The build's analytics stages (stage_seconds keys), summed as "msgmeter analytics s".
-ANALYTICS_STAGES=analytics_load,reply_waits,cases,business_daily
+# analytics_feed is the time metering spends handing each date it loads to the analytics.
+ANALYTICS_STAGES=analytics_feed,analytics_load,reply_waits,cases,business_daily
 
 usage() {
     sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
