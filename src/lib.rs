@@ -12,6 +12,7 @@ pub mod error;
 pub mod generate;
 pub mod ingest;
 pub mod lake;
+pub mod memory;
 pub mod metering;
 pub mod pricing;
 pub mod query;

@@ -16,19 +16,13 @@ use msgmeter::{demo, generate, ingest, metering, query, schema};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc's `mi_option_e` (include/mimalloc.h, v2 and v3).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // For ingest, keep freed memory instead of returning it to the OS after 10 ms: ingest
-    // frees and reallocates frames constantly, and re-faulting zeroed pages cost a quarter
-    // of its CPU time (measured: 1M webhook events, system time 1.4–2.1 s → 0.5 s, wall
-    // −12 %). Other commands return it: build's peak would otherwise be every stage's peak
-    // added up (measured: 10M events, peak RSS 2.6 GiB → see README).
+    // Ingest keeps freed memory (see msgmeter::memory). Other commands return it: build's
+    // peak would otherwise be every stage's peak added up (measured: 10M events, peak RSS
+    // 2.6 GiB → see README).
     if matches!(cli.command, Command::Ingest(_) | Command::Demo(_)) {
-        // SAFETY: sets a process-wide allocator option; no other thread exists yet.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+        msgmeter::memory::keep_freed_memory(true);
     }
     init_logging(cli.quiet, cli.log_format);
     match run(cli) {

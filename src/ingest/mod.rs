@@ -309,6 +309,9 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     }
 
     // Phase 2: identities first (they rewrite user-id customers), then events by date.
+    // What the parse workers freed goes back first: publish runs on other threads.
+    crate::memory::release_freed_memory();
+    tracing::debug!(rss_mb = crate::timing::rss_mib(), "parse memory released");
     let publish_clock = Instant::now();
     let pairs: Vec<IdentityPair> = collected.identities.into_values().collect();
     let identities = dedupe::publish_identities(&lake, &pairs)?;
