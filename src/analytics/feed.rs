@@ -241,85 +241,103 @@ impl Feed {
     /// Each date once, in any order.
     pub fn add(&mut self, date: NaiveDate, events: &DataFrame) -> Result<()> {
         self.dates.push(date);
-        // Arrow arrays, one chunk each, read by position.
-        let (event_type, message_type, sender, event_key, category, business, customer) = (
-            str_column(events, "event_type")?,
-            str_column(events, "message_type")?,
-            str_column(events, "sender")?,
-            str_column(events, "event_key")?,
-            str_column(events, "reported_category")?,
-            str_column(events, "business_id")?,
-            str_column(events, "customer_key")?,
-        );
-        let ts = i64_column(events, "ts")?;
-        let (event_type, message_type, sender, event_key, category, business, customer, ts) = (
-            event_type.downcast_as_array(),
-            message_type.downcast_as_array(),
-            sender.downcast_as_array(),
-            event_key.downcast_as_array(),
-            category.downcast_as_array(),
-            business.downcast_as_array(),
-            customer.downcast_as_array(),
-            ts.downcast_as_array(),
-        );
         let before = date < self.happenings_from;
         let mut rows = Vec::new();
         let mut counts: BTreeMap<String, MessageCounts> = BTreeMap::new();
         let mut has_cases = false;
-        // Rows come sorted by business: one business lookup per run of them.
-        let mut last_business: Option<(&str, u32, MessageCounts)> = None;
-        for i in 0..events.height() {
-            let et = event_type.get(i);
-            // Only the columns the event's type needs are looked at.
-            let kind = match et {
-                Some("message_in" | "message_out") => {
-                    kind_of_event(et, message_type.get(i), sender.get(i), None, None)
+        // Chunk by chunk (the columns of one Parquet file share their row groups): no
+        // copy into one contiguous array.
+        let mut columns = events
+            .select([
+                "event_type",
+                "message_type",
+                "sender",
+                "event_key",
+                "reported_category",
+                "business_id",
+                "customer_key",
+                "ts",
+            ])
+            .ctx(format!("reading the events of {date}"))?;
+        for chunk in columns.split_chunks() {
+            // Arrow arrays, read by position.
+            let (event_type, message_type, sender, event_key, category, business, customer) = (
+                str_column(&chunk, "event_type")?,
+                str_column(&chunk, "message_type")?,
+                str_column(&chunk, "sender")?,
+                str_column(&chunk, "event_key")?,
+                str_column(&chunk, "reported_category")?,
+                str_column(&chunk, "business_id")?,
+                str_column(&chunk, "customer_key")?,
+            );
+            let ts = i64_column(&chunk, "ts")?;
+            let (event_type, message_type, sender, event_key, category, business, customer, ts) = (
+                event_type.downcast_as_array(),
+                message_type.downcast_as_array(),
+                sender.downcast_as_array(),
+                event_key.downcast_as_array(),
+                category.downcast_as_array(),
+                business.downcast_as_array(),
+                customer.downcast_as_array(),
+                ts.downcast_as_array(),
+            );
+            // Rows come sorted by business: one business lookup per run of them.
+            let mut last_business: Option<(&str, u32, MessageCounts)> = None;
+            for i in 0..chunk.height() {
+                let et = event_type.get(i);
+                // Only the columns the event's type needs are looked at.
+                let kind = match et {
+                    Some("message_in" | "message_out") => {
+                        kind_of_event(et, message_type.get(i), sender.get(i), None, None)
+                    }
+                    Some("status") => {
+                        kind_of_event(et, None, None, event_key.get(i), category.get(i))
+                    }
+                    Some(e) => {
+                        has_cases |= e.starts_with("case_");
+                        None
+                    }
+                    None => None,
+                };
+                let Some(kind) = kind else {
+                    continue;
+                };
+                let b = business.get(i).unwrap_or_default();
+                if !matches!(last_business, Some((name, ..)) if name == b) {
+                    if let Some((name, _, c)) = last_business.take() {
+                        merge_counts(&mut counts, name, c);
+                    }
+                    last_business = Some((b, self.businesses.intern(b), MessageCounts::default()));
                 }
-                Some("status") => kind_of_event(et, None, None, event_key.get(i), category.get(i)),
-                Some(e) => {
-                    has_cases |= e.starts_with("case_");
-                    None
-                }
-                None => None,
-            };
-            let Some(kind) = kind else {
-                continue;
-            };
-            let b = business.get(i).unwrap_or_default();
-            if !matches!(last_business, Some((name, ..)) if name == b) {
-                if let Some((name, _, c)) = last_business.take() {
-                    merge_counts(&mut counts, name, c);
-                }
-                last_business = Some((b, self.businesses.intern(b), MessageCounts::default()));
-            }
-            let Some((_, bi, c)) = last_business.as_mut() else {
-                continue;
-            };
-            match (et, sender.get(i)) {
-                (Some("message_in"), _) => c.messages_in += 1,
-                (Some("message_out"), Some("bot")) => c.out_bot += 1,
-                (Some("message_out"), Some("system")) => c.out_system += 1,
-                (Some("message_out"), _) => c.out_agent += 1,
-                _ => {}
-            }
-            let (Some(cust), Some(t)) = (customer.get(i), ts.get(i)) else {
-                continue;
-            };
-            let bi = *bi;
-            let key = self.pair_key(bi, cust);
-            if before {
-                let latest = self.latest_before.entry(key).or_default();
-                match kind {
-                    0 => latest.0 = latest.0.max(Some(t)),
-                    3.. => latest.1 = latest.1.max(Some(t)),
+                let Some((_, bi, c)) = last_business.as_mut() else {
+                    continue;
+                };
+                match (et, sender.get(i)) {
+                    (Some("message_in"), _) => c.messages_in += 1,
+                    (Some("message_out"), Some("bot")) => c.out_bot += 1,
+                    (Some("message_out"), Some("system")) => c.out_system += 1,
+                    (Some("message_out"), _) => c.out_agent += 1,
                     _ => {}
                 }
-            } else {
-                rows.push(Row { key, ts: t, kind });
+                let (Some(cust), Some(t)) = (customer.get(i), ts.get(i)) else {
+                    continue;
+                };
+                let bi = *bi;
+                let key = self.pair_key(bi, cust);
+                if before {
+                    let latest = self.latest_before.entry(key).or_default();
+                    match kind {
+                        0 => latest.0 = latest.0.max(Some(t)),
+                        3.. => latest.1 = latest.1.max(Some(t)),
+                        _ => {}
+                    }
+                } else {
+                    rows.push(Row { key, ts: t, kind });
+                }
             }
-        }
-        if let Some((name, _, c)) = last_business {
-            merge_counts(&mut counts, name, c);
+            if let Some((name, _, c)) = last_business {
+                merge_counts(&mut counts, name, c);
+            }
         }
         if !before {
             self.days.push(rows);
