@@ -20,7 +20,8 @@ use crate::accounts::{Account, Accounts};
 use crate::error::{PolarsContext, Result};
 use crate::ingest::normalize::utc_day;
 use crate::lake::columns::{
-    bool_values, bools, empty_frame, i64_values, ints, str_values, table_frame, text, timestamps,
+    bool_values, bools, empty_frame, i64_values, ints, str_column, str_values, table_frame, text,
+    timestamps,
 };
 use crate::lake::{self, Lake};
 use crate::schema::{
@@ -189,14 +190,19 @@ pub fn build(
         )
         .collect()
         .ctx("reading case events")?;
-    let cb = str_values(&case_events, "business_id")?;
-    let cid = str_values(&case_events, "case_id")?;
-    let cty = str_values(&case_events, "event_type")?;
+    let case_text = |name: &str| str_column(&case_events, name);
+    let (cb, cid, cty, ccust) = (
+        case_text("business_id")?,
+        case_text("case_id")?,
+        case_text("event_type")?,
+        case_text("customer_key")?,
+    );
+    let (ckind, ccat, cstatus) = (
+        case_text("case_kind")?,
+        case_text("case_category")?,
+        case_text("case_status")?,
+    );
     let cts = i64_values(&case_events, "ts")?;
-    let ccust = str_values(&case_events, "customer_key")?;
-    let ckind = str_values(&case_events, "case_kind")?;
-    let ccat = str_values(&case_events, "case_category")?;
-    let cstatus = str_values(&case_events, "case_status")?;
     let crating = i64_values(&case_events, "rating")?;
     struct Case {
         business_id: String,
@@ -213,8 +219,8 @@ pub fn build(
     let mut j = 0;
     while j < case_events.height() {
         let key = (
-            cb[j].clone().unwrap_or_default(),
-            cid[j].clone().unwrap_or_default(),
+            cb.get(j).unwrap_or_default(),
+            cid.get(j).unwrap_or_default(),
         );
         let mut opened: Option<usize> = None;
         let mut statuses = Vec::new();
@@ -222,14 +228,16 @@ pub fn build(
         let group_start = j;
         while j < case_events.height()
             && (
-                cb[j].as_deref().unwrap_or_default(),
-                cid[j].as_deref().unwrap_or_default(),
-            ) == (key.0.as_str(), key.1.as_str())
+                cb.get(j).unwrap_or_default(),
+                cid.get(j).unwrap_or_default(),
+            ) == key
         {
             let t = cts[j].unwrap_or_default();
-            match cty[j].as_deref() {
+            match cty.get(j) {
                 Some("case_opened") if opened.is_none() => opened = Some(j),
-                Some("case_status") => statuses.push((t, cstatus[j].clone().unwrap_or_default())),
+                Some("case_status") => {
+                    statuses.push((t, cstatus.get(j).unwrap_or_default().to_string()))
+                }
                 Some("case_rating") => {
                     if let Some(r) = crating[j] {
                         ratings.push((t, r as i8));
@@ -243,7 +251,7 @@ pub fn build(
             Some(o) => {
                 let opened_at = cts[o].unwrap_or_default();
                 opened_cases.push((
-                    key.0.clone(),
+                    key.0.to_string(),
                     opened_at,
                     CaseEvents {
                         opened_at,
@@ -253,11 +261,11 @@ pub fn build(
                 ));
                 if opened_at >= range_start && opened_at < range_end {
                     cases.push(Case {
-                        business_id: key.0.clone(),
-                        case_id: key.1.clone(),
-                        customer_key: ccust[o].clone(),
-                        kind: ckind[o].clone(),
-                        category: ccat[o].clone(),
+                        business_id: key.0.to_string(),
+                        case_id: key.1.to_string(),
+                        customer_key: ccust.get(o).map(str::to_string),
+                        kind: ckind.get(o).map(str::to_string),
+                        category: ccat.get(o).map(str::to_string),
                         events: CaseEvents {
                             opened_at,
                             statuses,
@@ -270,7 +278,7 @@ pub fn build(
                 // Never opened (the opening may arrive late): counted, not a case.
                 for t in cts[group_start..j].iter().map(|t| t.unwrap_or_default()) {
                     if t >= range_start && t < range_end {
-                        *orphans.entry((utc_day(t), key.0.clone())).or_default() += 1;
+                        *orphans.entry((utc_day(t), key.0.to_string())).or_default() += 1;
                     }
                 }
             }
