@@ -21,12 +21,14 @@ pub fn keep_freed_memory(keep: bool) {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
 }
 
-/// Return every thread's freed memory to the OS now (the rayon workers' and this one's),
+/// Return every thread's freed memory to the OS now (rayon's workers', polars' and this
+/// one's),
 /// and from now on after mimalloc's delay (kept memory is never purged, even on request).
 pub fn release_freed_memory() {
     keep_freed_memory(false);
     // SAFETY: mi_collect only frees pages no allocation uses; each thread collects its
     // own heap.
     rayon::broadcast(|_| unsafe { libmimalloc_sys::mi_collect(true) });
+    polars_core::runtime::THREAD_POOL.broadcast(|_| unsafe { libmimalloc_sys::mi_collect(true) });
     unsafe { libmimalloc_sys::mi_collect(true) };
 }

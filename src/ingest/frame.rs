@@ -186,6 +186,17 @@ impl Spill {
         Ok(())
     }
 
+    /// Write out whatever is still buffered, so that publishing holds no parse frames.
+    pub fn flush_buffers(&mut self) -> Result<()> {
+        if self.buffers.is_empty() {
+            return Ok(());
+        }
+        let t = std::time::Instant::now();
+        self.flush()?;
+        crate::timing::add("spill", t.elapsed());
+        Ok(())
+    }
+
     pub fn dates(&self) -> BTreeSet<NaiveDate> {
         self.buffers
             .keys()

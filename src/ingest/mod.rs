@@ -309,7 +309,12 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     }
 
     // Phase 2: identities first (they rewrite user-id customers), then events by date.
-    // What the parse workers freed goes back first: publish runs on other threads.
+    // Publishing holds one or two dates at a time: nothing of the parse phase stays — the
+    // last buffered rows go to their scratch files, the workers' customer caches are
+    // dropped, and what the workers freed goes back (publish runs on other threads).
+    collected.spill.flush_buffers()?;
+    rayon::broadcast(|_| normalize::forget_cached_customers());
+    normalize::forget_cached_customers();
     crate::memory::release_freed_memory();
     tracing::debug!(rss_mb = crate::timing::rss_mib(), "parse memory released");
     let publish_clock = Instant::now();

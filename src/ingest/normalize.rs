@@ -236,6 +236,11 @@ thread_local! {
         std::cell::RefCell::new((0, std::collections::HashMap::default()));
 }
 
+/// Empty this thread's customer cache and give its memory back (after the parse phase).
+pub fn forget_cached_customers() {
+    CUSTOMER_CACHE.with(|cache| *cache.borrow_mut() = (0, std::collections::HashMap::default()));
+}
+
 static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl<'a> Normalizer<'a> {
