@@ -1,12 +1,18 @@
 //! What the analytics take from each date's `events`, handed over by metering as it loads
-//! the date (so a build reads every events file once), or read here for dates metering
-//! does not load (after the built range, where late replies and statuses live).
+//! the date (so a build reads every events file once), or read by the analytics for dates
+//! metering does not load (after the built range, where late replies and statuses live,
+//! and before it).
 //!
-//! A date gives three things:
-//! - its *happenings*: every customer message, reaction, template and reply, with the
-//!   (business, customer) interned to one integer key — the reply-wait clock's input;
+//! A date from the day before the first date built on gives three things:
+//! - its *happenings*: every customer message, reaction, template and reply as a 16-byte
+//!   [`Row`], the (business, customer) interned to one integer key — the reply-wait
+//!   clock's input;
 //! - its case events, as rows;
-//! - its message counts per business, event type and sender (for `business_daily`).
+//! - its message counts per business and sender (for `business_daily`).
+//!
+//! An earlier date gives its case events (for the backlog) and, per business and customer,
+//! the latest customer message and the latest reply: who was owed a reply when the build
+//! starts.
 
 use std::collections::{BTreeMap, HashMap};
 
