@@ -453,6 +453,10 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
     Ok(v)
 }
 
+/// A date is read while the previous one is written only if the two hold at most this
+/// many rows together (about 300 MB of Arrow frames).
+const OVERLAPPED_ROWS: usize = 1_000_000;
+
 pub fn publish_events(
     lake: &Lake,
     mut spill: Spill,
@@ -496,6 +500,7 @@ pub fn publish_events(
         });
         let mut carry: Option<(NaiveDate, Carry)> = None;
         let mut writing = false;
+        let mut writing_rows = 0;
         let result = (|| -> Result<()> {
             for date in dates {
                 let t = std::time::Instant::now();
@@ -507,6 +512,14 @@ pub fn publish_events(
                     _ => carry_from_partition(lake, previous)?,
                 };
                 tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "before read");
+                // Two large dates are not held at once: the previous one's write is
+                // awaited first (a few dates a month, for the price of one overlap each).
+                if writing && spill.rows_of(date) + writing_rows > OVERLAPPED_ROWS {
+                    let t = std::time::Instant::now();
+                    let _ = written_rx.recv();
+                    writing = false;
+                    crate::timing::add("publish.wait", t.elapsed());
+                }
                 let new_rows = spill.take_date(date)?;
                 tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "after spill read");
                 let old_rows = if existing.contains(&date) {
@@ -556,10 +569,7 @@ pub fn publish_events(
                     writing = false;
                     crate::timing::add("publish.wait", t.elapsed());
                 }
-                let kept = all
-                    .take(&IdxCa::from_vec("order".into(), verdict.kept_in_order))
-                    .ctx("dropping duplicates")?;
-                drop(all);
+                let kept = gather_column_by_column(all, verdict.kept_in_order)?;
                 tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
                 carry = Some((date, verdict.carry));
                 crate::timing::add("publish.dedupe", t.elapsed());
@@ -568,6 +578,7 @@ pub fn publish_events(
                 }
                 if verdict.changed {
                     let kept = kept.drop("__new").ctx("events")?;
+                    writing_rows = kept.height();
                     if to_writer.send((date, kept)).is_err() {
                         break; // the writer failed: its error is reported below
                     }
@@ -583,6 +594,19 @@ pub fn publish_events(
         Ok(())
     })?;
     Ok(published)
+}
+
+/// The rows `order` of `all`, one column at a time, each source column freed as soon as
+/// it is gathered: a date's rows and its kept rows are never both whole in memory.
+fn gather_column_by_column(all: DataFrame, order: Vec<IdxSize>) -> Result<DataFrame> {
+    let order = IdxCa::from_vec("order".into(), order);
+    let columns = all
+        .into_columns()
+        .into_iter()
+        .map(|c| c.take(&order))
+        .collect::<PolarsResult<Vec<_>>>()
+        .ctx("dropping duplicates")?;
+    DataFrame::new(order.len(), columns).ctx("dropping duplicates")
 }
 
 /// Conflicting duplicates (same key, different content) are kept for inspection under

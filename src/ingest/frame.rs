@@ -135,6 +135,8 @@ pub struct Spill {
     dir: PathBuf,
     buffers: BTreeMap<NaiveDate, Vec<DataFrame>>,
     buffered: usize,
+    /// Rows pushed per date (buffered or spilled).
+    rows: BTreeMap<NaiveDate, usize>,
     parts: BTreeMap<NaiveDate, Vec<PathBuf>>,
     flushes: u64,
 }
@@ -145,6 +147,7 @@ impl Spill {
             dir,
             buffers: BTreeMap::new(),
             buffered: 0,
+            rows: BTreeMap::new(),
             parts: BTreeMap::new(),
             flushes: 0,
         }
@@ -152,6 +155,7 @@ impl Spill {
 
     pub fn push(&mut self, date: NaiveDate, frame: DataFrame) -> Result<()> {
         self.buffered += frame.height();
+        *self.rows.entry(date).or_default() += frame.height();
         self.buffers.entry(date).or_default().push(frame);
         if self.buffered >= SPILL_ROWS {
             let t = std::time::Instant::now();
@@ -206,6 +210,11 @@ impl Spill {
     }
 
     /// All rows of one date (spilled and buffered), removed from the spill.
+    /// How many rows [`Spill::take_date`] will give for `date`.
+    pub fn rows_of(&self, date: NaiveDate) -> usize {
+        self.rows.get(&date).copied().unwrap_or(0)
+    }
+
     pub fn take_date(&mut self, date: NaiveDate) -> Result<Option<DataFrame>> {
         let mut frames = Vec::new();
         for path in self.parts.remove(&date).unwrap_or_default() {
