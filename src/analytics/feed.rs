@@ -350,6 +350,7 @@ impl Feed {
             self.message_counts.insert(date, counts);
         }
         if has_cases {
+            let _clock = crate::timing::Stage::start("analytics_feed_cases");
             let cases = case_rows(events.clone().lazy())
                 .collect()
                 .ctx(format!("reading the case events of {date}"))?;
