@@ -256,13 +256,3 @@ pub fn remove_leftovers(lake: &Lake) -> Result<()> {
     walk(&lake.root);
     Ok(())
 }
-
-/// Run a lazy query on polars' streaming engine: the files are read in batches, so a scan
-/// of many dates holds its aggregates, not its rows (for queries over more of the lake
-/// than one build window).
-pub fn collect_streaming(query: LazyFrame) -> polars::error::PolarsResult<DataFrame> {
-    query
-        .collect_with_engine(Engine::Streaming)
-        // One plan, one sink: always a single frame.
-        .map(|r| r.unwrap_single())
-}
