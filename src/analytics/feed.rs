@@ -41,6 +41,9 @@ pub(crate) const FEED_COLUMNS: [&str; 13] = [
     "rating",
 ];
 
+/// The event types of a case's life (opening, statuses, ratings).
+const CASE_EVENT_TYPES: [&str; 3] = ["case_opened", "case_status", "case_rating"];
+
 /// The columns of a case event row, in the order case clocks read them.
 pub(crate) const CASE_EVENT_COLUMNS: [&str; 10] = [
     "business_id",
@@ -300,7 +303,7 @@ impl Feed {
                         kind_of_event(et, None, None, event_key.get(i), category.get(i))
                     }
                     Some(e) => {
-                        has_cases |= e.starts_with("case_");
+                        has_cases |= CASE_EVENT_TYPES.contains(&e);
                         None
                     }
                     None => None,
@@ -362,22 +365,18 @@ impl Feed {
 
 /// The case events among `events`, as [`CASE_EVENT_COLUMNS`].
 fn case_rows(events: LazyFrame) -> LazyFrame {
-    events
-        .filter(
-            col("event_type")
-                .eq(lit("case_opened"))
-                .or(col("event_type").eq(lit("case_status")))
-                .or(col("event_type").eq(lit("case_rating"))),
-        )
-        .select(
-            CASE_EVENT_COLUMNS
-                .iter()
-                .map(|c| match *c {
-                    "ts" | "rating" => col(*c).cast(DataType::Int64),
-                    _ => col(*c),
-                })
-                .collect::<Vec<_>>(),
-        )
+    let is_case_event = CASE_EVENT_TYPES
+        .iter()
+        .fold(lit(false), |any, t| any.or(col("event_type").eq(lit(*t))));
+    events.filter(is_case_event).select(
+        CASE_EVENT_COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "ts" | "rating" => col(*c).cast(DataType::Int64),
+                _ => col(*c),
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn merge_counts(counts: &mut BTreeMap<String, MessageCounts>, business: &str, c: MessageCounts) {

@@ -499,8 +499,16 @@ pub fn publish_events(
             Ok(written)
         });
         let mut carry: Option<(NaiveDate, Carry)> = None;
+        // Is a date being written? Waiting for it ends that.
         let mut writing = false;
         let mut writing_rows = 0;
+        let await_write = |writing: &mut bool| {
+            if std::mem::take(writing) {
+                let t = std::time::Instant::now();
+                let _ = written_rx.recv();
+                crate::timing::add("publish.wait", t.elapsed());
+            }
+        };
         let result = (|| -> Result<()> {
             for date in dates {
                 let t = std::time::Instant::now();
@@ -515,10 +523,7 @@ pub fn publish_events(
                 // Two large dates are not held at once: the previous one's write is
                 // awaited first (a few dates a month, for the price of one overlap each).
                 if writing && spill.rows_of(date) + writing_rows > OVERLAPPED_ROWS {
-                    let t = std::time::Instant::now();
-                    let _ = written_rx.recv();
-                    writing = false;
-                    crate::timing::add("publish.wait", t.elapsed());
+                    await_write(&mut writing);
                 }
                 let new_rows = spill.take_date(date)?;
                 tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "after spill read");
@@ -563,12 +568,7 @@ pub fn publish_events(
                 let conflict_mask =
                     BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
                 let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
-                if writing {
-                    let t = std::time::Instant::now();
-                    let _ = written_rx.recv();
-                    writing = false;
-                    crate::timing::add("publish.wait", t.elapsed());
-                }
+                await_write(&mut writing);
                 let kept = gather_column_by_column(all, verdict.kept_in_order)?;
                 tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
                 carry = Some((date, verdict.carry));

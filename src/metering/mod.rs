@@ -187,9 +187,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     let mut dates = Vec::new();
     let mut day = start;
     while day <= to {
-        let t = Instant::now();
         window.advance(&lake, day, &mut feed)?;
-        crate::timing::add("load", t.elapsed());
         let for_day = reported_by_date.remove(&day).unwrap_or_default();
         build_day(
             &lake,
@@ -432,18 +430,24 @@ impl EventWindow {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.days.entry(d) {
                 let path = lake.date_partition_file(&EVENTS, d);
                 if path.exists() {
+                    // Each stage's share of a date's load is timed as its own.
+                    let t = Instant::now();
                     let df = lake::read_parquet(
                         &path,
                         Some(METERING_COLUMNS.iter().map(|c| c.to_string()).collect()),
                     )?;
+                    let parts = DayParts::of(df.clone())?;
+                    crate::timing::add("load", t.elapsed());
                     let t = Instant::now();
                     feed.add(d, &df)?;
                     crate::timing::add("analytics_feed", t.elapsed());
-                    let activity = billing_activity(df.clone().lazy())
+                    let t = Instant::now();
+                    let activity = billing_activity(df.lazy())
                         .collect()
                         .ctx(format!("summarising the events of {d}"))?;
                     self.activity.insert(d, activity);
-                    slot.insert(DayParts::of(df)?);
+                    crate::timing::add("billing_sources", t.elapsed());
+                    slot.insert(parts);
                 }
             }
             d = day_after(d, 1);
