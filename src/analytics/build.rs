@@ -30,7 +30,7 @@ use crate::schema::{
 };
 
 use super::cases::{case_clocks, is_done, is_satisfied, CaseEvents};
-use super::feed::{Feed, MessageCounts, Row, AGENT_MESSAGE, FEED_COLUMNS};
+use super::feed::{Feed, MessageCounts, PairKey, Row, AGENT_MESSAGE, FEED_COLUMNS};
 use super::hours::{OpeningTimes, Schedule};
 use super::waits::{nearest_rank, reply_waits, ReplyWait};
 use super::{Happening, Kind};
@@ -101,13 +101,13 @@ impl Clocks<'_> {
 }
 
 /// An agent's messages (`message_out`, in time order) to the customer of `key`.
-fn agent_messages(rows: &[Row], key: u32) -> Vec<i64> {
-    let lo = rows.partition_point(|r| r.key < key);
-    let hi = rows.partition_point(|r| r.key <= key);
-    rows[lo..hi]
+fn agent_messages(rows: &[Row], key: PairKey) -> Vec<i64> {
+    let from = rows.partition_point(|r| r.key < key);
+    rows[from..]
         .iter()
-        .filter(|r| r.kind == AGENT_MESSAGE)
-        .map(|r| r.ts)
+        .take_while(|r| r.key == key)
+        .filter(|r| r.kind() == AGENT_MESSAGE)
+        .map(|r| r.ts())
         .collect()
 }
 
@@ -138,6 +138,10 @@ pub fn build(
     };
 
     tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: start");
+    // Freed memory is reused in place rather than returned and re-faulted (see
+    // crate::memory); given back when the analytics end.
+    crate::memory::keep_freed_memory(true);
+    let _release = ReleaseOnDrop;
     // ---- the dates metering did not load: later ones for the replies, statuses and
     // ratings of what starts in the range, earlier ones for who was owed a reply and for
     // their cases (the backlog).
@@ -154,7 +158,7 @@ pub fn build(
     // ---- every customer's timeline from the day before the first date to the lake's end
     let t = std::time::Instant::now();
     let timelines = feed.timelines();
-    let waits: Vec<(u32, ReplyWait)> = timelines
+    let waits: Vec<(PairKey, ReplyWait)> = timelines
         .par_chunk_by(|a, b| a.key == b.key)
         .flat_map_iter(|rows| {
             let key = rows[0].key;
@@ -165,8 +169,8 @@ pub fn build(
             let timeline: Vec<Happening> = owed
                 .into_iter()
                 .chain(rows.iter().map(|r| Happening {
-                    ts: r.ts,
-                    kind: kind_of(r.kind),
+                    ts: r.ts(),
+                    kind: kind_of(r.kind()),
                 }))
                 .collect();
             reply_waits(&timeline)
@@ -289,21 +293,27 @@ pub fn build(
     tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: cases");
     // ---- write reply_waits and cases per start date, then business_daily
     let t = std::time::Instant::now();
-    let mut waits: Vec<(&str, &str, ReplyWait)> = waits
+    let mut waits: Vec<(&str, PairKey, ReplyWait)> = waits
         .into_par_iter()
-        .map(|(key, w)| (feed.business_of(key), feed.customer_of(key), w))
+        .map(|(key, w)| (feed.business_of(key), key, w))
         .collect();
-    // The table's row order, date by date: start date, business, start, customer.
-    fn row_order<'a>(w: &(&'a str, &'a str, ReplyWait)) -> (i64, &'a str, i64, &'a str) {
+    // The table's row order, date by date: start date, business, start, customer (the
+    // business by its rank in name order, the customer by its key's bits: no text
+    // compared).
+    let ranks = feed.business_ranks();
+    let row_order = |w: &(&str, PairKey, ReplyWait)| {
         (
             w.2.started_at.div_euclid(super::waits::DAY_MICROS),
-            w.0,
+            ranks[feed.business_index(w.1) as usize],
             w.2.started_at,
-            w.1,
         )
-    }
-    waits.par_sort_unstable_by(|a, b| row_order(a).cmp(&row_order(b)));
-    let mut waits_by_date: BTreeMap<NaiveDate, &[(&str, &str, ReplyWait)]> = BTreeMap::new();
+    };
+    waits.par_sort_unstable_by(|a, b| {
+        row_order(a)
+            .cmp(&row_order(b))
+            .then_with(|| feed.customer_order(a.1, b.1))
+    });
+    let mut waits_by_date: BTreeMap<NaiveDate, &[(&str, PairKey, ReplyWait)]> = BTreeMap::new();
     for day in waits.chunk_by(|a, b| row_order(a).0 == row_order(b).0) {
         waits_by_date.insert(utc_day(day[0].2.started_at), day);
     }
@@ -371,7 +381,7 @@ pub fn build(
                     rows.len(),
                     vec![
                         text("business_id", rows.iter().map(|r| Some(r.0))),
-                        text("customer_key", rows.iter().map(|r| Some(r.1))),
+                        feed.customer_column("customer_key", rows.iter().map(|r| r.1)),
                         timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
                         timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
                         ints(
@@ -405,8 +415,9 @@ pub fn build(
                         &b.case_id,
                     ))
                 });
+                // Each a binary search of the timelines: in parallel.
                 let case_clock: Vec<_> = day_cases
-                    .iter()
+                    .par_iter()
                     .map(|c| {
                         let agents = c
                             .customer_key
@@ -515,13 +526,24 @@ pub fn build(
                 crate::timing::add("business_daily_frames", frames_clock.elapsed());
                 // business_daily
                 let mut daily: BTreeMap<String, Daily> = BTreeMap::new();
-                for (i, (b, _, w)) in rows.iter().enumerate() {
+                // The day's waits come by business: one lookup per business.
+                let mut offset = 0;
+                for run in
+                    rows.chunk_by(|a, b| feed.business_index(a.1) == feed.business_index(b.1))
+                {
+                    let (from, b) = (offset, run[0].0);
+                    offset += run.len();
                     let d = daily_of(&mut daily, b);
-                    d.waits += 1;
-                    if let Some(r) = w.replied_at {
-                        d.answered.push((r - w.started_at) / 1_000_000);
-                    }
-                    if w.is_first {
+                    let clock = &ready[b];
+                    let target = clock.account.sla_first_response_minutes as i64 * 60;
+                    for (i, (_, _, w)) in run.iter().enumerate() {
+                        d.waits += 1;
+                        if let Some(r) = w.replied_at {
+                            d.answered.push((r - w.started_at) / 1_000_000);
+                        }
+                        if !w.is_first {
+                            continue;
+                        }
                         d.first_waits += 1;
                         if let Some(r) = w.replied_at {
                             d.first_answered.push((r - w.started_at) / 1_000_000);
@@ -529,13 +551,11 @@ pub fn build(
                         if let Some(h) = w.human_replied_at {
                             d.first_human.push((h - w.started_at) / 1_000_000);
                         }
-                        // SLA: answered within target, over = answered or still open past it.
-                        // Answered: the wait's own duration (business hours computed above).
-                        let clock = &ready[*b];
-                        let target = clock.account.sla_first_response_minutes as i64 * 60;
+                        // SLA: answered within target, over = answered or still open past
+                        // it. Answered: the wait's own duration (business hours above).
                         let end = w.replied_at.unwrap_or(day_end);
                         let elapsed = match w.replied_at {
-                            Some(_) => business_secs[i],
+                            Some(_) => business_secs[from + i],
                             None => clock.business_seconds(w.started_at, end),
                         }
                         .unwrap_or((end - w.started_at) / 1_000_000);
@@ -631,6 +651,15 @@ pub fn build(
     Ok(summary)
 }
 
+/// Returns the memory the analytics kept to the OS when dropped.
+struct ReleaseOnDrop;
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        crate::memory::release_freed_memory();
+    }
+}
+
 /// Is the case in a done state at instant `t`?
 fn case_done_at(case: &CaseEvents, t: i64) -> bool {
     case.statuses
@@ -668,6 +697,23 @@ struct Daily {
     rated: i64,
     complaints: i64,
     orphans: i64,
+}
+
+/// `f(value, rows)` for each run of equal values of `column` (a table's rows sorted by
+/// business: one lookup per business instead of one per row).
+fn for_each_run(column: &StringChunked, mut f: impl FnMut(Option<&str>, std::ops::Range<usize>)) {
+    let mut start = 0;
+    let mut current = None;
+    for (i, value) in column.iter().enumerate() {
+        if i > 0 && value != current {
+            f(current, start..i);
+            start = i;
+        }
+        current = value;
+    }
+    if start < column.len() {
+        f(current, start..column.len());
+    }
 }
 
 /// The day's row of `business`, made on first use.
@@ -739,23 +785,28 @@ fn add_message_counts(
         day,
         &["business_id", "delivered_at", "read_at", "failed_at"],
     )? {
-        let b = str_values(&m, "business_id")?;
+        let b = str_column(&m, "business_id")?;
         let del = i64_values(&m, "delivered_at")?;
         let rd = i64_values(&m, "read_at")?;
         let fl = i64_values(&m, "failed_at")?;
-        for i in 0..m.height() {
-            let d = daily.entry(b[i].clone().unwrap_or_default()).or_default();
-            d.delivered += del[i].is_some() as i64;
-            d.read += rd[i].is_some() as i64;
-            d.failed += (fl[i].is_some() && del[i].is_none()) as i64;
-        }
+        for_each_run(&b, |business, rows| {
+            let d = daily_of(daily, business.unwrap_or_default());
+            for i in rows {
+                d.delivered += del[i].is_some() as i64;
+                d.read += rd[i].is_some() as i64;
+                d.failed += (fl[i].is_some() && del[i].is_none()) as i64;
+            }
+        });
     }
     if let Some(c) = read_partition(lake, &CONVERSATIONS, day, &["business_id", "category"])? {
-        let categories = str_values(&c, "category")?;
-        for (b, cat) in str_values(&c, "business_id")?.into_iter().zip(categories) {
-            let Some(b) = b else { continue };
-            daily.entry(b).or_default().conversations[category_slot(cat.as_deref())] += 1;
-        }
+        let categories = str_column(&c, "category")?;
+        for_each_run(&str_column(&c, "business_id")?, |business, rows| {
+            let Some(b) = business else { return };
+            let d = daily_of(daily, b);
+            for i in rows {
+                d.conversations[category_slot(categories.get(i))] += 1;
+            }
+        });
     }
     if let Some(u) = read_partition(
         lake,

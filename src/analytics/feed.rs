@@ -101,20 +101,67 @@ pub(crate) struct MessageCounts {
 /// The kind code of an agent's `message_out` (the messages case clocks count).
 pub(crate) const AGENT_MESSAGE: u8 = 3;
 
-/// One message in a customer's timeline: `key` numbers the (business, customer) pair.
-/// 16 bytes: a build holds one per message of the lake's dates it reads.
+/// One message in a customer's timeline. 16 bytes (a build holds one per message of the
+/// lake's dates it reads): the (business, customer) pair as one number, and the time
+/// with the kind code in its low 3 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Row {
-    pub key: u32,
-    pub kind: u8,
-    pub ts: i64,
+    pub key: PairKey,
+    at: i64,
 }
 
+/// A (business, customer) pair: the business's number << 32 | the customer's.
+pub(crate) type PairKey = u64;
+
 impl Row {
+    fn new(key: PairKey, ts: i64, kind: u8) -> Row {
+        debug_assert!(kind < 8 && ts.unsigned_abs() < 1 << 59);
+        Row {
+            key,
+            at: ts << 3 | kind as i64,
+        }
+    }
+
+    pub fn ts(&self) -> i64 {
+        self.at >> 3
+    }
+
+    pub fn kind(&self) -> u8 {
+        (self.at & 7) as u8
+    }
+
     /// Timeline order: by customer, time, then the customer's side first within an
-    /// instant (metrics.md, Edge cases), then kind code.
-    pub fn order(&self) -> (u32, i64, u8, u8) {
-        (self.key, self.ts, (self.kind >= 2) as u8, self.kind)
+    /// instant (metrics.md, Edge cases), then kind code. The side (kinds 0 and 1 the
+    /// customer's, 2 and up the business's) follows the kind code, so (key, time, kind)
+    /// is that order, and so is (key, `at`).
+    pub fn order(&self) -> (PairKey, i64) {
+        (self.key, self.at)
+    }
+}
+
+/// A customer key as the feed holds it: the 128 bits its 32 hex digits spell (as ingest
+/// writes every key), or else its number among the other keys seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Customer {
+    Hex(u128),
+    Other(u32),
+}
+
+/// The customers numbered in order of first sight.
+#[derive(Default)]
+struct Customers {
+    numbers: HashMap<Customer, u32, foldhash::fast::FixedState>,
+    customers: Vec<Customer>,
+}
+
+impl Customers {
+    fn number(&mut self, customer: Customer) -> u32 {
+        let next = self.customers.len() as u32;
+        let n = *self.numbers.entry(customer).or_insert(next);
+        if n == next {
+            self.customers.push(customer);
+        }
+        n
     }
 }
 
@@ -151,10 +198,9 @@ pub struct Feed {
     /// earlier dates only decide who was owed a reply, read apart).
     happenings_from: NaiveDate,
     businesses: Interner,
-    customers: Interner,
-    /// (business index << 32 | customer index) → pair key, and back.
-    pairs: HashMap<u64, u32, foldhash::fast::FixedState>,
-    pair_names: Vec<u64>,
+    /// Customer keys that are not 32 hex digits (none that ingest writes).
+    other_customers: Interner,
+    customers: Customers,
     /// Each date's rows, as taken ([`Feed::timelines`] joins them).
     days: Vec<Vec<Row>>,
     case_events: Vec<DataFrame>,
@@ -162,7 +208,7 @@ pub struct Feed {
     pub(crate) message_counts: BTreeMap<NaiveDate, BTreeMap<String, MessageCounts>>,
     /// Per pair, over the dates before `happenings_from`: the latest customer message
     /// and the latest reply (who was owed a reply when the build starts).
-    latest_before: HashMap<u32, (Option<i64>, Option<i64>), foldhash::fast::FixedState>,
+    latest_before: HashMap<PairKey, (Option<i64>, Option<i64>), foldhash::fast::FixedState>,
     pub(crate) dates: Vec<NaiveDate>,
 }
 
@@ -171,9 +217,8 @@ impl Feed {
         Feed {
             happenings_from,
             businesses: Interner::default(),
-            customers: Interner::default(),
-            pairs: HashMap::default(),
-            pair_names: Vec::new(),
+            other_customers: Interner::default(),
+            customers: Customers::default(),
             days: Vec::new(),
             case_events: Vec::new(),
             message_counts: BTreeMap::new(),
@@ -182,20 +227,75 @@ impl Feed {
         }
     }
 
-    /// The pair key of (business, customer), if the feed saw a message between them.
-    pub(crate) fn key(&self, business: &str, customer: &str) -> Option<u32> {
-        let pair =
-            (self.businesses.get(business)? as u64) << 32 | self.customers.get(customer)? as u64;
-        self.pairs.get(&pair).copied()
+    /// The pair key of (business, customer), if the feed saw them.
+    pub(crate) fn key(&self, business: &str, customer: &str) -> Option<PairKey> {
+        let customer = match hex_customer(customer) {
+            Some(bits) => Customer::Hex(bits),
+            None => Customer::Other(self.other_customers.get(customer)?),
+        };
+        let customer = *self.customers.numbers.get(&customer)?;
+        Some(pair_key(self.businesses.get(business)?, customer))
     }
 
-    pub(crate) fn business_of(&self, key: u32) -> &str {
-        self.businesses
-            .name((self.pair_names[key as usize] >> 32) as u32)
+    pub(crate) fn business_of(&self, key: PairKey) -> &str {
+        self.businesses.name(self.business_index(key))
     }
 
-    pub(crate) fn customer_of(&self, key: u32) -> &str {
-        self.customers.name(self.pair_names[key as usize] as u32)
+    /// The business's number among the feed's businesses in name order.
+    pub(crate) fn business_ranks(&self) -> Vec<u32> {
+        let mut by_name: Vec<u32> = (0..self.businesses.names.len() as u32).collect();
+        by_name.sort_by_key(|&b| self.businesses.name(b));
+        let mut ranks = vec![0; by_name.len()];
+        for (rank, b) in by_name.into_iter().enumerate() {
+            ranks[b as usize] = rank as u32;
+        }
+        ranks
+    }
+
+    pub(crate) fn business_index(&self, key: PairKey) -> u32 {
+        (key >> 32) as u32
+    }
+
+    pub(crate) fn customer(&self, key: PairKey) -> Customer {
+        self.customers.customers[key as u32 as usize]
+    }
+
+    /// The customer key of the pair, as `events` holds it.
+    pub(crate) fn customer_of(&self, key: PairKey) -> std::borrow::Cow<'_, str> {
+        match self.customer(key) {
+            Customer::Hex(bits) => format!("{bits:032x}").into(),
+            Customer::Other(i) => self.other_customers.name(i).into(),
+        }
+    }
+
+    /// A text column of the pairs' customer keys.
+    pub(crate) fn customer_column(
+        &self,
+        name: &str,
+        keys: impl ExactSizeIterator<Item = PairKey>,
+    ) -> Column {
+        let mut column = StringChunkedBuilder::new(name.into(), keys.len());
+        let mut digits = [0u8; 32];
+        for key in keys {
+            match self.customer(key) {
+                Customer::Hex(bits) => {
+                    hex::encode_to_slice(bits.to_be_bytes(), &mut digits)
+                        .expect("16 bytes are 32 hex digits");
+                    column.append_value(std::str::from_utf8(&digits).expect("hex is text"));
+                }
+                Customer::Other(i) => column.append_value(self.other_customers.name(i)),
+            }
+        }
+        column.finish().into_column()
+    }
+
+    /// Customer keys in text order.
+    pub(crate) fn customer_order(&self, a: PairKey, b: PairKey) -> std::cmp::Ordering {
+        match (self.customer(a), self.customer(b)) {
+            // Fixed-width lowercase hex: text order is number order.
+            (Customer::Hex(a), Customer::Hex(b)) => a.cmp(&b),
+            _ => self.customer_of(a).cmp(&self.customer_of(b)),
+        }
     }
 
     /// Every row taken, in timeline order ([`Row::order`]): each pair's rows together.
@@ -224,7 +324,7 @@ impl Feed {
 
     /// The pairs owed a reply when `happenings_from` starts, and since when: their latest
     /// customer message before it came after their latest reply.
-    pub(crate) fn owed_since(&self) -> HashMap<u32, i64> {
+    pub(crate) fn owed_since(&self) -> HashMap<PairKey, i64> {
         self.latest_before
             .iter()
             .filter_map(|(&key, &(customer, reply))| {
@@ -234,16 +334,6 @@ impl Feed {
                     .then_some((key, customer))
             })
             .collect()
-    }
-
-    fn pair_key(&mut self, business: u32, customer: &str) -> u32 {
-        let pair = (business as u64) << 32 | self.customers.intern(customer) as u64;
-        let next = self.pair_names.len() as u32;
-        let key = *self.pairs.entry(pair).or_insert(next);
-        if key == next {
-            self.pair_names.push(pair);
-        }
-        key
     }
 
     /// Take what the analytics need of `date`'s events (with at least [`FEED_COLUMNS`]).
@@ -268,84 +358,48 @@ impl Feed {
                 "ts",
             ])
             .ctx(format!("reading the events of {date}"))?;
-        for chunk in columns.split_chunks() {
-            // Arrow arrays, read by position.
-            let (event_type, message_type, sender, event_key, category, business, customer) = (
-                str_column(&chunk, "event_type")?,
-                str_column(&chunk, "message_type")?,
-                str_column(&chunk, "sender")?,
-                str_column(&chunk, "event_key")?,
-                str_column(&chunk, "reported_category")?,
-                str_column(&chunk, "business_id")?,
-                str_column(&chunk, "customer_key")?,
-            );
-            let ts = i64_column(&chunk, "ts")?;
-            let (event_type, message_type, sender, event_key, category, business, customer, ts) = (
-                event_type.downcast_as_array(),
-                message_type.downcast_as_array(),
-                sender.downcast_as_array(),
-                event_key.downcast_as_array(),
-                category.downcast_as_array(),
-                business.downcast_as_array(),
-                customer.downcast_as_array(),
-                ts.downcast_as_array(),
-            );
-            // Rows come sorted by business: one business lookup per run of them.
-            let mut last_business: Option<(&str, u32, MessageCounts)> = None;
-            for i in 0..chunk.height() {
-                let et = event_type.get(i);
-                // Only the columns the event's type needs are looked at.
-                let kind = match et {
-                    Some("message_in" | "message_out") => {
-                        kind_of_event(et, message_type.get(i), sender.get(i), None, None)
+        let chunks: Vec<DataFrame> = columns.split_chunks().collect();
+        for chunk in &chunks {
+            let arrays = ChunkArrays::of(chunk)?;
+            // Stretches of rows read in parallel; their pairs numbered in order after.
+            let stretches: Vec<Stretch> = (0..chunk.height())
+                .step_by(STRETCH_ROWS)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|from| {
+                    let rows = from..(from + STRETCH_ROWS).min(chunk.height());
+                    arrays.stretch(rows, &self.customers.numbers)
+                })
+                .collect();
+            for stretch in stretches {
+                has_cases |= stretch.has_cases;
+                let mut taken = stretch.taken.into_iter();
+                for (name, c, n) in stretch.runs {
+                    merge_counts(&mut counts, name, c);
+                    let business = self.businesses.intern(name);
+                    for t in taken.by_ref().take(n) {
+                        // Customers seen before were numbered in parallel; new ones here.
+                        let customer = match t.customer {
+                            Ok(n) => n,
+                            Err(Ok(bits)) => self.customers.number(Customer::Hex(bits)),
+                            Err(Err(text)) => {
+                                let other = self.other_customers.intern(text);
+                                self.customers.number(Customer::Other(other))
+                            }
+                        };
+                        let key = pair_key(business, customer);
+                        if before {
+                            let latest = self.latest_before.entry(key).or_default();
+                            match t.kind {
+                                0 => latest.0 = latest.0.max(Some(t.ts)),
+                                3.. => latest.1 = latest.1.max(Some(t.ts)),
+                                _ => {}
+                            }
+                        } else {
+                            rows.push(Row::new(key, t.ts, t.kind));
+                        }
                     }
-                    Some("status") => {
-                        kind_of_event(et, None, None, event_key.get(i), category.get(i))
-                    }
-                    Some(e) => {
-                        has_cases |= CASE_EVENT_TYPES.contains(&e);
-                        None
-                    }
-                    None => None,
-                };
-                let Some(kind) = kind else {
-                    continue;
-                };
-                let b = business.get(i).unwrap_or_default();
-                if !matches!(last_business, Some((name, ..)) if name == b) {
-                    if let Some((name, _, c)) = last_business.take() {
-                        merge_counts(&mut counts, name, c);
-                    }
-                    last_business = Some((b, self.businesses.intern(b), MessageCounts::default()));
                 }
-                let Some((_, bi, c)) = last_business.as_mut() else {
-                    continue;
-                };
-                match (et, sender.get(i)) {
-                    (Some("message_in"), _) => c.messages_in += 1,
-                    (Some("message_out"), Some("bot")) => c.out_bot += 1,
-                    (Some("message_out"), Some("system")) => c.out_system += 1,
-                    (Some("message_out"), _) => c.out_agent += 1,
-                    _ => {}
-                }
-                let (Some(cust), Some(t)) = (customer.get(i), ts.get(i)) else {
-                    continue;
-                };
-                let bi = *bi;
-                let key = self.pair_key(bi, cust);
-                if before {
-                    let latest = self.latest_before.entry(key).or_default();
-                    match kind {
-                        0 => latest.0 = latest.0.max(Some(t)),
-                        3.. => latest.1 = latest.1.max(Some(t)),
-                        _ => {}
-                    }
-                } else {
-                    rows.push(Row { key, ts: t, kind });
-                }
-            }
-            if let Some((name, _, c)) = last_business {
-                merge_counts(&mut counts, name, c);
             }
         }
         if !before {
@@ -362,6 +416,155 @@ impl Feed {
         Ok(())
     }
 }
+
+/// Rows of a chunk read by one task.
+const STRETCH_ROWS: usize = 1 << 16;
+
+/// One chunk's columns, as Arrow arrays read by position.
+struct ChunkArrays {
+    event_type: StringChunked,
+    message_type: StringChunked,
+    sender: StringChunked,
+    event_key: StringChunked,
+    category: StringChunked,
+    business: StringChunked,
+    customer: StringChunked,
+    ts: Int64Chunked,
+}
+
+fn pair_key(business: u32, customer: u32) -> PairKey {
+    (business as u64) << 32 | customer as u64
+}
+
+/// A message of a stretch: its customer's number if the feed knew the customer, else
+/// the customer key's bits (or text if not hex).
+struct Taken<'a> {
+    customer: Result<u32, Result<u128, &'a str>>,
+    ts: i64,
+    kind: u8,
+}
+
+/// What a stretch of rows gives: runs of one business (its name, its message counts and
+/// how many of `taken` are its, in order) and the messages.
+struct Stretch<'a> {
+    runs: Vec<(&'a str, MessageCounts, usize)>,
+    taken: Vec<Taken<'a>>,
+    has_cases: bool,
+}
+
+impl ChunkArrays {
+    fn of(chunk: &DataFrame) -> Result<ChunkArrays> {
+        Ok(ChunkArrays {
+            event_type: str_column(chunk, "event_type")?,
+            message_type: str_column(chunk, "message_type")?,
+            sender: str_column(chunk, "sender")?,
+            event_key: str_column(chunk, "event_key")?,
+            category: str_column(chunk, "reported_category")?,
+            business: str_column(chunk, "business_id")?,
+            customer: str_column(chunk, "customer_key")?,
+            ts: i64_column(chunk, "ts")?,
+        })
+    }
+
+    fn stretch<'a>(
+        &'a self,
+        rows: std::ops::Range<usize>,
+        known: &HashMap<Customer, u32, foldhash::fast::FixedState>,
+    ) -> Stretch<'a> {
+        let (event_type, message_type, sender, event_key, category, business, customer, ts) = (
+            self.event_type.downcast_as_array(),
+            self.message_type.downcast_as_array(),
+            self.sender.downcast_as_array(),
+            self.event_key.downcast_as_array(),
+            self.category.downcast_as_array(),
+            self.business.downcast_as_array(),
+            self.customer.downcast_as_array(),
+            self.ts.downcast_as_array(),
+        );
+        let mut out = Stretch {
+            runs: Vec::new(),
+            taken: Vec::with_capacity(rows.len()),
+            has_cases: false,
+        };
+        for i in rows {
+            let et = event_type.get(i);
+            // Only the columns the event's type needs are looked at.
+            let kind = match et {
+                Some("message_in" | "message_out") => {
+                    kind_of_event(et, message_type.get(i), sender.get(i), None, None)
+                }
+                Some("status") => kind_of_event(et, None, None, event_key.get(i), category.get(i)),
+                Some(e) => {
+                    out.has_cases |= CASE_EVENT_TYPES.contains(&e);
+                    None
+                }
+                None => None,
+            };
+            let Some(kind) = kind else {
+                continue;
+            };
+            // Rows come sorted by business: one run per business, mostly.
+            let b = business.get(i).unwrap_or_default();
+            if !matches!(out.runs.last(), Some((name, ..)) if *name == b) {
+                out.runs.push((b, MessageCounts::default(), 0));
+            }
+            let Some((_, c, n)) = out.runs.last_mut() else {
+                continue;
+            };
+            match (et, sender.get(i)) {
+                (Some("message_in"), _) => c.messages_in += 1,
+                (Some("message_out"), Some("bot")) => c.out_bot += 1,
+                (Some("message_out"), Some("system")) => c.out_system += 1,
+                (Some("message_out"), _) => c.out_agent += 1,
+                _ => {}
+            }
+            let (Some(cust), Some(t)) = (customer.get(i), ts.get(i)) else {
+                continue;
+            };
+            *n += 1;
+            let customer = match hex_customer(cust) {
+                Some(bits) => known.get(&Customer::Hex(bits)).copied().ok_or(Ok(bits)),
+                None => Err(Err(cust)),
+            };
+            out.taken.push(Taken {
+                customer,
+                ts: t,
+                kind,
+            });
+        }
+        out
+    }
+}
+
+/// The 128 bits a customer key's 32 lowercase hex digits spell (every key ingest
+/// writes), `None` for any other text. Their order is the keys' text order.
+pub(crate) fn hex_customer(key: &str) -> Option<u128> {
+    let digits: &[u8; 32] = key.as_bytes().try_into().ok()?;
+    // Table lookups, no branch per digit (random hex digits defeat branch prediction).
+    let (mut value, mut bad) = (0u128, 0u8);
+    for &d in digits {
+        let nibble = NIBBLES[d as usize];
+        bad |= nibble;
+        value = value << 4 | (nibble & 0x0f) as u128;
+    }
+    (bad & 0x10 == 0).then_some(value)
+}
+
+/// A lowercase hex digit's value; 0x10 for any other byte.
+static NIBBLES: [u8; 256] = {
+    let mut table = [0x10u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// The case events among `events`, as [`CASE_EVENT_COLUMNS`].
 fn case_rows(events: LazyFrame) -> LazyFrame {
