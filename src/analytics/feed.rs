@@ -190,6 +190,17 @@ impl Interner {
     pub fn name(&self, i: u32) -> &str {
         &self.names[i as usize]
     }
+
+    /// Each string's rank in text order, by number.
+    pub fn ranks(&self) -> Vec<u32> {
+        let mut by_text: Vec<u32> = (0..self.names.len() as u32).collect();
+        by_text.sort_by_key(|&i| self.name(i));
+        let mut ranks = vec![0; by_text.len()];
+        for (rank, i) in by_text.into_iter().enumerate() {
+            ranks[i as usize] = rank as u32;
+        }
+        ranks
+    }
 }
 
 /// Everything the analytics need of the lake's events, date by date.
@@ -237,19 +248,18 @@ impl Feed {
         Some(pair_key(self.businesses.get(business)?, customer))
     }
 
+    /// The business of its number.
+    pub(crate) fn business_name(&self, business: u32) -> &str {
+        self.businesses.name(business)
+    }
+
     pub(crate) fn business_of(&self, key: PairKey) -> &str {
         self.businesses.name(self.business_index(key))
     }
 
     /// The business's number among the feed's businesses in name order.
     pub(crate) fn business_ranks(&self) -> Vec<u32> {
-        let mut by_name: Vec<u32> = (0..self.businesses.names.len() as u32).collect();
-        by_name.sort_by_key(|&b| self.businesses.name(b));
-        let mut ranks = vec![0; by_name.len()];
-        for (rank, b) in by_name.into_iter().enumerate() {
-            ranks[b as usize] = rank as u32;
-        }
-        ranks
+        self.businesses.ranks()
     }
 
     pub(crate) fn business_index(&self, key: PairKey) -> u32 {
@@ -258,14 +268,6 @@ impl Feed {
 
     pub(crate) fn customer(&self, key: PairKey) -> Customer {
         self.customers.customers[key as u32 as usize]
-    }
-
-    /// The customer key of the pair, as `events` holds it.
-    pub(crate) fn customer_of(&self, key: PairKey) -> std::borrow::Cow<'_, str> {
-        match self.customer(key) {
-            Customer::Hex(bits) => format!("{bits:032x}").into(),
-            Customer::Other(i) => self.other_customers.name(i).into(),
-        }
     }
 
     /// A text column of the pairs' customer keys.
@@ -289,13 +291,20 @@ impl Feed {
         column.finish().into_column()
     }
 
-    /// Customer keys in text order.
-    pub(crate) fn customer_order(&self, a: PairKey, b: PairKey) -> std::cmp::Ordering {
-        match (self.customer(a), self.customer(b)) {
-            // Fixed-width lowercase hex: text order is number order.
-            (Customer::Hex(a), Customer::Hex(b)) => a.cmp(&b),
-            _ => self.customer_of(a).cmp(&self.customer_of(b)),
+    /// The customer's place in customer key order: (0, bits) for keys of 32 hex digits
+    /// (fixed-width lowercase hex: text order is number order), after them (1, rank of
+    /// the text) for any other key (none that ingest writes).
+    /// `other_ranks`: [`Feed::other_customer_ranks`].
+    pub(crate) fn customer_rank(&self, key: PairKey, other_ranks: &[u32]) -> (u8, u128) {
+        match self.customer(key) {
+            Customer::Hex(bits) => (0, bits),
+            Customer::Other(i) => (1, other_ranks[i as usize] as u128),
         }
+    }
+
+    /// The rank in text order of each customer key that is not 32 hex digits.
+    pub(crate) fn other_customer_ranks(&self) -> Vec<u32> {
+        self.other_customers.ranks()
     }
 
     /// Every row taken, in timeline order ([`Row::order`]): each pair's rows together.
