@@ -238,10 +238,10 @@ fn nearest_rank_percentiles_on_known_lists() {
 
 // ---------------------------------------------------------------------- case clocks
 
-fn case(statuses: &[(i64, &str)]) -> CaseEvents {
+fn case<'a>(statuses: &[(i64, &'a str)]) -> CaseEvents<'a> {
     CaseEvents {
         opened_at: 0,
-        statuses: statuses.iter().map(|(t, s)| (*t, s.to_string())).collect(),
+        statuses: statuses.to_vec(),
         ratings: Vec::new(),
     }
 }

@@ -100,15 +100,29 @@ impl Clocks<'_> {
     }
 }
 
-/// An agent's messages (`message_out`, in time order) to the customer of `key`.
-fn agent_messages(rows: &[Row], key: PairKey) -> Vec<i64> {
-    let from = rows.partition_point(|r| r.key < key);
-    rows[from..]
+/// The agent's messages (`message_out`, in time order) to each wanted pair: the
+/// timelines walked once in key order, not searched once per pair.
+fn agent_messages(timelines: &[Row], wanted: &[Option<PairKey>]) -> Vec<Vec<i64>> {
+    let mut by_key: Vec<(PairKey, usize)> = wanted
         .iter()
-        .take_while(|r| r.key == key)
-        .filter(|r| r.kind() == AGENT_MESSAGE)
-        .map(|r| r.ts())
-        .collect()
+        .enumerate()
+        .filter_map(|(i, k)| Some(((*k)?, i)))
+        .collect();
+    by_key.sort_unstable();
+    let mut messages = vec![Vec::new(); wanted.len()];
+    let mut at = 0;
+    for (key, i) in by_key {
+        while at < timelines.len() && timelines[at].key < key {
+            at += 1;
+        }
+        messages[i] = timelines[at..]
+            .iter()
+            .take_while(|r| r.key == key)
+            .filter(|r| r.kind() == AGENT_MESSAGE)
+            .map(|r| r.ts())
+            .collect();
+    }
+    messages
 }
 
 /// `feed` holds what metering handed over of the dates it loaded; the rest of the lake's
@@ -208,17 +222,18 @@ pub fn build(
     );
     let cts = i64_values(&case_events, "ts")?;
     let crating = i64_values(&case_events, "rating")?;
-    struct Case {
-        business_id: String,
-        case_id: String,
-        customer_key: Option<String>,
-        kind: Option<String>,
-        category: Option<String>,
-        events: CaseEvents,
+    struct Case<'a> {
+        business_id: &'a str,
+        case_id: &'a str,
+        customer_key: Option<&'a str>,
+        kind: Option<&'a str>,
+        category: Option<&'a str>,
+        events: CaseEvents<'a>,
+        clocks: super::cases::CaseClocks,
     }
     let mut cases: Vec<Case> = Vec::new();
     // Every case of the lake (business, opened at, statuses), for the backlog.
-    let mut opened_cases: Vec<(String, i64, CaseEvents)> = Vec::new();
+    let mut opened_cases: Vec<(&str, i64, CaseEvents)> = Vec::new();
     let mut orphans: BTreeMap<(NaiveDate, String), i64> = BTreeMap::new();
     let mut j = 0;
     while j < case_events.height() {
@@ -239,9 +254,7 @@ pub fn build(
             let t = cts[j].unwrap_or_default();
             match cty.get(j) {
                 Some("case_opened") if opened.is_none() => opened = Some(j),
-                Some("case_status") => {
-                    statuses.push((t, cstatus.get(j).unwrap_or_default().to_string()))
-                }
+                Some("case_status") => statuses.push((t, cstatus.get(j).unwrap_or_default())),
                 Some("case_rating") => {
                     if let Some(r) = crating[j] {
                         ratings.push((t, r as i8));
@@ -255,7 +268,7 @@ pub fn build(
             Some(o) => {
                 let opened_at = cts[o].unwrap_or_default();
                 opened_cases.push((
-                    key.0.to_string(),
+                    key.0,
                     opened_at,
                     CaseEvents {
                         opened_at,
@@ -265,16 +278,17 @@ pub fn build(
                 ));
                 if opened_at >= range_start && opened_at < range_end {
                     cases.push(Case {
-                        business_id: key.0.to_string(),
-                        case_id: key.1.to_string(),
-                        customer_key: ccust.get(o).map(str::to_string),
-                        kind: ckind.get(o).map(str::to_string),
-                        category: ccat.get(o).map(str::to_string),
+                        business_id: key.0,
+                        case_id: key.1,
+                        customer_key: ccust.get(o),
+                        kind: ckind.get(o),
+                        category: ccat.get(o),
                         events: CaseEvents {
                             opened_at,
                             statuses,
                             ratings,
                         },
+                        clocks: Default::default(),
                     });
                 }
             }
@@ -288,6 +302,15 @@ pub fn build(
             }
         }
     }
+    let customers: Vec<Option<PairKey>> = cases
+        .iter()
+        .map(|c| feed.key(&c.business_id, c.customer_key.as_deref()?))
+        .collect();
+    let agents = agent_messages(&timelines, &customers);
+    cases
+        .par_iter_mut()
+        .zip(agents)
+        .for_each(|(c, agents)| c.clocks = case_clocks(&c.events, &agents));
     crate::timing::add("cases", t.elapsed());
 
     tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: cases");
@@ -335,7 +358,7 @@ pub fn build(
     let businesses = (0..ranks.len() as u32).filter(|&b| with_waits[b as usize]);
     for b in businesses
         .map(|b| feed.business_name(b))
-        .chain(cases.iter().map(|c| c.business_id.as_str()))
+        .chain(cases.iter().map(|c| c.business_id))
     {
         clocks.of(b);
     }
@@ -392,35 +415,46 @@ pub fn build(
                     })
                     .collect();
                 let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
-                let waits_df = table_frame(
-                    &REPLY_WAITS,
-                    rows.len(),
-                    vec![
-                        text("business_id", rows.iter().map(|r| Some(r.0))),
-                        feed.customer_column("customer_key", rows.iter().map(|r| r.1)),
-                        timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
-                        timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
+                // The columns built in parallel.
+                type Build<'a> = &'a (dyn Fn() -> Column + Sync);
+                let columns: [Build; 11] = [
+                    &|| text("business_id", rows.iter().map(|r| Some(r.0))),
+                    &|| feed.customer_column("customer_key", rows.iter().map(|r| r.1)),
+                    &|| timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
+                    &|| timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
+                    &|| {
                         ints(
                             "wait_seconds",
                             rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
-                        ),
-                        ints("wait_business_seconds", business_secs.iter().copied()),
-                        text("replied_by", rows.iter().map(|r| r.2.replied_by)),
+                        )
+                    },
+                    &|| ints("wait_business_seconds", business_secs.iter().copied()),
+                    &|| text("replied_by", rows.iter().map(|r| r.2.replied_by)),
+                    &|| {
                         timestamps(
                             "human_replied_at",
                             rows.iter().map(|r| r.2.human_replied_at),
-                        ),
+                        )
+                    },
+                    &|| {
                         ints(
                             "human_wait_seconds",
                             rows.iter()
                                 .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
-                        ),
+                        )
+                    },
+                    &|| {
                         ints(
                             "inbound_messages",
                             rows.iter().map(|r| Some(r.2.inbound_messages)),
-                        ),
-                        bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
-                    ],
+                        )
+                    },
+                    &|| bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
+                ];
+                let waits_df = table_frame(
+                    &REPLY_WAITS,
+                    rows.len(),
+                    columns.par_iter().map(|build| build()).collect(),
                 )?;
                 // cases
                 let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
@@ -431,25 +465,13 @@ pub fn build(
                         &b.case_id,
                     ))
                 });
-                // Each a binary search of the timelines: in parallel.
-                let case_clock: Vec<_> = day_cases
-                    .par_iter()
-                    .map(|c| {
-                        let agents = c
-                            .customer_key
-                            .as_deref()
-                            .and_then(|k| feed.key(&c.business_id, k))
-                            .map(|key| agent_messages(&timelines, key))
-                            .unwrap_or_default();
-                        case_clocks(&c.events, &agents)
-                    })
-                    .collect();
+                let case_clock: Vec<_> = day_cases.iter().map(|c| &c.clocks).collect();
                 let opened = |i: usize| day_cases[i].events.opened_at;
                 let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
                 let mut first_response_business = Vec::new();
                 let mut full_resolution_business = Vec::new();
                 for (i, k) in case_clock.iter().enumerate() {
-                    let clock = &ready[day_cases[i].business_id.as_str()];
+                    let clock = &ready[day_cases[i].business_id];
                     first_response_business.push(
                         k.first_response_at
                             .and_then(|e| clock.business_seconds(opened(i), e)),
@@ -464,14 +486,8 @@ pub fn build(
                     &CASES,
                     day_cases.len(),
                     vec![
-                        text(
-                            "business_id",
-                            day_cases.iter().map(|c| Some(c.business_id.as_str())),
-                        ),
-                        text(
-                            "case_id",
-                            day_cases.iter().map(|c| Some(c.case_id.as_str())),
-                        ),
+                        text("business_id", day_cases.iter().map(|c| Some(c.business_id))),
+                        text("case_id", day_cases.iter().map(|c| Some(c.case_id))),
                         text(
                             "customer_key",
                             day_cases.iter().map(|c| c.customer_key.as_deref()),
@@ -588,7 +604,7 @@ pub fn build(
                     }
                 }
                 for (c, k) in day_cases.iter().zip(&case_clock) {
-                    let d = daily.entry(c.business_id.clone()).or_default();
+                    let d = daily_of(&mut daily, c.business_id);
                     d.cases_opened += 1;
                     let done_by_end = case_done_at(&c.events, day_end);
                     d.cases_resolved += done_by_end as i64;
@@ -609,7 +625,7 @@ pub fn build(
                 let backlog_clock = std::time::Instant::now();
                 for (business, opened_at, events) in &opened_cases {
                     if *opened_at < day_end && !case_done_at(events, day_end) {
-                        daily.entry(business.clone()).or_default().backlog += 1;
+                        daily_of(&mut daily, business).backlog += 1;
                     }
                 }
                 for ((date, business), n) in &orphans {

@@ -9,10 +9,10 @@
 
 /// What the events say about one case.
 #[derive(Debug, Clone, Default)]
-pub struct CaseEvents {
+pub struct CaseEvents<'a> {
     pub opened_at: i64,
     /// `(ts, status)` ascending.
-    pub statuses: Vec<(i64, String)>,
+    pub statuses: Vec<(i64, &'a str)>,
     /// `(ts, rating)` ascending.
     pub ratings: Vec<(i64, i8)>,
 }
@@ -44,27 +44,27 @@ fn customer_waits_in(status: &str) -> bool {
 pub fn case_clocks(case: &CaseEvents, agent_messages: &[i64]) -> CaseClocks {
     let opened = case.opened_at;
     let mut clocks = CaseClocks::default();
-    let mut state = "open".to_string();
+    let mut state = "open";
     let mut since = opened;
     let mut waited = 0i64;
-    for (ts, status) in case.statuses.iter().filter(|(ts, _)| *ts >= opened) {
-        if customer_waits_in(&state) {
+    for &(ts, status) in case.statuses.iter().filter(|(ts, _)| *ts >= opened) {
+        if customer_waits_in(state) {
             waited += ts - since;
         }
         // Entries into `reopened`: a repeated status is not a new entry.
         if status == "reopened" && state != "reopened" {
             clocks.reopen_count += 1;
         }
-        if is_done(status) && !is_done(&state) {
+        if is_done(status) && !is_done(state) {
             if clocks.first_resolved_at.is_none() {
-                clocks.first_resolved_at = Some(*ts);
+                clocks.first_resolved_at = Some(ts);
             }
-            clocks.last_resolved_at = Some(*ts);
+            clocks.last_resolved_at = Some(ts);
         }
-        state = status.clone();
-        since = *ts;
+        state = status;
+        since = ts;
     }
-    if !is_done(&state) {
+    if !is_done(state) {
         clocks.last_resolved_at = None;
     }
     clocks.customer_wait_micros = clocks.last_resolved_at.map(|_| waited);
