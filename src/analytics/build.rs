@@ -180,14 +180,11 @@ pub fn build(
                 ts: since,
                 kind: Kind::CustomerMessage,
             });
-            let timeline: Vec<Happening> = owed
-                .into_iter()
-                .chain(rows.iter().map(|r| Happening {
-                    ts: r.ts(),
-                    kind: kind_of(r.kind()),
-                }))
-                .collect();
-            reply_waits(&timeline)
+            let timeline = owed.into_iter().chain(rows.iter().map(|r| Happening {
+                ts: r.ts(),
+                kind: kind_of(r.kind()),
+            }));
+            reply_waits(timeline)
                 .into_iter()
                 .filter(|w| w.started_at >= range_start && w.started_at < range_end)
                 .map(move |w| (key, w))
@@ -364,6 +361,9 @@ pub fn build(
     }
     let ready = &clocks.by_business;
     crate::timing::add("business_daily_order", t.elapsed());
+    let backlog_clock = crate::timing::Stage::start("business_daily_backlog");
+    let mut backlog = backlog_by_day(&opened_cases, dates);
+    drop(backlog_clock);
     // Files are written by threads of their own while the next date is computed: each
     // write waits on its fsyncs more than it computes, so several overlap.
     let (to_writer, files) =
@@ -622,11 +622,8 @@ pub fn build(
                         d.complaints += 1;
                     }
                 }
-                let backlog_clock = std::time::Instant::now();
-                for (business, opened_at, events) in &opened_cases {
-                    if *opened_at < day_end && !case_done_at(events, day_end) {
-                        daily_of(&mut daily, business).backlog += 1;
-                    }
+                for (business, n) in backlog.remove(&day).into_iter().flatten() {
+                    daily_of(&mut daily, business).backlog += n;
                 }
                 for ((date, business), n) in &orphans {
                     if *date == day {
@@ -634,7 +631,6 @@ pub fn build(
                         summary.orphan_case_events += *n as u64;
                     }
                 }
-                crate::timing::add("business_daily_backlog", backlog_clock.elapsed());
                 let counts_clock = std::time::Instant::now();
                 add_message_counts(
                     lake,
@@ -690,6 +686,48 @@ impl Drop for ReleaseOnDrop {
     fn drop(&mut self) {
         crate::memory::release_freed_memory();
     }
+}
+
+/// Per date built and business: the cases opened before the date's end and not in a done
+/// state at it. Each case's statuses walked once alongside the dates.
+fn backlog_by_day<'a>(
+    cases: &[(&'a str, i64, CaseEvents)],
+    dates: &[NaiveDate],
+) -> BTreeMap<NaiveDate, BTreeMap<&'a str, i64>> {
+    let mut dates = dates.to_vec();
+    dates.sort_unstable();
+    let mut businesses: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    businesses.sort_unstable();
+    businesses.dedup();
+    // counts[date × businesses + business]
+    let mut counts = vec![0i64; dates.len() * businesses.len()];
+    for &(business, opened_at, ref events) in cases {
+        let b = businesses.binary_search(&business).expect("listed above");
+        let (mut next, mut done) = (0, false);
+        for (d, day) in dates.iter().enumerate() {
+            let day_end = start_of(day.succ_opt().expect("date"));
+            // The latest status in [opened, day end) decides (statuses ascending).
+            while let Some(&(ts, status)) = events.statuses.get(next).filter(|s| s.0 < day_end) {
+                if ts >= opened_at {
+                    done = is_done(status);
+                }
+                next += 1;
+            }
+            if opened_at < day_end && !done {
+                counts[d * businesses.len() + b] += 1;
+            }
+        }
+    }
+    let mut backlog: BTreeMap<NaiveDate, BTreeMap<&str, i64>> = BTreeMap::new();
+    for (d, &day) in dates.iter().enumerate() {
+        for (b, &business) in businesses.iter().enumerate() {
+            let n = counts[d * businesses.len() + b];
+            if n > 0 {
+                backlog.entry(day).or_default().insert(business, n);
+            }
+        }
+    }
+    backlog
 }
 
 /// Is the case in a done state at instant `t`?

@@ -25,12 +25,15 @@ pub struct ReplyWait {
 }
 
 /// The waits of one customer's timeline, in [`Happening::order_key`] order.
-pub fn reply_waits(timeline: &[Happening]) -> Vec<ReplyWait> {
+pub fn reply_waits(
+    timeline: impl IntoIterator<Item = impl std::borrow::Borrow<Happening>>,
+) -> Vec<ReplyWait> {
     let mut waits: Vec<ReplyWait> = Vec::new();
     let mut open: Option<usize> = None;
     // The latest instant of any message before the current one (for is_first).
     let mut last_message: Option<i64> = None;
     for h in timeline {
+        let h = *h.borrow();
         match h.kind {
             Kind::CustomerMessage => match open {
                 Some(i) => waits[i].inbound_messages += 1,
