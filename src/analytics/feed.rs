@@ -221,6 +221,8 @@ pub struct Feed {
     /// and the latest reply (who was owed a reply when the build starts).
     latest_before: HashMap<PairKey, (Option<i64>, Option<i64>), foldhash::fast::FixedState>,
     pub(crate) dates: Vec<NaiveDate>,
+    /// Buffers of the stretches read in parallel, kept from date to date.
+    spare_buffers: Vec<Vec<Taken>>,
 }
 
 impl Feed {
@@ -235,6 +237,7 @@ impl Feed {
             message_counts: BTreeMap::new(),
             latest_before: HashMap::default(),
             dates: Vec::new(),
+            spare_buffers: Vec::new(),
         }
     }
 
@@ -309,6 +312,7 @@ impl Feed {
 
     /// Every row taken, in timeline order ([`Row::order`]): each pair's rows together.
     pub(crate) fn timelines(&mut self) -> Vec<Row> {
+        self.spare_buffers = Vec::new();
         let mut rows = Vec::with_capacity(self.days.iter().map(Vec::len).sum());
         for day in std::mem::take(&mut self.days) {
             rows.extend(day);
@@ -371,27 +375,35 @@ impl Feed {
         for chunk in &chunks {
             let arrays = ChunkArrays::of(chunk)?;
             // Stretches of rows read in parallel; their pairs numbered in order after.
-            let stretches: Vec<Stretch> = (0..chunk.height())
-                .step_by(STRETCH_ROWS)
-                .collect::<Vec<_>>()
+            let starts: Vec<usize> = (0..chunk.height()).step_by(STRETCH_ROWS).collect();
+            let buffers: Vec<Vec<Taken>> = starts
+                .iter()
+                .map(|_| self.spare_buffers.pop().unwrap_or_default())
+                .collect();
+            let stretches: Vec<Stretch> = starts
                 .into_par_iter()
-                .map(|from| {
+                .zip(buffers)
+                .map(|(from, buffer)| {
                     let rows = from..(from + STRETCH_ROWS).min(chunk.height());
-                    arrays.stretch(rows, &self.customers.numbers)
+                    arrays.stretch(rows, &self.customers.numbers, buffer)
                 })
                 .collect();
+            if !before {
+                rows.reserve(stretches.iter().map(|s| s.taken.len()).sum());
+            }
             for stretch in stretches {
                 has_cases |= stretch.has_cases;
-                let mut taken = stretch.taken.into_iter();
+                let mut taken = stretch.taken.iter();
                 for (name, c, n) in stretch.runs {
                     merge_counts(&mut counts, name, c);
                     let business = self.businesses.intern(name);
                     for t in taken.by_ref().take(n) {
                         // Customers seen before were numbered in parallel; new ones here.
                         let customer = match t.customer {
-                            Ok(n) => n,
-                            Err(Ok(bits)) => self.customers.number(Customer::Hex(bits)),
-                            Err(Err(text)) => {
+                            TakenCustomer::Known(n) => n,
+                            TakenCustomer::New(bits) => self.customers.number(Customer::Hex(bits)),
+                            TakenCustomer::Other(row) => {
+                                let text = arrays.customer.get(row).unwrap_or_default();
                                 let other = self.other_customers.intern(text);
                                 self.customers.number(Customer::Other(other))
                             }
@@ -409,6 +421,7 @@ impl Feed {
                         }
                     }
                 }
+                self.spare_buffers.push(stretch.taken);
             }
         }
         if !before {
@@ -445,19 +458,27 @@ fn pair_key(business: u32, customer: u32) -> PairKey {
     (business as u64) << 32 | customer as u64
 }
 
-/// A message of a stretch: its customer's number if the feed knew the customer, else
-/// the customer key's bits (or text if not hex).
-struct Taken<'a> {
-    customer: Result<u32, Result<u128, &'a str>>,
+/// A message of a stretch.
+struct Taken {
+    customer: TakenCustomer,
     ts: i64,
     kind: u8,
+}
+
+enum TakenCustomer {
+    /// Its number: the feed knew the customer.
+    Known(u32),
+    /// A new customer's key bits.
+    New(u128),
+    /// A key that is not 32 hex digits: the row it is on.
+    Other(usize),
 }
 
 /// What a stretch of rows gives: runs of one business (its name, its message counts and
 /// how many of `taken` are its, in order) and the messages.
 struct Stretch<'a> {
     runs: Vec<(&'a str, MessageCounts, usize)>,
-    taken: Vec<Taken<'a>>,
+    taken: Vec<Taken>,
     has_cases: bool,
 }
 
@@ -475,11 +496,14 @@ impl ChunkArrays {
         })
     }
 
+    /// `taken`: a buffer to fill (its memory reused from date to date, not re-faulted).
     fn stretch<'a>(
         &'a self,
         rows: std::ops::Range<usize>,
         known: &HashMap<Customer, u32, foldhash::fast::FixedState>,
+        mut taken: Vec<Taken>,
     ) -> Stretch<'a> {
+        taken.clear();
         let (event_type, message_type, sender, event_key, category, business, customer, ts) = (
             self.event_type.downcast_as_array(),
             self.message_type.downcast_as_array(),
@@ -492,7 +516,7 @@ impl ChunkArrays {
         );
         let mut out = Stretch {
             runs: Vec::new(),
-            taken: Vec::with_capacity(rows.len()),
+            taken,
             has_cases: false,
         };
         for i in rows {
@@ -532,8 +556,11 @@ impl ChunkArrays {
             };
             *n += 1;
             let customer = match hex_customer(cust) {
-                Some(bits) => known.get(&Customer::Hex(bits)).copied().ok_or(Ok(bits)),
-                None => Err(Err(cust)),
+                Some(bits) => match known.get(&Customer::Hex(bits)) {
+                    Some(&n) => TakenCustomer::Known(n),
+                    None => TakenCustomer::New(bits),
+                },
+                None => TakenCustomer::Other(i),
             };
             out.taken.push(Taken {
                 customer,
