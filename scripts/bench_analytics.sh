@@ -15,6 +15,10 @@
 #   CARGO_TARGET_DIR            where cargo builds (default /root/.cache/msgmeter/target)
 #   MSGMETER_PSEUDONYM_KEY      pseudonym key for the ingest (default: the bench key)
 #   BENCH_DUCKDB_MEMORY_LIMIT   DuckDB memory_limit, e.g. 8GB (default: DuckDB's own)
+#   BENCH_ROUNDS                build + DuckDB query rounds on the one ingested lake
+#                               (default 3); the table shows the round of median msgmeter
+#                               analytics time, the notes every round (this VM's speed
+#                               varies by up to 1.6x between minutes)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -109,7 +113,12 @@ if [[ -n ${BENCH_DUCKDB_MEMORY_LIMIT:-} ]]; then
 fi
 
 # Results, keyed by size.
-declare -A EVENTS B_S B_RSS A_S STAGES D_S D_RSS
+declare -A EVENTS B_S B_RSS A_S STAGES D_S D_RSS ROUND_LINES
+ROUNDS=${BENCH_ROUNDS:-3}
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench_analytics: BENCH_ROUNDS '$ROUNDS' is not a whole number >= 1" >&2
+    exit 2
+fi
 NOTES=()
 
 for size in "${SIZES[@]}"; do
@@ -134,41 +143,53 @@ for size in "${SIZES[@]}"; do
     ingest_manifest=$(find_manifest "$lake" ingest "$OUT/logs/analytics-ingest-$size.out")
     EVENTS[$size]=$(manifest_field "$ingest_manifest" accepted)
 
-    rc=0
-    timed "analytics-build-$size" "$MSGMETER" build --lake "$lake" --now "$NOW" || rc=$?
-    if ((rc != 0)); then
-        echo "bench_analytics: msgmeter build failed (exit $rc); see $OUT/logs/analytics-build-$size.out" >&2
-        exit 1
-    fi
-    build_manifest=$(find_manifest "$lake" build "$OUT/logs/analytics-build-$size.out")
-    B_S[$size]=$(wall_seconds "$OUT/logs/analytics-build-$size.time")
-    B_RSS[$size]=$(peak_rss_mib "$OUT/logs/analytics-build-$size.time")
-    STAGES[$size]=$(manifest_field "$build_manifest" stages)
-    IFS=$'\t' read -r "A_S[$size]" missing < <(manifest_field "$build_manifest" sum "$ANALYTICS_STAGES")
-    if [[ -n $missing ]]; then
-        echo "bench_analytics: warning: $build_manifest has no stage_seconds ${missing//,/, }; counted as 0" >&2
-        NOTES+=("the build manifest on $size events has no stage_seconds ${missing//,/, }: counted as 0 in msgmeter analytics s")
-    fi
-
-    # The yardstick, on the same events Parquet the build just read (so equally cached).
-    if timed "duckdb-waits-$size" "$VENV/bin/python" "$ROOT/scripts/duckdb_waits.py" \
-        "${DUCK_ARGS[@]}" "$lake"; then
-        D_S[$size]=$(sed -n 's/^duckdb_waits_seconds=\([0-9.]*\)$/\1/p' "$OUT/logs/duckdb-waits-$size.out" | tail -n 1)
-        D_RSS[$size]=$(peak_rss_mib "$OUT/logs/duckdb-waits-$size.time")
-        if [[ -z ${D_S[$size]} ]]; then
-            D_S[$size]="failed"
-            NOTES+=("DuckDB printed no duckdb_waits_seconds on $size events; see bench-out/logs/duckdb-waits-$size.out")
+    for round in $(seq 1 "$ROUNDS"); do
+        rc=0
+        timed "analytics-build-$size-r$round" "$MSGMETER" build --lake "$lake" --now "$NOW" || rc=$?
+        if ((rc != 0)); then
+            echo "bench_analytics: msgmeter build failed (exit $rc); see $OUT/logs/analytics-build-$size-r$round.out" >&2
+            exit 1
         fi
-        # "duckdb_waits rows=R waits=W answered=A unanswered=U", for the reader to set
-        # against the build's reply_waits table.
-        d_counts=$(sed -n 's/^duckdb_waits \(.*\)$/\1/p' "$OUT/logs/duckdb-waits-$size.out" | tail -n 1)
-        [[ -z $d_counts ]] || NOTES+=("DuckDB on $size events: $d_counts (rows = businesses)")
-    else
-        # Most likely memory: record it, keep going.
-        D_S[$size]="failed"
-        D_RSS[$size]=$(peak_rss_mib "$OUT/logs/duckdb-waits-$size.time" 2>/dev/null || true)
-        NOTES+=("DuckDB failed on $size events; see bench-out/logs/duckdb-waits-$size.out (BENCH_DUCKDB_MEMORY_LIMIT lets it spill)")
-    fi
+        build_manifest=$(find_manifest "$lake" build "$OUT/logs/analytics-build-$size-r$round.out")
+        B_S[$size-$round]=$(wall_seconds "$OUT/logs/analytics-build-$size-r$round.time")
+        B_RSS[$size-$round]=$(peak_rss_mib "$OUT/logs/analytics-build-$size-r$round.time")
+        STAGES[$size-$round]=$(manifest_field "$build_manifest" stages)
+        IFS=$'\t' read -r "A_S[$size-$round]" missing < <(manifest_field "$build_manifest" sum "$ANALYTICS_STAGES")
+        if [[ -n $missing ]]; then
+            echo "bench_analytics: warning: $build_manifest has no stage_seconds ${missing//,/, }; counted as 0" >&2
+            NOTES+=("the build manifest on $size events has no stage_seconds ${missing//,/, }: counted as 0 in msgmeter analytics s")
+        fi
+
+        # The yardstick, on the same events Parquet the build just read (so equally cached).
+        if timed "duckdb-waits-$size-r$round" "$VENV/bin/python" "$ROOT/scripts/duckdb_waits.py" \
+            "${DUCK_ARGS[@]}" "$lake"; then
+            D_S[$size-$round]=$(sed -n 's/^duckdb_waits_seconds=\([0-9.]*\)$/\1/p' "$OUT/logs/duckdb-waits-$size-r$round.out" | tail -n 1)
+            D_RSS[$size-$round]=$(peak_rss_mib "$OUT/logs/duckdb-waits-$size-r$round.time")
+            if [[ -z ${D_S[$size-$round]} ]]; then
+                D_S[$size-$round]="failed"
+                NOTES+=("DuckDB printed no duckdb_waits_seconds on $size events; see bench-out/logs/duckdb-waits-$size-r$round.out")
+            fi
+            # "duckdb_waits rows=R waits=W answered=A unanswered=U", for the reader to set
+            # against the build's reply_waits table.
+            d_counts=$(sed -n 's/^duckdb_waits \(.*\)$/\1/p' "$OUT/logs/duckdb-waits-$size-r$round.out" | tail -n 1)
+            [[ -z $d_counts || $round != 1 ]] || NOTES+=("DuckDB on $size events: $d_counts (rows = businesses)")
+        else
+            # Most likely memory: record it, keep going.
+            D_S[$size-$round]="failed"
+            D_RSS[$size-$round]=$(peak_rss_mib "$OUT/logs/duckdb-waits-$size-r$round.time" 2>/dev/null || true)
+            NOTES+=("DuckDB failed on $size events; see bench-out/logs/duckdb-waits-$size-r$round.out (BENCH_DUCKDB_MEMORY_LIMIT lets it spill)")
+        fi
+        ROUND_LINES[$size]+="round $round: msgmeter analytics ${A_S[$size-$round]} s, DuckDB ${D_S[$size-$round]} s, ratio $(ratio "${A_S[$size-$round]}" "${D_S[$size-$round]}" %.2f), build ${B_S[$size-$round]} s; "
+    done
+    # The round of median msgmeter analytics time stands for the size.
+    median=$(for round in $(seq 1 "$ROUNDS"); do echo "${A_S[$size-$round]} $round"; done |
+        sort -n | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) { print $2 }')
+    for field in B_S B_RSS STAGES A_S D_S D_RSS; do
+        declare -n table=$field
+        table[$size]=${table[$size-$median]:-}
+        unset -n table
+    done
+    NOTES+=("$size events, every round: ${ROUND_LINES[$size]%; } (the table shows round $median)")
 done
 
 # The report: a Markdown table plus what a reader needs to trust or reproduce it.

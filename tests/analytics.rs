@@ -148,7 +148,7 @@ const BOT: Kind = Kind::Reply { by: "bot" };
 
 #[test]
 fn several_customer_messages_before_a_reply_are_one_wait() {
-    let w = reply_waits(&[at(0, C), at(1, C), at(2, C), at(10, AGENT)]);
+    let w = reply_waits([at(0, C), at(1, C), at(2, C), at(10, AGENT)]);
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].started_at, 0);
     assert_eq!(w[0].replied_at, Some(10 * M));
@@ -158,14 +158,14 @@ fn several_customer_messages_before_a_reply_are_one_wait() {
 
 #[test]
 fn a_template_in_between_does_not_stop_the_wait() {
-    let w = reply_waits(&[at(0, C), at(5, Kind::Template), at(20, AGENT)]);
+    let w = reply_waits([at(0, C), at(5, Kind::Template), at(20, AGENT)]);
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].replied_at, Some(20 * M));
 }
 
 #[test]
 fn a_bot_reply_stops_the_wait_and_the_human_clock_runs_on_to_the_agent() {
-    let w = reply_waits(&[
+    let w = reply_waits([
         Happening { ts: 0, kind: C },
         Happening {
             ts: 30 * S,
@@ -183,7 +183,7 @@ fn a_bot_reply_stops_the_wait_and_the_human_clock_runs_on_to_the_agent() {
 
 #[test]
 fn an_unanswered_wait_stays_open_and_reactions_neither_start_nor_join_waits() {
-    let w = reply_waits(&[at(0, Kind::Reaction), at(10, C), at(11, Kind::Reaction)]);
+    let w = reply_waits([at(0, Kind::Reaction), at(10, C), at(11, Kind::Reaction)]);
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].started_at, 10 * M);
     assert_eq!((w[0].replied_at, w[0].inbound_messages), (None, 1));
@@ -191,7 +191,7 @@ fn an_unanswered_wait_stays_open_and_reactions_neither_start_nor_join_waits() {
 
 #[test]
 fn a_reply_in_the_same_second_answers_in_zero_seconds_and_the_next_message_starts_a_new_wait() {
-    let w = reply_waits(&[at(0, C), at(0, AGENT), at(5, C), at(9, AGENT)]);
+    let w = reply_waits([at(0, C), at(0, AGENT), at(5, C), at(9, AGENT)]);
     assert_eq!(w.len(), 2);
     assert_eq!(w[0].replied_at, Some(0));
     assert_eq!((w[1].started_at, w[1].replied_at), (5 * M, Some(9 * M)));
@@ -200,20 +200,20 @@ fn a_reply_in_the_same_second_answers_in_zero_seconds_and_the_next_message_start
 #[test]
 fn a_wait_is_first_when_nothing_happened_in_the_24_hours_before_it() {
     // A template exactly 24 h before: outside the half-open window, so first.
-    let w = reply_waits(&[
+    let w = reply_waits([
         at(0, Kind::Template),
         at(24 * 60, C),
         at(24 * 60 + 1, AGENT),
     ]);
     assert!(w[0].is_first);
     // 23 h 59 min before: not first (reactions and templates count too).
-    let w = reply_waits(&[
+    let w = reply_waits([
         at(1, Kind::Reaction),
         at(24 * 60, C),
         at(24 * 60 + 1, AGENT),
     ]);
     assert!(!w[0].is_first);
-    let w = reply_waits(&[at(0, C), at(2, AGENT), at(60, C)]);
+    let w = reply_waits([at(0, C), at(2, AGENT), at(60, C)]);
     assert!(w[0].is_first && !w[1].is_first);
 }
 

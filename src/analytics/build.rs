@@ -44,6 +44,10 @@ pub struct AnalyticsSummary {
     pub orphan_case_events: u64,
 }
 
+/// A wait's place in `reply_waits` order: (start date << 40 | business rank << 8 |
+/// customer key tag, start, customer key bits high and low, position among the waits).
+type WaitOrder = (i64, i64, u64, u64, u32);
+
 /// Threads writing table files.
 const WRITERS: usize = 3;
 
@@ -301,7 +305,7 @@ pub fn build(
     }
     let customers: Vec<Option<PairKey>> = cases
         .iter()
-        .map(|c| feed.key(&c.business_id, c.customer_key.as_deref()?))
+        .map(|c| feed.key(c.business_id, c.customer_key?))
         .collect();
     let agents = agent_messages(&timelines, &customers);
     cases
@@ -319,7 +323,7 @@ pub fn build(
     // business rank << 8 | customer key tag, start, customer key bits, position).
     let (ranks, other_ranks) = (feed.business_ranks(), feed.other_customer_ranks());
     let day_of = |started_at: i64| started_at.div_euclid(super::waits::DAY_MICROS);
-    let mut order: Vec<(i64, i64, u64, u64, u32)> = waits
+    let mut order: Vec<WaitOrder> = waits
         .par_iter()
         .enumerate()
         .map(|(i, (key, w))| {
@@ -335,7 +339,7 @@ pub fn build(
         })
         .collect();
     order.par_sort_unstable();
-    let mut waits_by_date: BTreeMap<NaiveDate, &[(i64, i64, u64, u64, u32)]> = BTreeMap::new();
+    let mut waits_by_date: BTreeMap<NaiveDate, &[WaitOrder]> = BTreeMap::new();
     for day in order.chunk_by(|a, b| a.0 >> 40 == b.0 >> 40) {
         waits_by_date.insert(utc_day(day[0].1), day);
     }
@@ -506,15 +510,9 @@ pub fn build(
                     vec![
                         text("business_id", day_cases.iter().map(|c| Some(c.business_id))),
                         text("case_id", day_cases.iter().map(|c| Some(c.case_id))),
-                        text(
-                            "customer_key",
-                            day_cases.iter().map(|c| c.customer_key.as_deref()),
-                        ),
-                        text("case_kind", day_cases.iter().map(|c| c.kind.as_deref())),
-                        text(
-                            "case_category",
-                            day_cases.iter().map(|c| c.category.as_deref()),
-                        ),
+                        text("customer_key", day_cases.iter().map(|c| c.customer_key)),
+                        text("case_kind", day_cases.iter().map(|c| c.kind)),
+                        text("case_category", day_cases.iter().map(|c| c.category)),
                         timestamps(
                             "opened_at",
                             day_cases.iter().map(|c| Some(c.events.opened_at)),
@@ -636,7 +634,7 @@ pub fn build(
                         d.rated += 1;
                         d.satisfied += is_satisfied(r) as i64;
                     }
-                    if c.kind.as_deref() == Some("complaint") {
+                    if c.kind == Some("complaint") {
                         d.complaints += 1;
                     }
                 }
