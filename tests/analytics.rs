@@ -4,6 +4,7 @@
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use msgmeter::analytics::cases::{case_clocks, csat, CaseEvents};
+use msgmeter::analytics::feed::hex_customer;
 use msgmeter::analytics::hours::{business_seconds, OpeningTimes, Schedule};
 use msgmeter::analytics::waits::{nearest_rank, reply_waits};
 use msgmeter::analytics::{Happening, Kind};
@@ -333,4 +334,33 @@ fn a_repeated_reopened_status_is_one_reopening() {
         (3 * H, "resolved"),
     ]);
     assert_eq!(case_clocks(&c, &[]).reopen_count, 1);
+}
+
+// ------------------------------------------------------------- customer keys as numbers
+
+#[test]
+fn a_customer_key_of_32_lowercase_hex_digits_is_read_as_its_128_bits() {
+    assert_eq!(
+        hex_customer("0123456789abcdef0123456789abcdef"),
+        Some(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)
+    );
+    assert_eq!(hex_customer(&"f".repeat(32)), Some(u128::MAX));
+    assert_eq!(hex_customer(&"0".repeat(32)), Some(0));
+    // Anything else is kept as text: upper case (another key than its lower-case
+    // spelling), other lengths, other characters.
+    assert_eq!(hex_customer("0123456789ABCDEF0123456789abcdef"), None);
+    assert_eq!(hex_customer(&"a".repeat(31)), None);
+    assert_eq!(hex_customer(&"a".repeat(33)), None);
+    assert_eq!(hex_customer("0123456789abcdef0123456789abcdeg"), None);
+    assert_eq!(hex_customer(""), None);
+}
+
+proptest! {
+    /// reply_waits' rows are ordered by these numbers: that must be the keys' text order.
+    #[test]
+    fn hex_customer_keys_order_as_their_text(a in any::<u128>(), b in any::<u128>()) {
+        let (ta, tb) = (format!("{a:032x}"), format!("{b:032x}"));
+        prop_assert_eq!(hex_customer(&ta), Some(a));
+        prop_assert_eq!(ta.cmp(&tb), a.cmp(&b));
+    }
 }

@@ -574,7 +574,7 @@ impl ChunkArrays {
 
 /// The 128 bits a customer key's 32 lowercase hex digits spell (every key ingest
 /// writes), `None` for any other text. Their order is the keys' text order.
-pub(crate) fn hex_customer(key: &str) -> Option<u128> {
+pub fn hex_customer(key: &str) -> Option<u128> {
     let digits: &[u8; 32] = key.as_bytes().try_into().ok()?;
     // Table lookups, no branch per digit (random hex digits defeat branch prediction).
     let (mut value, mut bad) = (0u128, 0u8);
