@@ -5,14 +5,18 @@
 //!
 //! A date from the day before the first date built on gives three things:
 //! - its *happenings*: every customer message, reaction, template and reply as a 16-byte
-//!   [`Row`], the (business, customer) interned to one integer key — the reply-wait
-//!   clock's input;
+//!   [`Row`], the business and the customer numbered into one integer key (a customer by
+//!   the 128 bits of its hex pseudonym, no text kept per message) — the reply-wait clock's
+//!   input;
 //! - its case events, as rows;
 //! - its message counts per business and sender (for `business_daily`).
 //!
 //! An earlier date gives its case events (for the backlog) and, per business and customer,
 //! the latest customer message and the latest reply: who was owed a reply when the build
 //! starts.
+//!
+//! A date's rows are read in parallel stretches (`STRETCH_ROWS` rows each); customers the feed
+//! already knows are numbered there (a read-only lookup), new ones after, in row order.
 
 use std::collections::{BTreeMap, HashMap};
 
