@@ -118,6 +118,8 @@ pub(crate) struct Row {
 pub(crate) type PairKey = u64;
 
 impl Row {
+    /// `ts` within ±2^59 µs of the epoch (±18,000 years): every time ingest accepts is
+    /// (RFC 3339 years 0000–9999, epochs ≥ 0, none later than `--now`).
     fn new(key: PairKey, ts: i64, kind: u8) -> Row {
         debug_assert!(kind < 8 && ts.unsigned_abs() < 1 << 59);
         Row {
