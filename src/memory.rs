@@ -25,6 +25,22 @@ pub fn keep_freed_memory(keep: bool) {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay) };
 }
 
+/// Keep freed memory until the returned guard is dropped, then [`release_freed_memory`].
+#[must_use = "freed memory is kept only while the guard lives"]
+pub fn keep_freed_memory_while_alive() -> KeptMemory {
+    keep_freed_memory(true);
+    KeptMemory
+}
+
+/// See [`keep_freed_memory_while_alive`].
+pub struct KeptMemory;
+
+impl Drop for KeptMemory {
+    fn drop(&mut self) {
+        release_freed_memory();
+    }
+}
+
 /// Return every thread's freed memory to the OS now (rayon's workers', polars' and this
 /// one's),
 /// and from now on after mimalloc's delay (kept memory is never purged, even on request).

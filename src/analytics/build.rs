@@ -158,8 +158,7 @@ pub fn build(
     tracing::debug!(rss_mib = crate::timing::rss_mib(), "analytics: start");
     // Freed memory is reused in place rather than returned and re-faulted (see
     // crate::memory); given back when the analytics end.
-    crate::memory::keep_freed_memory(true);
-    let _release = ReleaseOnDrop;
+    let _kept = crate::memory::keep_freed_memory_while_alive();
     // ---- the dates metering did not load: later ones for the replies, statuses and
     // ratings of what starts in the range, earlier ones for who was owed a reply and for
     // their cases (the backlog).
@@ -232,9 +231,8 @@ pub fn build(
         events: CaseEvents<'a>,
         clocks: super::cases::CaseClocks,
     }
-    let mut cases: Vec<Case> = Vec::new();
-    // Every case of the lake (business, opened at, statuses), for the backlog.
-    let mut opened_cases: Vec<(&str, i64, CaseEvents)> = Vec::new();
+    // Every case of the lake (the backlog counts them all).
+    let mut opened_cases: Vec<Case> = Vec::new();
     let mut orphans: BTreeMap<(NaiveDate, String), i64> = BTreeMap::new();
     let mut j = 0;
     while j < case_events.height() {
@@ -268,30 +266,19 @@ pub fn build(
         match opened {
             Some(o) => {
                 let opened_at = cts[o].unwrap_or_default();
-                opened_cases.push((
-                    key.0,
-                    opened_at,
-                    CaseEvents {
+                opened_cases.push(Case {
+                    business_id: key.0,
+                    case_id: key.1,
+                    customer_key: ccust.get(o),
+                    kind: ckind.get(o),
+                    category: ccat.get(o),
+                    events: CaseEvents {
                         opened_at,
-                        statuses: statuses.clone(),
-                        ratings: Vec::new(),
+                        statuses,
+                        ratings,
                     },
-                ));
-                if opened_at >= range_start && opened_at < range_end {
-                    cases.push(Case {
-                        business_id: key.0,
-                        case_id: key.1,
-                        customer_key: ccust.get(o),
-                        kind: ckind.get(o),
-                        category: ccat.get(o),
-                        events: CaseEvents {
-                            opened_at,
-                            statuses,
-                            ratings,
-                        },
-                        clocks: Default::default(),
-                    });
-                }
+                    clocks: Default::default(),
+                });
             }
             None => {
                 // Never opened (the opening may arrive late): counted, not a case.
@@ -303,6 +290,10 @@ pub fn build(
             }
         }
     }
+    // The cases of the dates built, and the others (only the backlog reads them).
+    let (mut cases, other_cases): (Vec<Case>, Vec<Case>) = opened_cases
+        .into_iter()
+        .partition(|c| (range_start..range_end).contains(&c.events.opened_at));
     let customers: Vec<Option<PairKey>> = cases
         .iter()
         .map(|c| feed.key(c.business_id, c.customer_key?))
@@ -366,7 +357,8 @@ pub fn build(
     let ready = &clocks.by_business;
     crate::timing::add("business_daily_order", t.elapsed());
     let backlog_clock = crate::timing::Stage::start("business_daily_backlog");
-    let mut backlog = backlog_by_day(&opened_cases, dates);
+    let every_case = cases.iter().chain(&other_cases);
+    let mut backlog = backlog_by_day(every_case.map(|c| (c.business_id, &c.events)), dates);
     drop(backlog_clock);
     // Message, delivery, conversation and billable-unit counts, every date's read in
     // parallel before the writers start.
@@ -386,8 +378,9 @@ pub fn build(
         })
         .collect::<Result<_>>()?;
     drop(counts_clock);
-    // Files are written by threads of their own while the next date is computed: each
-    // write waits on its fsyncs more than it computes, so several overlap.
+    // Files are written by threads of their own while the next date is computed (the
+    // writes are mostly encoding and compression: skipping their fsyncs, as a test, did
+    // not shorten them).
     let (to_writer, files) =
         std::sync::mpsc::sync_channel::<(std::path::PathBuf, DataFrame)>(WRITERS);
     let files = std::sync::Mutex::new(files);
@@ -686,29 +679,21 @@ pub fn build(
     Ok(summary)
 }
 
-/// Returns the memory the analytics kept to the OS when dropped.
-struct ReleaseOnDrop;
-
-impl Drop for ReleaseOnDrop {
-    fn drop(&mut self) {
-        crate::memory::release_freed_memory();
-    }
-}
-
 /// Per date built and business: the cases opened before the date's end and not in a done
 /// state at it. Each case's statuses walked once alongside the dates.
-fn backlog_by_day<'a>(
-    cases: &[(&'a str, i64, CaseEvents)],
+fn backlog_by_day<'a, 'e: 'a>(
+    cases: impl Iterator<Item = (&'a str, &'a CaseEvents<'e>)> + Clone,
     dates: &[NaiveDate],
 ) -> BTreeMap<NaiveDate, BTreeMap<&'a str, i64>> {
     let mut dates = dates.to_vec();
     dates.sort_unstable();
-    let mut businesses: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    let mut businesses: Vec<&str> = cases.clone().map(|(business, _)| business).collect();
     businesses.sort_unstable();
     businesses.dedup();
     // counts[date × businesses + business]
     let mut counts = vec![0i64; dates.len() * businesses.len()];
-    for &(business, opened_at, ref events) in cases {
+    for (business, events) in cases {
+        let opened_at = events.opened_at;
         let b = businesses.binary_search(&business).expect("listed above");
         let (mut next, mut done) = (0, false);
         for (d, day) in dates.iter().enumerate() {
