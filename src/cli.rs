@@ -19,7 +19,7 @@ use crate::query::OutputFormat;
 )]
 pub struct Cli {
     /// TOML config file (keys: lake, markets, accounts, rate_card, pricing_rules, pseudonym_key,
-    /// max_quarantine_pct, max_line_bytes, [metering] source, [metrics] timely_response_hours)
+    /// max_quarantine_pct, max_line_bytes, memory_budget_mb, [metering] source, [metrics] timely_response_hours)
     #[arg(long, global = true, env = "MSGMETER_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Only warnings and errors on stderr
@@ -138,6 +138,10 @@ pub struct IngestArgs {
     /// Lines longer than this are quarantined as line_too_long [default: 1048576]
     #[arg(long, env = "MSGMETER_MAX_LINE_BYTES")]
     pub max_line_bytes: Option<usize>,
+    /// Accepted events held in memory (MB of compact rows) before the rest spills to
+    /// scratch files under the lake [default: 512]
+    #[arg(long, env = "MSGMETER_MEMORY_BUDGET_MB")]
+    pub memory_budget_mb: Option<usize>,
     /// Files or folders (read recursively, in path order)
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,

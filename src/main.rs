@@ -93,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             line.lake = a.lake;
             line.max_quarantine_pct = a.max_quarantine_pct;
             line.max_line_bytes = a.max_line_bytes;
+            line.memory_budget_mb = a.memory_budget_mb;
             let settings = Settings::resolve(line, config, config_path)?;
             if settings.pseudonym_key.is_demo_key {
                 tracing::warn!(
@@ -109,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     now: a.now.unwrap_or_else(chrono::Utc::now),
                     max_quarantine_pct: settings.max_quarantine_pct,
                     max_line_bytes: settings.max_line_bytes,
+                    memory_budget_bytes: settings.memory_budget_mb << 20,
                     markets,
                     pseudonym_key: settings.pseudonym_key.bytes.clone(),
                     config_hashes: settings.config_hashes(&markets_sha),

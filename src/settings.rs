@@ -28,6 +28,7 @@ pub struct ConfigFile {
     pub pseudonym_key: Option<String>,
     pub max_quarantine_pct: Option<f64>,
     pub max_line_bytes: Option<usize>,
+    pub memory_budget_mb: Option<usize>,
     pub log_format: Option<String>,
     #[serde(default)]
     pub metering: MeteringConfig,
@@ -67,6 +68,8 @@ impl ConfigFile {
 
 pub const DEFAULT_MAX_QUARANTINE_PCT: f64 = 1.0;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+/// Accepted events an ingest holds in memory before it spills them to scratch files.
+pub const DEFAULT_MEMORY_BUDGET_MB: usize = 512;
 
 /// Where the pseudonym key came from: the demo key only when nothing was configured.
 #[derive(Debug, Clone)]
@@ -88,6 +91,7 @@ pub struct Settings {
     pub pseudonym_key: PseudonymKey,
     pub max_quarantine_pct: f64,
     pub max_line_bytes: usize,
+    pub memory_budget_mb: usize,
 }
 
 /// Values from flags or the environment (clap resolved those two already).
@@ -102,6 +106,7 @@ pub struct CommandLine {
     pub pseudonym_key: Option<String>,
     pub max_quarantine_pct: Option<f64>,
     pub max_line_bytes: Option<usize>,
+    pub memory_budget_mb: Option<usize>,
 }
 
 impl Settings {
@@ -163,6 +168,10 @@ impl Settings {
                 .max_line_bytes
                 .or(config.max_line_bytes)
                 .unwrap_or(DEFAULT_MAX_LINE_BYTES),
+            memory_budget_mb: cli
+                .memory_budget_mb
+                .or(config.memory_budget_mb)
+                .unwrap_or(DEFAULT_MEMORY_BUDGET_MB),
         })
     }
 

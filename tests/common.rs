@@ -41,6 +41,7 @@ pub fn options(lake: &Path, now: &str) -> IngestOptions {
         now: at(now),
         max_quarantine_pct: 1.0,
         max_line_bytes: 1 << 20,
+        memory_budget_bytes: 512 << 20,
         markets: MarketTable::embedded(),
         pseudonym_key: TEST_KEY.as_bytes().to_vec(),
         config_hashes: Default::default(),

@@ -186,6 +186,30 @@ fn same_inputs_and_now_give_byte_identical_table_files() {
     }
 }
 
+/// Accepted events wait for publishing in memory up to the budget and in scratch files
+/// beyond it. A budget of 0 sends every parsed batch to the files: the lake is the same.
+#[test]
+fn events_spilled_to_scratch_files_publish_exactly_as_events_held_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = split_into_files(&dir.path().join("in"), corpus(), 3);
+    let (held, spilled) = (dir.path().join("held"), dir.path().join("spilled"));
+    ingest_checked(&held, &files);
+    let mut opts = options(&spilled, NOW);
+    opts.max_quarantine_pct = 100.0;
+    opts.memory_budget_bytes = 0;
+    let out = msgmeter::ingest::ingest(&opts, &files).unwrap();
+    assert!(
+        out.manifest.stage_seconds.contains_key("spill"),
+        "a budget of 0 must spill"
+    );
+    let (a, b) = (lake_files(&held), lake_files(&spilled));
+    assert!(a.keys().any(|k| k.starts_with("events/date=")));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(v == &b[k], "{k} differs");
+    }
+}
+
 #[test]
 fn the_event_log_as_csv_gives_the_same_events_as_ndjson() {
     let dir = tempfile::tempdir().unwrap();

@@ -525,7 +525,7 @@ pub fn publish_events(
                 if writing && spill.rows_of(date) + writing_rows > OVERLAPPED_ROWS {
                     await_write(&mut writing);
                 }
-                let new_rows = spill.take_date(date)?;
+                let new_rows = spill.take_date(date, sources)?;
                 tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "after spill read");
                 let old_rows = if existing.contains(&date) {
                     Some(conform(lake::read_parquet(

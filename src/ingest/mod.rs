@@ -3,8 +3,8 @@
 //!
 //! Two phases keep memory flat however large the input:
 //! 1. **Read** every new file in order, parse its lines in parallel (rayon), normalise, and
-//!    spill accepted events by UTC date into scratch Parquet files; rejected records go to
-//!    quarantine as they are met.
+//!    hold accepted events by UTC date as compact rows, in memory up to a budget and in
+//!    scratch files beyond it; rejected records go to quarantine as they are met.
 //! 2. **Publish** each touched date in ascending order: merge the spilled rows with the
 //!    date's existing partition, drop duplicates by the order-free rule, and write the
 //!    partition atomically. Only the keys of the previous day are carried between dates,
@@ -12,7 +12,7 @@
 
 mod dedupe;
 pub mod eventlog;
-mod frame;
+pub mod frame;
 pub mod normalize;
 pub mod quarantine;
 mod reader;
@@ -47,6 +47,8 @@ pub struct IngestOptions {
     pub now: DateTime<Utc>,
     pub max_quarantine_pct: f64,
     pub max_line_bytes: usize,
+    /// Accepted events (as compact rows) held in memory before they spill to scratch files.
+    pub memory_budget_bytes: usize,
     pub markets: MarketTable,
     pub pseudonym_key: Vec<u8>,
     /// Hashes of the configuration inputs, recorded in the manifest.
@@ -159,6 +161,8 @@ pub fn parse_json_line(
 /// One input file of this run.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// Its place among the run's sources (scratch rows name their file by it).
+    pub index: u32,
     pub path: PathBuf,
     pub name: String,
     pub sha256: String,
@@ -208,7 +212,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     let mut sources: Vec<SourceFile> = Vec::new();
     let mut seen_in_run: BTreeSet<String> = BTreeSet::new();
     let mut collected = Collected {
-        spill: frame::Spill::new(lake.scratch_dir().join("spill")),
+        spill: frame::Spill::new(lake.scratch_dir().join("spill"), opts.memory_budget_bytes),
         identities: HashMap::new(),
     };
 
@@ -255,6 +259,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
         report.status = Some(FileStatus::Ingested);
         let source_index = sources.len() as u32;
         sources.push(SourceFile {
+            index: source_index,
             path: input.path.clone(),
             name,
             sha256: sha256.clone(),
@@ -283,8 +288,8 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
                     collected.learn(pair);
                 }
             }
-            for (date, frame) in chunk.frames {
-                collected.spill.push(date, frame)?;
+            for (date, rows) in chunk.rows {
+                collected.spill.push(date, rows)?;
             }
             Ok(())
         };
@@ -309,10 +314,11 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     }
 
     // Phase 2: identities first (they rewrite user-id customers), then events by date.
-    // Publishing holds one or two dates at a time: nothing of the parse phase stays — the
-    // last buffered rows go to their scratch files, the workers' customer caches are
-    // dropped, and what the workers freed goes back (publish runs on other threads).
-    collected.spill.flush_buffers()?;
+    // Publishing holds one or two dates at a time besides the rows of a run that fits in
+    // memory: nothing else of the parse phase stays — a larger run's last buffered rows go
+    // to their scratch files, the workers' customer caches are dropped, and what the
+    // workers freed goes back (publish runs on other threads).
+    collected.spill.finish_parse()?;
     rayon::broadcast(|_| normalize::forget_cached_customers());
     normalize::forget_cached_customers();
     crate::memory::release_freed_memory();
@@ -429,11 +435,11 @@ pub(crate) fn utc_date_of(ts: i64) -> NaiveDate {
 }
 
 /// What one chunk of a file turned into: each line's outcome (events already moved out)
-/// and the accepted events as frames by UTC date.
+/// and the accepted events as scratch rows by UTC date.
 pub struct Chunk<'a> {
     /// Line number, raw line (needed only if something in it was rejected), outcome.
     pub lines: Vec<(u64, std::borrow::Cow<'a, [u8]>, LineOutcome)>,
-    pub frames: Vec<(NaiveDate, polars::prelude::DataFrame)>,
+    pub rows: Vec<(NaiveDate, frame::EventRows)>,
 }
 
 impl Chunk<'_> {
@@ -453,22 +459,19 @@ impl Chunk<'_> {
                     (no, std::borrow::Cow::Owned(raw), o)
                 })
                 .collect(),
-            frames: self.frames,
+            rows: self.rows,
         }
     }
 }
 
-/// One parse worker's result: its lines' outcomes and its events as frames by date.
-type WorkerOutput = (
-    Vec<LineOutcome>,
-    Vec<(NaiveDate, polars::prelude::DataFrame)>,
-);
+/// One parse worker's result: its lines' outcomes and its events as rows by date.
+type WorkerOutput = (Vec<LineOutcome>, Vec<(NaiveDate, frame::EventRows)>);
 
-/// Lines a worker handles at once: its events become one frame per date.
+/// Lines a worker handles at once.
 const WORKER_LINES: usize = 2048;
 
-/// Parse `items` in parallel. Each worker also builds the frames of its accepted events,
-/// so the single-threaded rest of the run only counts and routes.
+/// Parse `items` in parallel. Each worker also encodes its accepted events as scratch
+/// rows, so the single-threaded rest of the run only counts and routes.
 pub(crate) fn parse_parallel<'a, T: Sync>(
     items: &'a [T],
     line_of: impl Fn(&'a T) -> (u64, &'a [u8]) + Sync,
@@ -479,36 +482,42 @@ pub(crate) fn parse_parallel<'a, T: Sync>(
         .par_chunks(WORKER_LINES)
         .map(|part| {
             let mut outcomes: Vec<LineOutcome> = part.iter().map(&parse).collect();
-            let mut by_date: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+            let mut by_date: BTreeMap<NaiveDate, frame::EventRows> = BTreeMap::new();
             for (item, o) in part.iter().zip(outcomes.iter_mut()) {
                 let (line_no, _) = line_of(item);
                 o.moved_events = o.events.len() as u64;
                 for mut e in o.events.drain(..) {
                     e.source_line = line_no as i64;
-                    by_date.entry(utc_date_of(e.ts)).or_default().push(e);
+                    by_date
+                        .entry(utc_date_of(e.ts))
+                        .or_default()
+                        .push(&e, source.index);
                 }
             }
-            let frames = by_date
+            let rows = by_date
                 .into_iter()
-                .map(|(d, events)| Ok((d, frame::events_frame(&events, source)?)))
-                .collect::<Result<Vec<_>>>()?;
-            Ok((outcomes, frames))
+                .map(|(date, mut rows)| {
+                    rows.shrink_to_fit();
+                    (date, rows)
+                })
+                .collect();
+            Ok((outcomes, rows))
         })
         .collect();
     let mut chunk = Chunk {
         lines: Vec::with_capacity(items.len()),
-        frames: Vec::new(),
+        rows: Vec::new(),
     };
     let mut items = items.iter();
     for part in parts {
-        let (outcomes, frames) = part?;
+        let (outcomes, rows) = part?;
         for o in outcomes {
             let (line_no, raw) = line_of(items.next().expect("one outcome per item"));
             chunk
                 .lines
                 .push((line_no, std::borrow::Cow::Borrowed(raw), o));
         }
-        chunk.frames.extend(frames);
+        chunk.rows.extend(rows);
     }
     Ok(chunk)
 }

@@ -204,7 +204,7 @@ pub fn read_records(
 fn single(line_no: u64, raw: &[u8], outcome: LineOutcome) -> Chunk<'_> {
     Chunk {
         lines: vec![(line_no, std::borrow::Cow::Borrowed(raw), outcome)],
-        frames: Vec::new(),
+        rows: Vec::new(),
     }
 }
 
@@ -426,7 +426,7 @@ fn read_csv(
             sink(chunk)?;
             continue;
         }
-        let Chunk { lines, frames } = chunk;
+        let Chunk { lines, rows } = chunk;
         let outcomes: Vec<(u64, LineOutcome)> = lines.into_iter().map(|(l, _, o)| (l, o)).collect();
         for &i in &rejected {
             let mut w = csv::WriterBuilder::new()
@@ -441,7 +441,7 @@ fn read_csv(
                 .zip(&batch)
                 .map(|((l, o), (_, raw, _))| (l, std::borrow::Cow::Borrowed(raw.as_slice()), o))
                 .collect(),
-            frames,
+            rows,
         })?;
     }
     Ok(())
