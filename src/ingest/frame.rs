@@ -34,7 +34,8 @@ pub fn conform(df: DataFrame) -> Result<DataFrame> {
     DataFrame::new(df.height(), columns).ctx("conforming to the events schema")
 }
 
-/// Events of one UTC date as rows: each field in the `events` schema's order. Text is a
+/// Events of one UTC date as rows: each row is its length (little-endian `u32`, so a file
+/// can be read in blocks) and then its fields in the `events` schema's order. Text is a
 /// length byte and its bytes (255: null; 254: a little-endian `u32` length follows);
 /// instants and numbers are little-endian `i64`/`u64`, optional ones behind a presence
 /// byte; flags are one byte (0 null, 1 false, 2 true); the source file is its index in
@@ -45,6 +46,14 @@ pub struct EventRows {
     rows: usize,
 }
 
+/// A webhook event's row is about 360 bytes.
+const TYPICAL_ROW_BYTES: usize = 384;
+/// Pieces of fewer events (late events of another day, say) get a buffer of their size.
+const RECYCLED_MIN_EVENTS: usize = 512;
+
+/// Buffers of flushed pieces, for the parse workers' next pieces.
+static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
 const NULL_TEXT: u8 = 255;
 const LONG_TEXT: u8 = 254;
 
@@ -53,13 +62,44 @@ impl EventRows {
         self.rows
     }
 
-    /// Give back the growth slack once no more rows come.
-    pub fn shrink_to_fit(&mut self) {
-        self.bytes.shrink_to_fit();
+    /// Room for about `events` rows: a buffer a spill flush gave back when there is one
+    /// (a large run then cycles the same memory instead of faulting in fresh pages),
+    /// else a new one.
+    pub fn with_room_for(events: usize) -> Self {
+        let bytes = if events >= RECYCLED_MIN_EVENTS {
+            SPARE_BUFFERS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop()
+        } else {
+            None
+        };
+        EventRows {
+            bytes: bytes.unwrap_or_else(|| Vec::with_capacity(events * TYPICAL_ROW_BYTES)),
+            rows: 0,
+        }
+    }
+
+    /// Memory this piece holds (what the spill's budget counts).
+    pub fn held_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Hand the buffer back for [`EventRows::with_room_for`], once its rows are written.
+    fn recycle(mut self) {
+        if self.bytes.capacity() >= RECYCLED_MIN_EVENTS * TYPICAL_ROW_BYTES {
+            self.bytes.clear();
+            SPARE_BUFFERS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(self.bytes);
+        }
     }
 
     /// One event of the source file numbered `source` in the run's sources.
     pub fn push(&mut self, e: &Event, source: u32) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&[0; 4]);
         let b = &mut self.bytes;
         let text = |b: &mut Vec<u8>, v: Option<&str>| match v {
             Some(v) => {
@@ -120,6 +160,8 @@ impl EventRows {
         b.extend_from_slice(&e.content_hash.to_le_bytes());
         b.extend_from_slice(&source.to_le_bytes());
         b.extend_from_slice(&e.source_line.to_le_bytes());
+        let len = u32::try_from(b.len() - start - 4).expect("a row shorter than 4 GiB");
+        b[start..start + 4].copy_from_slice(&len.to_le_bytes());
         self.rows += 1;
     }
 }
@@ -189,136 +231,267 @@ impl<'a> RowReader<'a> {
     }
 }
 
-/// The `events` frame of all `pieces` (read from `origin`, named in errors), in schema
-/// order.
-pub fn decode_rows(
-    pieces: &[EventRows],
-    sources: &[SourceFile],
-    origin: &std::path::Path,
-) -> Result<DataFrame> {
-    let n = pieces.iter().map(EventRows::rows).sum();
-    // Text columns, in the order a row holds them, as builders.
-    const TEXT: [&str; 26] = [
-        "event_key",
-        "event_type",
-        "business_id",
-        "phone_number_id",
-        "customer_key",
-        "customer_id_kind",
-        "customer_cc",
-        "customer_country",
-        "market",
-        "message_id",
-        "message_type",
-        "template_category",
-        "sender",
-        "agent_id",
-        "status",
-        "reported_pricing_model",
-        "reported_category",
-        "reported_pricing_type",
-        "conversation_id",
-        "conversation_origin",
-        "error_code",
-        "case_id",
-        "case_kind",
-        "case_category",
-        "case_status",
-        "source_file",
-    ];
-    let mut text: Vec<StringChunkedBuilder> = TEXT
-        .iter()
-        .map(|name| StringChunkedBuilder::new((*name).into(), n))
-        .collect();
-    let mut ts = Vec::with_capacity(n);
-    let mut referral = Vec::with_capacity(n);
-    let mut billable = Vec::with_capacity(n);
-    let mut expires = Vec::with_capacity(n);
-    let mut rating = Vec::with_capacity(n);
-    let mut content_hash = Vec::with_capacity(n);
-    let mut source_sha = Vec::with_capacity(n);
-    let mut source_line = Vec::with_capacity(n);
-    for piece in pieces {
-        let mut r = RowReader {
-            bytes: &piece.bytes,
-            at: 0,
-            origin,
-        };
-        for _ in 0..piece.rows {
-            // The row's fields in order; `t(i)` moves text field i into its builder.
-            macro_rules! t {
-            ($($i:expr),+) => {$( text[$i].append_option(r.text()?); )+};
-        }
-            t!(0, 1);
-            ts.push(r.i64()?);
-            t!(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
-            referral.push(r.flag()?);
-            t!(14, 15);
-            billable.push(r.flag()?);
-            t!(16, 17, 18, 19);
-            expires.push(if r.present()? { Some(r.i64()?) } else { None });
-            t!(20, 21, 22, 23, 24);
-            rating.push(if r.present()? {
-                Some(r.array::<1>()?[0] as i8)
-            } else {
-                None
-            });
-            content_hash.push(u64::from_le_bytes(r.array()?));
-            let source = u32::from_le_bytes(r.array()?) as usize;
-            let source = sources
-                .get(source)
-                .ok_or_else(|| r.corrupt("a source that is not of this run"))?;
-            text[25].append_value(&source.name);
-            source_sha.push(source.sha256.as_str());
-            source_line.push(r.i64()?);
-        }
-        if r.at != piece.bytes.len() {
-            return Err(r.corrupt("bytes after the last row"));
+/// Text columns, in the order a row holds them.
+const TEXT_COLUMNS: [&str; 26] = [
+    "event_key",
+    "event_type",
+    "business_id",
+    "phone_number_id",
+    "customer_key",
+    "customer_id_kind",
+    "customer_cc",
+    "customer_country",
+    "market",
+    "message_id",
+    "message_type",
+    "template_category",
+    "sender",
+    "agent_id",
+    "status",
+    "reported_pricing_model",
+    "reported_category",
+    "reported_pricing_type",
+    "conversation_id",
+    "conversation_origin",
+    "error_code",
+    "case_id",
+    "case_kind",
+    "case_category",
+    "case_status",
+    "source_file",
+];
+
+/// Builds the `events` frame of rows fed to it one at a time.
+struct RowsDecoder<'s> {
+    sources: &'s [SourceFile],
+    rows: usize,
+    text: Vec<StringChunkedBuilder>,
+    ts: Vec<i64>,
+    referral: Vec<Option<bool>>,
+    billable: Vec<Option<bool>>,
+    expires: Vec<Option<i64>>,
+    rating: Vec<Option<i8>>,
+    content_hash: Vec<u64>,
+    source_sha: Vec<&'s str>,
+    source_line: Vec<i64>,
+}
+
+impl<'s> RowsDecoder<'s> {
+    fn new(sources: &'s [SourceFile], n: usize) -> Self {
+        RowsDecoder {
+            sources,
+            rows: 0,
+            text: TEXT_COLUMNS
+                .iter()
+                .map(|name| StringChunkedBuilder::new((*name).into(), n))
+                .collect(),
+            ts: Vec::with_capacity(n),
+            referral: Vec::with_capacity(n),
+            billable: Vec::with_capacity(n),
+            expires: Vec::with_capacity(n),
+            rating: Vec::with_capacity(n),
+            content_hash: Vec::with_capacity(n),
+            source_sha: Vec::with_capacity(n),
+            source_line: Vec::with_capacity(n),
         }
     }
-    let mut by_name: std::collections::HashMap<&str, Column> = TEXT
-        .iter()
-        .zip(text)
-        .map(|(name, b)| (*name, b.finish().into_column()))
-        .collect();
-    let timestamps = |name: &str, values: Vec<Option<i64>>| {
-        Int64Chunked::from_iter_options(name.into(), values.into_iter())
-            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-            .into_column()
-    };
-    by_name.insert("ts", timestamps("ts", ts.into_iter().map(Some).collect()));
-    by_name.insert("referral", Column::new("referral".into(), referral));
-    by_name.insert(
-        "reported_billable",
-        Column::new("reported_billable".into(), billable),
-    );
-    by_name.insert(
-        "conversation_expires",
-        timestamps("conversation_expires", expires),
-    );
-    by_name.insert("rating", Column::new("rating".into(), rating));
-    by_name.insert(
-        "content_hash",
-        Column::new("content_hash".into(), content_hash),
-    );
-    by_name.insert(
-        "source_sha256",
-        Column::new("source_sha256".into(), source_sha),
-    );
-    by_name.insert(
-        "source_line",
-        Column::new("source_line".into(), source_line),
-    );
-    let columns = EVENTS
-        .columns
-        .iter()
-        .map(|c| {
-            by_name
-                .remove(c.name)
-                .expect("every events column is decoded")
-        })
-        .collect();
-    conform(DataFrame::new(n, columns).ctx("decoding scratch rows")?)
+
+    /// Decode every whole row at the start of `bytes`; returns how many bytes they took
+    /// (a row cut short at the end is left for the next block).
+    fn rows_of(&mut self, bytes: &[u8], origin: &std::path::Path) -> Result<usize> {
+        let mut at = 0;
+        while let Some(head) = bytes.get(at..at + 4) {
+            let len = u32::from_le_bytes(head.try_into().expect("4 bytes")) as usize;
+            let Some(row) = bytes.get(at + 4..at + 4 + len) else {
+                break;
+            };
+            let mut r = RowReader {
+                bytes: row,
+                at: 0,
+                origin,
+            };
+            self.row(&mut r)?;
+            if r.at != row.len() {
+                return Err(r.corrupt("a row longer than its fields"));
+            }
+            at += 4 + len;
+        }
+        Ok(at)
+    }
+
+    fn row(&mut self, r: &mut RowReader<'_>) -> Result<()> {
+        let text = &mut self.text;
+        // The row's fields in order; `t!(i, …)` moves text field i into its builder.
+        macro_rules! t {
+            ($($i:expr),+) => {$( text[$i].append_option(r.text()?); )+};
+        }
+        t!(0, 1);
+        self.ts.push(r.i64()?);
+        t!(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
+        self.referral.push(r.flag()?);
+        t!(14, 15);
+        self.billable.push(r.flag()?);
+        t!(16, 17, 18, 19);
+        let expires = if r.present()? { Some(r.i64()?) } else { None };
+        self.expires.push(expires);
+        t!(20, 21, 22, 23, 24);
+        let rating = if r.present()? {
+            Some(r.array::<1>()?[0] as i8)
+        } else {
+            None
+        };
+        self.rating.push(rating);
+        self.content_hash.push(u64::from_le_bytes(r.array()?));
+        let source = u32::from_le_bytes(r.array()?) as usize;
+        let source = self
+            .sources
+            .get(source)
+            .ok_or_else(|| r.corrupt("a source that is not of this run"))?;
+        text[25].append_value(&source.name);
+        self.source_sha.push(source.sha256.as_str());
+        self.source_line.push(r.i64()?);
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<DataFrame> {
+        let n = self.rows;
+        let mut by_name: std::collections::HashMap<&str, Column> = TEXT_COLUMNS
+            .iter()
+            .zip(self.text)
+            .map(|(name, b)| (*name, b.finish().into_column()))
+            .collect();
+        let timestamps = |name: &str, values: Int64Chunked| {
+            values
+                .with_name(name.into())
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_column()
+        };
+        let ts = Int64Chunked::from_vec("ts".into(), self.ts);
+        let expires = Int64Chunked::from_iter_options("".into(), self.expires.into_iter());
+        by_name.insert("ts", timestamps("ts", ts));
+        by_name.insert(
+            "conversation_expires",
+            timestamps("conversation_expires", expires),
+        );
+        for (name, values) in [
+            ("referral", self.referral),
+            ("reported_billable", self.billable),
+        ] {
+            by_name.insert(name, Column::new(name.into(), values));
+        }
+        by_name.insert("rating", Column::new("rating".into(), self.rating));
+        by_name.insert(
+            "content_hash",
+            Column::new("content_hash".into(), self.content_hash),
+        );
+        by_name.insert(
+            "source_sha256",
+            Column::new("source_sha256".into(), self.source_sha),
+        );
+        by_name.insert(
+            "source_line",
+            Column::new("source_line".into(), self.source_line),
+        );
+        let columns = EVENTS
+            .columns
+            .iter()
+            .map(|c| {
+                by_name
+                    .remove(c.name)
+                    .expect("every events column is decoded")
+            })
+            .collect();
+        conform(DataFrame::new(n, columns).ctx("decoding scratch rows")?)
+    }
+}
+
+/// A scratch file is read back in blocks of this size, not whole.
+const READ_BLOCK_BYTES: usize = 8 << 20;
+
+/// What one spill flush appended to a date's scratch file.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    offset: u64,
+    len: u64,
+    rows: usize,
+}
+
+/// Rows of a date to decode: a stretch of its scratch file, or a piece still in memory.
+enum Part<'a> {
+    File(&'a std::path::Path, Segment),
+    Memory(&'a EventRows),
+}
+
+impl Part<'_> {
+    fn rows(&self) -> usize {
+        match self {
+            Part::File(_, s) => s.rows,
+            Part::Memory(p) => p.rows,
+        }
+    }
+
+    fn decode_into(&self, decoder: &mut RowsDecoder<'_>, memory: &std::path::Path) -> Result<()> {
+        let cut_short = |origin: &std::path::Path| Error::Failed {
+            what: format!("reading scratch rows of {}", origin.display()),
+            message: "they end inside a row; run the ingest again (it starts from the raw \
+                      files)"
+                .into(),
+        };
+        match self {
+            Part::Memory(piece) => {
+                if decoder.rows_of(&piece.bytes, memory)? != piece.bytes.len() {
+                    return Err(cut_short(memory));
+                }
+                Ok(())
+            }
+            Part::File(path, segment) => {
+                use std::io::{Read, Seek};
+                let mut file = std::fs::File::open(path).map_err(read_err(*path))?;
+                file.seek(std::io::SeekFrom::Start(segment.offset))
+                    .map_err(read_err(*path))?;
+                let mut file = file.take(segment.len);
+                let mut block: Vec<u8> = Vec::with_capacity(READ_BLOCK_BYTES);
+                loop {
+                    let held = block.len();
+                    block.resize(held + READ_BLOCK_BYTES, 0);
+                    let got = file.read(&mut block[held..]).map_err(read_err(*path))?;
+                    block.truncate(held + got);
+                    let used = decoder.rows_of(&block, path)?;
+                    if got == 0 {
+                        if used != block.len() {
+                            return Err(cut_short(path));
+                        }
+                        return Ok(());
+                    }
+                    block.drain(..used);
+                }
+            }
+        }
+    }
+}
+
+/// The frame of `parts`, in their order, checked to hold the rows they were written with.
+fn decode_parts(
+    parts: &[Part<'_>],
+    sources: &[SourceFile],
+    memory: &std::path::Path,
+) -> Result<DataFrame> {
+    let rows = parts.iter().map(Part::rows).sum();
+    let mut decoder = RowsDecoder::new(sources, rows);
+    for part in parts {
+        part.decode_into(&mut decoder, memory)?;
+    }
+    if decoder.rows != rows {
+        return Err(Error::Failed {
+            what: format!("reading scratch rows under {}", memory.display()),
+            message: format!(
+                "{} rows read back of {rows} written; run the ingest again",
+                decoder.rows
+            ),
+        });
+    }
+    decoder.finish()
 }
 
 /// Accepted events between the two phases, by UTC date, as rows in memory up to a budget.
@@ -333,8 +506,8 @@ pub struct Spill {
     buffered_bytes: usize,
     /// Rows pushed per date (buffered or spilled).
     rows: BTreeMap<NaiveDate, usize>,
-    /// Each date's scratch file and the rows it holds.
-    files: BTreeMap<NaiveDate, (PathBuf, usize)>,
+    /// Each date's scratch file and what each flush appended to it.
+    files: BTreeMap<NaiveDate, (PathBuf, Vec<Segment>)>,
 }
 
 impl Spill {
@@ -350,7 +523,7 @@ impl Spill {
     }
 
     pub fn push(&mut self, date: NaiveDate, rows: EventRows) -> Result<()> {
-        self.buffered_bytes += rows.bytes.len();
+        self.buffered_bytes += rows.held_bytes();
         *self.rows.entry(date).or_default() += rows.rows;
         self.buffers.entry(date).or_default().push(rows);
         if self.buffered_bytes >= self.budget_bytes {
@@ -362,10 +535,17 @@ impl Spill {
     /// After the parse phase: a run that outgrew memory publishes from its files alone,
     /// so that publishing holds one or two dates, not also what is still buffered.
     pub fn finish_parse(&mut self) -> Result<()> {
-        if self.files.is_empty() {
-            return Ok(());
+        if !self.files.is_empty() {
+            self.flush_buffers()?;
         }
-        self.flush_buffers()
+        // Freed while the parse phase keeps freed memory, the spare buffers would stay
+        // with the process for good (`memory.rs`): they go once it gives memory back.
+        crate::memory::keep_freed_memory(false);
+        SPARE_BUFFERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        Ok(())
     }
 
     /// Append whatever is buffered to the dates' scratch files.
@@ -376,10 +556,15 @@ impl Spill {
         let t = std::time::Instant::now();
         std::fs::create_dir_all(&self.dir).map_err(write_err(&self.dir))?;
         for (date, pieces) in std::mem::take(&mut self.buffers) {
-            let (path, held) = self.files.entry(date).or_insert_with(|| {
+            let (path, segments) = self.files.entry(date).or_insert_with(|| {
                 let name = format!("{}.rows", date.format("%Y-%m-%d"));
-                (self.dir.join(name), 0)
+                (self.dir.join(name), Vec::new())
             });
+            let mut segment = Segment {
+                offset: segments.last().map_or(0, |s| s.offset + s.len),
+                len: 0,
+                rows: 0,
+            };
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -388,13 +573,21 @@ impl Spill {
             let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
             for rows in pieces {
                 file.write_all(&rows.bytes).map_err(write_err(&*path))?;
-                *held += rows.rows;
+                segment.len += rows.bytes.len() as u64;
+                segment.rows += rows.rows;
+                rows.recycle();
             }
             file.flush().map_err(write_err(&*path))?;
+            segments.push(segment);
         }
         self.buffered_bytes = 0;
         crate::timing::add("spill", t.elapsed());
         Ok(())
+    }
+
+    /// Did the run outgrow its memory budget (and publish from scratch files)?
+    pub fn spilled(&self) -> bool {
+        !self.files.is_empty()
     }
 
     pub fn dates(&self) -> BTreeSet<NaiveDate> {
@@ -412,24 +605,21 @@ impl Spill {
         date: NaiveDate,
         sources: &[SourceFile],
     ) -> Result<Option<DataFrame>> {
-        let mut pieces = Vec::new();
-        let mut origin = self.dir.clone();
-        if let Some((path, held)) = self.files.remove(&date) {
-            pieces.push(EventRows {
-                bytes: std::fs::read(&path).map_err(read_err(&path))?,
-                rows: held,
-            });
-            let _ = std::fs::remove_file(&path);
-            origin = path;
-        }
-        if let Some(buffered) = self.buffers.remove(&date) {
-            self.buffered_bytes -= buffered.iter().map(|r| r.bytes.len()).sum::<usize>();
-            pieces.extend(buffered);
-        }
-        self.rows.remove(&date);
-        if pieces.iter().all(|p| p.rows == 0) {
+        if self.rows.remove(&date).unwrap_or(0) == 0 {
             return Ok(None);
         }
-        decode_rows(&pieces, sources, &origin).map(Some)
+        let file = self.files.remove(&date);
+        let pieces = self.buffers.remove(&date).unwrap_or_default();
+        self.buffered_bytes -= pieces.iter().map(EventRows::held_bytes).sum::<usize>();
+        let mut parts: Vec<Part<'_>> = Vec::new();
+        if let Some((path, segments)) = &file {
+            parts.extend(segments.iter().map(|s| Part::File(path, *s)));
+        }
+        parts.extend(pieces.iter().map(Part::Memory));
+        let frame = decode_parts(&parts, sources, &self.dir)?;
+        if let Some((path, _)) = &file {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(Some(frame))
     }
 }

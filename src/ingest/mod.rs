@@ -326,7 +326,11 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     let publish_clock = Instant::now();
     let pairs: Vec<IdentityPair> = collected.identities.into_values().collect();
     let identities = dedupe::publish_identities(&lake, &pairs)?;
+    // A run that fitted its memory budget reuses the memory each date frees rather than
+    // fault in fresh pages; a larger one gives it back, to stay within its budget.
+    let kept = (!collected.spill.spilled()).then(crate::memory::keep_freed_memory_while_alive);
     let published = dedupe::publish_events(&lake, collected.spill, &sources, &identities)?;
+    drop(kept);
     crate::timing::add("publish", publish_clock.elapsed());
 
     for r in reports.iter_mut() {
@@ -482,22 +486,22 @@ pub(crate) fn parse_parallel<'a, T: Sync>(
         .par_chunks(WORKER_LINES)
         .map(|part| {
             let mut outcomes: Vec<LineOutcome> = part.iter().map(&parse).collect();
-            let mut by_date: BTreeMap<NaiveDate, frame::EventRows> = BTreeMap::new();
+            let mut by_date: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
             for (item, o) in part.iter().zip(outcomes.iter_mut()) {
                 let (line_no, _) = line_of(item);
                 o.moved_events = o.events.len() as u64;
                 for mut e in o.events.drain(..) {
                     e.source_line = line_no as i64;
-                    by_date
-                        .entry(utc_date_of(e.ts))
-                        .or_default()
-                        .push(&e, source.index);
+                    by_date.entry(utc_date_of(e.ts)).or_default().push(e);
                 }
             }
             let rows = by_date
                 .into_iter()
-                .map(|(date, mut rows)| {
-                    rows.shrink_to_fit();
+                .map(|(date, events)| {
+                    let mut rows = frame::EventRows::with_room_for(events.len());
+                    for e in &events {
+                        rows.push(e, source.index);
+                    }
                     (date, rows)
                 })
                 .collect();
