@@ -460,6 +460,12 @@ impl Event {
     /// duplicate is kept, so it must never depend on the order or place records were read.
     pub fn compute_content_hash(&mut self) {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
+        // Numbers are hashed as their decimal text, written without allocating.
+        let (mut ts, mut expires, mut rating) = (
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+        );
         let mut put = |s: Option<&str>| {
             match s {
                 Some(v) => {
@@ -472,7 +478,7 @@ impl Event {
         };
         put(Some(&self.event_key));
         put(Some(self.event_type));
-        put(Some(&self.ts.to_string()));
+        put(Some(ts.format(self.ts)));
         put(Some(&self.business_id));
         put(self.phone_number_id.as_deref());
         put(self.customer.as_ref().map(|c| c.key.as_str()));
@@ -489,13 +495,13 @@ impl Event {
         put(self.reported_pricing_type.as_deref());
         put(self.conversation_id.as_deref());
         put(self.conversation_origin.as_deref());
-        put(self.conversation_expires.map(|t| t.to_string()).as_deref());
+        put(self.conversation_expires.map(|t| expires.format(t)));
         put(self.error_code.as_deref());
         put(self.case_id.as_deref());
         put(self.case_kind);
         put(self.case_category.as_deref());
         put(self.case_status);
-        put(self.rating.map(|r| r.to_string()).as_deref());
+        put(self.rating.map(|r| rating.format(r)));
         self.content_hash = h.digest();
     }
 }

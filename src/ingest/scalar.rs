@@ -176,11 +176,16 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Item<T> {
 impl<T> Item<T> {
     /// The object, or a `not_an_object` rejection naming it.
     pub fn object(&self, what: &str) -> Checked<&T> {
+        self.object_at(|| what.to_string())
+    }
+
+    /// [`Item::object`], naming it by `what()` only when it is not one.
+    pub fn object_at(&self, what: impl FnOnce() -> String) -> Checked<&T> {
         match self {
             Item::Object(t) => Ok(t),
             Item::NotAnObject => Err(Rejection::new(
                 Reason::NotAnObject,
-                format!("`{what}` is not an object"),
+                format!("`{}` is not an object", what()),
             )),
         }
     }

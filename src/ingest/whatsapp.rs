@@ -157,11 +157,15 @@ pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
         Some(Ok(entries)) => entries,
     };
     for (ei, entry) in entries.iter().enumerate() {
-        let path = format!("entry[{ei}]");
-        let entry = match entry.object(&path) {
+        let path = ItemPath {
+            entry: ei,
+            change: None,
+            item: None,
+        };
+        let entry = match entry.object_at(|| path.to_string()) {
             Ok(e) => e,
             Err(r) => {
-                out.reject(path, r);
+                out.reject(path.to_string(), r);
                 continue;
             }
         };
@@ -172,25 +176,28 @@ pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
         {
             Ok(b) => b,
             Err(r) => {
-                out.reject(path, r);
+                out.reject(path.to_string(), r);
                 continue;
             }
         };
         let changes = match entry.changes.as_ref().map(|c| c.items("changes")) {
             None => continue,
             Some(Err(r)) => {
-                out.reject(path, r);
+                out.reject(path.to_string(), r);
                 continue;
             }
             Some(Ok(c)) => c,
         };
         for (ci, change) in changes.iter().enumerate() {
-            let path = format!("entry[{ei}].changes[{ci}]");
+            let path = ItemPath {
+                change: Some(ci),
+                ..path
+            };
             if let Err(r) = change
-                .object(&path)
-                .and_then(|c| parse_change(c, &business_id, &path, n, out))
+                .object_at(|| path.to_string())
+                .and_then(|c| parse_change(c, &business_id, path, n, out))
             {
-                out.reject(path, r);
+                out.reject(path.to_string(), r);
             }
         }
     }
@@ -199,7 +206,7 @@ pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
 fn parse_change(
     change: &Change<'_>,
     business_id: &str,
-    path: &str,
+    path: ItemPath,
     n: &Normalizer<'_>,
     out: &mut LineOutcome,
 ) -> Checked<()> {
@@ -266,8 +273,11 @@ fn parse_change(
     for (list_name, list) in lists {
         let Some(list) = list else { continue };
         for (ii, item) in list.items(list_name)?.iter().enumerate() {
-            let item_path = format!("{path}.value.{list_name}[{ii}]");
-            let result = item.object(&item_path).and_then(|m| {
+            let item_path = ItemPath {
+                item: Some((list_name, ii)),
+                ..path
+            };
+            let result = item.object_at(|| item_path.to_string()).and_then(|m| {
                 if is_echo {
                     echo_event(m, &ctx, n, out)
                 } else {
@@ -280,9 +290,12 @@ fn parse_change(
     if !is_echo {
         if let Some(list) = &value.statuses {
             for (ii, item) in list.items("statuses")?.iter().enumerate() {
-                let item_path = format!("{path}.value.statuses[{ii}]");
+                let item_path = ItemPath {
+                    item: Some(("statuses", ii)),
+                    ..path
+                };
                 let result = item
-                    .object(&item_path)
+                    .object_at(|| item_path.to_string())
                     .and_then(|s| status_event(s, &ctx, n, out));
                 settle(result, item_path, out);
             }
@@ -291,14 +304,36 @@ fn parse_change(
     Ok(())
 }
 
-fn settle(result: Checked<Option<Event>>, item_path: String, out: &mut LineOutcome) {
+/// Where in a body a record sits, e.g. `entry[0].changes[1].value.statuses[2]`: written
+/// out only for a record that is quarantined.
+#[derive(Debug, Clone, Copy)]
+struct ItemPath {
+    entry: usize,
+    change: Option<usize>,
+    item: Option<(&'static str, usize)>,
+}
+
+impl std::fmt::Display for ItemPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "entry[{}]", self.entry)?;
+        if let Some(c) = self.change {
+            write!(f, ".changes[{c}]")?;
+        }
+        if let Some((list, i)) = self.item {
+            write!(f, ".value.{list}[{i}]")?;
+        }
+        Ok(())
+    }
+}
+
+fn settle(result: Checked<Option<Event>>, item_path: ItemPath, out: &mut LineOutcome) {
     match result {
         Ok(Some(mut e)) => {
             e.compute_content_hash();
             out.accept(e);
         }
         Ok(None) => {}
-        Err(r) => out.reject(item_path, r),
+        Err(r) => out.reject(item_path.to_string(), r),
     }
 }
 
