@@ -18,3 +18,4 @@ mod pricing_data;
 mod privacy;
 mod properties;
 mod quarantine;
+mod spill;

@@ -187,7 +187,8 @@ fn same_inputs_and_now_give_byte_identical_table_files() {
 }
 
 /// Accepted events wait for publishing in memory up to the budget and in scratch files
-/// beyond it. A budget of 0 sends every parsed batch to the files: the lake is the same.
+/// beyond it. A budget of 0 sends every parsed batch to the files (tests/spill.rs checks
+/// that it does): the lake is the same.
 #[test]
 fn events_spilled_to_scratch_files_publish_exactly_as_events_held_in_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -197,11 +198,7 @@ fn events_spilled_to_scratch_files_publish_exactly_as_events_held_in_memory() {
     let mut opts = options(&spilled, NOW);
     opts.max_quarantine_pct = 100.0;
     opts.memory_budget_bytes = 0;
-    let out = msgmeter::ingest::ingest(&opts, &files).unwrap();
-    assert!(
-        out.manifest.stage_seconds.contains_key("spill"),
-        "a budget of 0 must spill"
-    );
+    msgmeter::ingest::ingest(&opts, &files).unwrap();
     let (a, b) = (lake_files(&held), lake_files(&spilled));
     assert!(a.keys().any(|k| k.starts_with("events/date=")));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());

@@ -16,7 +16,7 @@ use polars::prelude::*;
 use super::normalize::Event;
 use super::SourceFile;
 use crate::error::{read_err, write_err, Error, PolarsContext, Result};
-use crate::schema::EVENTS;
+use crate::schema::{ColumnType, EVENTS};
 
 /// Cast a frame to the events schema exactly (types and column order), so frames read
 /// back from files of any age stack with new ones.
@@ -231,35 +231,15 @@ impl<'a> RowReader<'a> {
     }
 }
 
-/// Text columns, in the order a row holds them.
-const TEXT_COLUMNS: [&str; 26] = [
-    "event_key",
-    "event_type",
-    "business_id",
-    "phone_number_id",
-    "customer_key",
-    "customer_id_kind",
-    "customer_cc",
-    "customer_country",
-    "market",
-    "message_id",
-    "message_type",
-    "template_category",
-    "sender",
-    "agent_id",
-    "status",
-    "reported_pricing_model",
-    "reported_category",
-    "reported_pricing_type",
-    "conversation_id",
-    "conversation_origin",
-    "error_code",
-    "case_id",
-    "case_kind",
-    "case_category",
-    "case_status",
-    "source_file",
-];
+/// The `events` table's text columns, in schema order: the order a row holds them in (the
+/// source file's hash, last, is not in the row but looked up by the source's index).
+fn text_columns() -> impl Iterator<Item = &'static str> {
+    EVENTS
+        .columns
+        .iter()
+        .filter(|c| c.kind == ColumnType::Text)
+        .map(|c| c.name)
+}
 
 /// Builds the `events` frame of rows fed to it one at a time.
 struct RowsDecoder<'s> {
@@ -272,7 +252,6 @@ struct RowsDecoder<'s> {
     expires: Vec<Option<i64>>,
     rating: Vec<Option<i8>>,
     content_hash: Vec<u64>,
-    source_sha: Vec<&'s str>,
     source_line: Vec<i64>,
 }
 
@@ -281,9 +260,8 @@ impl<'s> RowsDecoder<'s> {
         RowsDecoder {
             sources,
             rows: 0,
-            text: TEXT_COLUMNS
-                .iter()
-                .map(|name| StringChunkedBuilder::new((*name).into(), n))
+            text: text_columns()
+                .map(|name| StringChunkedBuilder::new(name.into(), n))
                 .collect(),
             ts: Vec::with_capacity(n),
             referral: Vec::with_capacity(n),
@@ -291,7 +269,6 @@ impl<'s> RowsDecoder<'s> {
             expires: Vec::with_capacity(n),
             rating: Vec::with_capacity(n),
             content_hash: Vec::with_capacity(n),
-            source_sha: Vec::with_capacity(n),
             source_line: Vec::with_capacity(n),
         }
     }
@@ -348,7 +325,7 @@ impl<'s> RowsDecoder<'s> {
             .get(source)
             .ok_or_else(|| r.corrupt("a source that is not of this run"))?;
         text[25].append_value(&source.name);
-        self.source_sha.push(source.sha256.as_str());
+        text[26].append_value(&source.sha256);
         self.source_line.push(r.i64()?);
         self.rows += 1;
         Ok(())
@@ -356,10 +333,9 @@ impl<'s> RowsDecoder<'s> {
 
     fn finish(self) -> Result<DataFrame> {
         let n = self.rows;
-        let mut by_name: std::collections::HashMap<&str, Column> = TEXT_COLUMNS
-            .iter()
+        let mut by_name: std::collections::HashMap<&str, Column> = text_columns()
             .zip(self.text)
-            .map(|(name, b)| (*name, b.finish().into_column()))
+            .map(|(name, b)| (name, b.finish().into_column()))
             .collect();
         let timestamps = |name: &str, values: Int64Chunked| {
             values
@@ -384,10 +360,6 @@ impl<'s> RowsDecoder<'s> {
         by_name.insert(
             "content_hash",
             Column::new("content_hash".into(), self.content_hash),
-        );
-        by_name.insert(
-            "source_sha256",
-            Column::new("source_sha256".into(), self.source_sha),
         );
         by_name.insert(
             "source_line",
