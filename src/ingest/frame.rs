@@ -3,8 +3,8 @@
 //!
 //! Between the phases events are held as compact rows ([`EventRows`]), not as Arrow frames:
 //! a frame holds 16 bytes per value of every column however short or absent the value is
-//! (about 750 bytes an event), a row only what is there (about 330). The parse workers
-//! encode their events; publishing decodes a whole date into one frame.
+//! (about 750 bytes an event), a row only what is there (about 360 for a webhook event).
+//! The parse workers encode their events; publishing decodes a whole date into one frame.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

@@ -210,20 +210,6 @@ pub fn write_table_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
     })
 }
 
-/// Scratch files (spills) favour speed over size.
-pub fn write_scratch_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
-    if let Some(dir) = dest.parent() {
-        fs::create_dir_all(dir).map_err(write_err(dir))?;
-    }
-    let file = File::create(dest).map_err(write_err(dest))?;
-    ParquetWriter::new(BufWriter::new(file))
-        .with_compression(ParquetCompression::Uncompressed)
-        .with_statistics(StatisticsOptions::empty())
-        .finish(df)
-        .ctx(format!("writing scratch file {}", dest.display()))?;
-    Ok(())
-}
-
 pub fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<DataFrame> {
     let file = File::open(path).map_err(read_err(path))?;
     ParquetReader::new(file)
