@@ -12,11 +12,11 @@
 //! memory from their start to their end, then release it the same way (`perf` on the 10M
 //! build: the kernel zeroing fresh pages was a fifth of all CPU samples). So does ingest's
 //! publishing, for a run that fitted its memory budget; a larger run's publishing gives
-//! memory back (kept, the 10M webhook run's peak rose from 0.95 to 1.24 GiB).
+//! memory back (kept, the 10M webhook run's peak rose from 0.94 to 1.19 GiB).
 //!
 //! mimalloc is built without transparent huge pages (the `no_thp` feature): with them a
 //! first touch zeroed a whole 2 MB page, and on 1M webhook events ingest's system time
-//! fell from 2.7 to 1.2 s and its peak RSS from 718 to 550 MiB without.
+//! fell from 2.7 to 1.2 s and its peak RSS from 701 to 537–543 MiB without.
 
 /// `mi_option_purge_delay` in mimalloc's `mi_option_e` (include/mimalloc.h, v2 and v3).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
