@@ -318,8 +318,7 @@ struct Verdict {
 /// The dedupe rule on one date's rows (see the module comment). Only keys seen more than
 /// once, or carried from the day before, need ordering; the rest are kept as they are.
 fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
-    // The frame may hold many chunks (one per parse worker): read each column once, in
-    // order, instead of indexing into chunks row by row.
+    // Read each column once, in order, instead of indexing into it row by row.
     let text = |name: &str| -> Result<Vec<&str>> {
         Ok(all
             .column(name)
@@ -572,7 +571,7 @@ pub fn publish_events(
                     .ctx("marking origin")?;
                 all = resolve_user_ids(all, &identities.map)?;
                 // One contiguous frame: the dedupe reads every column and gathers rows, which is
-                // much faster on one chunk than on the hundreds the parse workers produced.
+                // faster on one chunk than on the partition's and the new rows' apart.
                 all.rechunk_mut();
                 crate::timing::add("publish.read", t.elapsed());
 
