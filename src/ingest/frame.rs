@@ -58,10 +58,6 @@ const NULL_TEXT: u8 = 255;
 const LONG_TEXT: u8 = 254;
 
 impl EventRows {
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
     /// Room for about `events` rows: a buffer a spill flush gave back when there is one
     /// (a large run then cycles the same memory instead of faulting in fresh pages),
     /// else a new one.
@@ -173,15 +169,17 @@ struct RowReader<'a> {
     origin: &'a std::path::Path,
 }
 
+/// Scratch rows that cannot be read back as written.
+fn unreadable_scratch(origin: &std::path::Path, what: impl std::fmt::Display) -> Error {
+    Error::Failed {
+        what: format!("reading scratch rows of {}", origin.display()),
+        message: format!("{what}; run the ingest again (it starts from the raw files)"),
+    }
+}
+
 impl<'a> RowReader<'a> {
     fn corrupt(&self, what: &str) -> Error {
-        Error::Failed {
-            what: format!("reading scratch rows of {}", self.origin.display()),
-            message: format!(
-                "corrupt at byte {} ({what}); run the ingest again (it starts from the raw files)",
-                self.at
-            ),
-        }
+        unreadable_scratch(self.origin, format!("corrupt at byte {} ({what})", self.at))
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -275,7 +273,7 @@ impl<'s> RowsDecoder<'s> {
 
     /// Decode every whole row at the start of `bytes`; returns how many bytes they took
     /// (a row cut short at the end is left for the next block).
-    fn rows_of(&mut self, bytes: &[u8], origin: &std::path::Path) -> Result<usize> {
+    fn decode_whole_rows(&mut self, bytes: &[u8], origin: &std::path::Path) -> Result<usize> {
         let mut at = 0;
         while let Some(head) = bytes.get(at..at + 4) {
             let len = u32::from_le_bytes(head.try_into().expect("4 bytes")) as usize;
@@ -379,91 +377,27 @@ impl<'s> RowsDecoder<'s> {
 }
 
 /// A scratch file is read back in blocks of this size, not whole.
-const READ_BLOCK_BYTES: usize = 8 << 20;
+const READ_BLOCK_BYTES: u64 = 8 << 20;
 
-/// What one spill flush appended to a date's scratch file.
-#[derive(Debug, Clone, Copy)]
-struct Segment {
-    offset: u64,
-    len: u64,
-    rows: usize,
-}
-
-/// Rows of a date to decode: a stretch of its scratch file, or a piece still in memory.
-enum Part<'a> {
-    File(&'a std::path::Path, Segment),
-    Memory(&'a EventRows),
-}
-
-impl Part<'_> {
-    fn rows(&self) -> usize {
-        match self {
-            Part::File(_, s) => s.rows,
-            Part::Memory(p) => p.rows,
-        }
-    }
-
-    fn decode_into(&self, decoder: &mut RowsDecoder<'_>, memory: &std::path::Path) -> Result<()> {
-        let cut_short = |origin: &std::path::Path| Error::Failed {
-            what: format!("reading scratch rows of {}", origin.display()),
-            message: "they end inside a row; run the ingest again (it starts from the raw \
-                      files)"
-                .into(),
-        };
-        match self {
-            Part::Memory(piece) => {
-                if decoder.rows_of(&piece.bytes, memory)? != piece.bytes.len() {
-                    return Err(cut_short(memory));
-                }
-                Ok(())
+/// Decode a date's scratch file into `decoder`, block by block.
+fn decode_file(decoder: &mut RowsDecoder<'_>, path: &std::path::Path) -> Result<()> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(read_err(path))?;
+    let mut block: Vec<u8> = Vec::new();
+    loop {
+        let got = (&mut file)
+            .take(READ_BLOCK_BYTES)
+            .read_to_end(&mut block)
+            .map_err(read_err(path))?;
+        let used = decoder.decode_whole_rows(&block, path)?;
+        if got == 0 {
+            if used != block.len() {
+                return Err(unreadable_scratch(path, "the file ends inside a row"));
             }
-            Part::File(path, segment) => {
-                use std::io::{Read, Seek};
-                let mut file = std::fs::File::open(path).map_err(read_err(*path))?;
-                file.seek(std::io::SeekFrom::Start(segment.offset))
-                    .map_err(read_err(*path))?;
-                let mut file = file.take(segment.len);
-                let mut block: Vec<u8> = Vec::with_capacity(READ_BLOCK_BYTES);
-                loop {
-                    let held = block.len();
-                    block.resize(held + READ_BLOCK_BYTES, 0);
-                    let got = file.read(&mut block[held..]).map_err(read_err(*path))?;
-                    block.truncate(held + got);
-                    let used = decoder.rows_of(&block, path)?;
-                    if got == 0 {
-                        if used != block.len() {
-                            return Err(cut_short(path));
-                        }
-                        return Ok(());
-                    }
-                    block.drain(..used);
-                }
-            }
+            return Ok(());
         }
+        block.drain(..used);
     }
-}
-
-/// The frame of `parts`, in their order, checked to hold the rows they were written with.
-fn decode_parts(
-    parts: &[Part<'_>],
-    sources: &[SourceFile],
-    memory: &std::path::Path,
-) -> Result<DataFrame> {
-    let rows = parts.iter().map(Part::rows).sum();
-    let mut decoder = RowsDecoder::new(sources, rows);
-    for part in parts {
-        part.decode_into(&mut decoder, memory)?;
-    }
-    if decoder.rows != rows {
-        return Err(Error::Failed {
-            what: format!("reading scratch rows under {}", memory.display()),
-            message: format!(
-                "{} rows read back of {rows} written; run the ingest again",
-                decoder.rows
-            ),
-        });
-    }
-    decoder.finish()
 }
 
 /// Accepted events between the two phases, by UTC date, as rows in memory up to a budget.
@@ -478,8 +412,8 @@ pub struct Spill {
     buffered_bytes: usize,
     /// Rows pushed per date (buffered or spilled).
     rows: BTreeMap<NaiveDate, usize>,
-    /// Each date's scratch file and what each flush appended to it.
-    files: BTreeMap<NaiveDate, (PathBuf, Vec<Segment>)>,
+    /// Each date's scratch file, once a flush has written one.
+    files: BTreeMap<NaiveDate, PathBuf>,
 }
 
 impl Spill {
@@ -505,14 +439,12 @@ impl Spill {
     }
 
     /// After the parse phase: a run that outgrew memory publishes from its files alone,
-    /// so that publishing holds one or two dates, not also what is still buffered.
+    /// so that publishing holds one or two dates, not also what is still buffered; the
+    /// spare buffers are dropped.
     pub fn finish_parse(&mut self) -> Result<()> {
         if !self.files.is_empty() {
             self.flush_buffers()?;
         }
-        // Freed while the parse phase keeps freed memory, the spare buffers would stay
-        // with the process for good (`memory.rs`): they go once it gives memory back.
-        crate::memory::keep_freed_memory(false);
         SPARE_BUFFERS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -528,15 +460,10 @@ impl Spill {
         let t = std::time::Instant::now();
         std::fs::create_dir_all(&self.dir).map_err(write_err(&self.dir))?;
         for (date, pieces) in std::mem::take(&mut self.buffers) {
-            let (path, segments) = self.files.entry(date).or_insert_with(|| {
-                let name = format!("{}.rows", date.format("%Y-%m-%d"));
-                (self.dir.join(name), Vec::new())
-            });
-            let mut segment = Segment {
-                offset: segments.last().map_or(0, |s| s.offset + s.len),
-                len: 0,
-                rows: 0,
-            };
+            let path = self
+                .files
+                .entry(date)
+                .or_insert_with(|| self.dir.join(format!("{}.rows", date.format("%Y-%m-%d"))));
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -545,12 +472,9 @@ impl Spill {
             let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
             for rows in pieces {
                 file.write_all(&rows.bytes).map_err(write_err(&*path))?;
-                segment.len += rows.bytes.len() as u64;
-                segment.rows += rows.rows;
                 rows.recycle();
             }
             file.flush().map_err(write_err(&*path))?;
-            segments.push(segment);
         }
         self.buffered_bytes = 0;
         crate::timing::add("spill", t.elapsed());
@@ -577,21 +501,34 @@ impl Spill {
         date: NaiveDate,
         sources: &[SourceFile],
     ) -> Result<Option<DataFrame>> {
-        if self.rows.remove(&date).unwrap_or(0) == 0 {
+        let rows = self.rows.remove(&date).unwrap_or(0);
+        if rows == 0 {
             return Ok(None);
         }
-        let file = self.files.remove(&date);
-        let pieces = self.buffers.remove(&date).unwrap_or_default();
-        self.buffered_bytes -= pieces.iter().map(EventRows::held_bytes).sum::<usize>();
-        let mut parts: Vec<Part<'_>> = Vec::new();
-        if let Some((path, segments)) = &file {
-            parts.extend(segments.iter().map(|s| Part::File(path, *s)));
+        let mut decoder = RowsDecoder::new(sources, rows);
+        // Spilled rows first, then those still buffered: the order they were pushed in.
+        if let Some(path) = self.files.remove(&date) {
+            decode_file(&mut decoder, &path)?;
+            let _ = std::fs::remove_file(&path);
         }
-        parts.extend(pieces.iter().map(Part::Memory));
-        let frame = decode_parts(&parts, sources, &self.dir)?;
-        if let Some((path, _)) = &file {
-            let _ = std::fs::remove_file(path);
+        for piece in self.buffers.remove(&date).unwrap_or_default() {
+            self.buffered_bytes -= piece.held_bytes();
+            if decoder.decode_whole_rows(&piece.bytes, &self.dir)? != piece.bytes.len() {
+                return Err(unreadable_scratch(
+                    &self.dir,
+                    "a row held in memory is cut short",
+                ));
+            }
         }
-        Ok(Some(frame))
+        if decoder.rows != rows {
+            return Err(unreadable_scratch(
+                &self.dir,
+                format!(
+                    "{} rows of {date} read back of {rows} written",
+                    decoder.rows
+                ),
+            ));
+        }
+        decoder.finish().map(Some)
     }
 }

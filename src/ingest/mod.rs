@@ -317,7 +317,9 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     // Publishing holds one or two dates at a time besides the rows of a run that fits in
     // memory: nothing else of the parse phase stays — a larger run's last buffered rows go
     // to their scratch files, the workers' customer caches are dropped, and what the
-    // workers freed goes back (publish runs on other threads).
+    // workers freed goes back (publish runs on other threads). Memory freed while the
+    // allocator keeps it never goes back (`memory.rs`), so keeping stops first.
+    crate::memory::keep_freed_memory(false);
     collected.spill.finish_parse()?;
     rayon::broadcast(|_| normalize::forget_cached_customers());
     normalize::forget_cached_customers();
