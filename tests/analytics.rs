@@ -3,8 +3,9 @@
 
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
+use msgmeter::analytics::build::case_order;
 use msgmeter::analytics::cases::{case_clocks, csat, CaseEvents};
-use msgmeter::analytics::feed::hex_customer;
+use msgmeter::analytics::feed::{hex_customer, timeline_order_of};
 use msgmeter::analytics::hours::{business_seconds, OpeningTimes, Schedule};
 use msgmeter::analytics::waits::{nearest_rank, reply_waits};
 use msgmeter::analytics::{Happening, Kind};
@@ -362,5 +363,58 @@ proptest! {
         let (ta, tb) = (format!("{a:032x}"), format!("{b:032x}"));
         prop_assert_eq!(hex_customer(&ta), Some(a));
         prop_assert_eq!(ta.cmp(&tb), a.cmp(&b));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    /// Timelines are grouped by a radix sort that trusts each date's rows to be in time
+    /// order per business: it must give the comparison sort's order (pair, time, kind)
+    /// on rows in that order, and on rows in any order at all.
+    #[test]
+    fn timelines_come_out_in_the_comparison_sorts_order(
+        rows in proptest::collection::vec((0u64..5, 0u64..3000, 0i64..50, 0u8..6), 0..2000),
+        shuffled in any::<bool>(),
+    ) {
+        let customers = 3000;
+        let mut input: Vec<(u64, i64, u8)> = rows
+            .iter()
+            .map(|&(business, customer, ts, kind)| (business << 32 | customer, ts, kind))
+            .collect();
+        if !shuffled {
+            // As an events file holds them: by business, then time (kinds in any order
+            // within an instant).
+            input.sort_by_key(|&(key, ts, _)| (key >> 32, ts));
+        }
+        let mut expected = input.clone();
+        expected.sort();
+        prop_assert_eq!(timeline_order_of(&input, customers), expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    /// Case events are grouped by a counting sort that trusts each date's events to be in
+    /// time order per business: it must give the comparison sort's order (business, case
+    /// id, time, event key) on events in that order, and on events in any order at all.
+    #[test]
+    fn case_events_come_out_in_the_comparison_sorts_order(
+        events in proptest::collection::vec((0u8..3, 0u8..6, 0i64..20), 0..400),
+        shuffled in any::<bool>(),
+    ) {
+        let mut events: Vec<(String, String, i64, String)> = events
+            .iter()
+            .enumerate()
+            .map(|(i, &(b, c, ts))| (format!("biz{b}"), format!("case-{c}"), ts, format!("key{i:04}")))
+            .collect();
+        if !shuffled {
+            events.sort_by(|a, b| (&a.0, a.2, &a.3).cmp(&(&b.0, b.2, &b.3)));
+        }
+        let business: Vec<Option<&str>> = events.iter().map(|e| Some(e.0.as_str())).collect();
+        let case_id: Vec<Option<&str>> = events.iter().map(|e| Some(e.1.as_str())).collect();
+        let order = case_order(&business, &case_id, |i| (events[i].2, events[i].3.clone()), events.len());
+        let mut expected: Vec<usize> = (0..events.len()).collect();
+        expected.sort_by_key(|&i| events[i].clone());
+        prop_assert_eq!(order, expected);
     }
 }

@@ -17,7 +17,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::accounts::{Account, Accounts};
-use crate::error::{PolarsContext, Result};
+use crate::error::Result;
 use crate::ingest::normalize::utc_day;
 use crate::lake::columns::{
     bool_values, bools, empty_frame, i64_values, ints, str_column, str_values, table_frame, text,
@@ -30,7 +30,9 @@ use crate::schema::{
 };
 
 use super::cases::{case_clocks, is_done, is_satisfied, CaseEvents};
-use super::feed::{Feed, MessageCounts, PairKey, Row, AGENT_MESSAGE, FEED_COLUMNS};
+use super::feed::{
+    customer_column, Customer, Feed, MessageCounts, PairKey, Row, AGENT_MESSAGE, FEED_COLUMNS,
+};
 use super::hours::{OpeningTimes, Schedule};
 use super::waits::{nearest_rank, reply_waits, ReplyWait};
 use super::{Happening, Kind};
@@ -129,6 +131,62 @@ fn agent_messages(timelines: &[Row], wanted: &[Option<PairKey>]) -> Vec<Vec<i64>
     messages
 }
 
+/// The case events' positions by case (business, case id, in text order), each case's in
+/// time order, ties broken by event key (the same statuses give the same clocks).
+///
+/// The events come date by date, each date's by business and time (the order of an
+/// `events` file): each case's events are then already in order, and grouping the cases is
+/// a counting sort on the case's rank, not a comparison sort of every event. A case
+/// whose events still are not in order afterwards is sorted on its own, so the order is
+/// the same whatever the input order.
+pub fn case_order<'a, K: Ord>(
+    business: &[Option<&'a str>],
+    case_id: &[Option<&'a str>],
+    within_case: impl Fn(usize) -> K,
+    events: usize,
+) -> Vec<usize> {
+    // Each case numbered in order of first sight, then ranked by its text.
+    let mut number: HashMap<(&str, &str), u32, foldhash::fast::FixedState> = HashMap::default();
+    let mut cases: Vec<(&str, &str)> = Vec::new();
+    let numbers: Vec<u32> = (0..events)
+        .map(|i| {
+            let case = (business[i].unwrap_or_default(), case_id[i].unwrap_or_default());
+            *number.entry(case).or_insert_with(|| {
+                cases.push(case);
+                cases.len() as u32 - 1
+            })
+        })
+        .collect();
+    let mut by_text: Vec<u32> = (0..cases.len() as u32).collect();
+    by_text.sort_unstable_by_key(|&n| cases[n as usize]);
+    let mut rank = vec![0u32; cases.len()];
+    for (r, n) in by_text.into_iter().enumerate() {
+        rank[n as usize] = r as u32;
+    }
+    // Where each rank's events start, then every event placed, in input order per case.
+    let mut starts = vec![0usize; cases.len() + 1];
+    for &n in &numbers {
+        starts[rank[n as usize] as usize + 1] += 1;
+    }
+    for r in 1..starts.len() {
+        starts[r] += starts[r - 1];
+    }
+    let mut order = vec![0usize; events];
+    let mut next = starts.clone();
+    for (i, &n) in numbers.iter().enumerate() {
+        let r = rank[n as usize] as usize;
+        order[next[r]] = i;
+        next[r] += 1;
+    }
+    for case in starts.windows(2) {
+        let events = &mut order[case[0]..case[1]];
+        if !events.is_sorted_by_key(|&i| within_case(i)) {
+            events.sort_by_key(|&i| within_case(i));
+        }
+    }
+    order
+}
+
 /// `feed` holds what metering handed over of the dates it loaded; the rest of the lake's
 /// dates are read here. `timely_micros`: a case's first response within this long is
 /// timely.
@@ -172,9 +230,105 @@ pub fn build(
     let owed_since = feed.owed_since();
     crate::timing::add("analytics_load", t.elapsed());
 
-    // ---- every customer's timeline from the day before the first date to the lake's end
+    // ---- every customer's timeline from the day before the first date to the lake's end,
+    // and the lake's cases grouped alongside (stage time: reply_waits)
     let t = std::time::Instant::now();
-    let timelines = feed.timelines();
+    let case_events = feed.take_case_events()?;
+    let text_columns = [
+        "business_id",
+        "case_id",
+        "event_type",
+        "customer_key",
+        "case_kind",
+        "case_category",
+        "case_status",
+        "event_key",
+    ]
+    .map(|name| str_column(&case_events, name));
+    let text_columns: Vec<StringChunked> = text_columns.into_iter().collect::<Result<_>>()?;
+    let texts: Vec<Vec<Option<&str>>> = text_columns
+        .par_iter()
+        .map(|c| c.iter().collect())
+        .collect();
+    let [cb, cid, cty, ccust, ckind, ccat, cstatus, ckey] = &texts[..] else {
+        unreachable!("eight columns taken above");
+    };
+    let cts = i64_values(&case_events, "ts")?;
+    let crating = i64_values(&case_events, "rating")?;
+    struct Case<'a> {
+        business_id: &'a str,
+        case_id: &'a str,
+        customer_key: Option<&'a str>,
+        kind: Option<&'a str>,
+        category: Option<&'a str>,
+        events: CaseEvents<'a>,
+        clocks: super::cases::CaseClocks,
+    }
+    // Every case of the lake (the backlog counts them all) and the orphan case events
+    // of the dates built, grouped while the timelines are ordered.
+    let group_cases = || {
+        let _clock = crate::timing::Stage::start("cases_grouped");
+        let in_case_order = case_order(
+            &cb[..],
+            &cid[..],
+            |i| (cts[i], ckey[i]),
+            case_events.height(),
+        );
+        let case_of = |i: usize| (cb[i].unwrap_or_default(), cid[i].unwrap_or_default());
+        let mut opened_cases: Vec<Case> = Vec::new();
+        let mut orphans: BTreeMap<(NaiveDate, String), i64> = BTreeMap::new();
+        for case in in_case_order.chunk_by(|&a, &b| case_of(a) == case_of(b)) {
+            let key = case_of(case[0]);
+            let mut opened: Option<usize> = None;
+            let mut statuses = Vec::new();
+            let mut ratings = Vec::new();
+            for &j in case {
+                let t = cts[j].unwrap_or_default();
+                match cty[j] {
+                    Some("case_opened") if opened.is_none() => opened = Some(j),
+                    Some("case_status") => statuses.push((t, cstatus[j].unwrap_or_default())),
+                    Some("case_rating") => {
+                        if let Some(r) = crating[j] {
+                            ratings.push((t, r as i8));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match opened {
+                Some(o) => {
+                    let opened_at = cts[o].unwrap_or_default();
+                    opened_cases.push(Case {
+                        business_id: key.0,
+                        case_id: key.1,
+                        customer_key: ccust[o],
+                        kind: ckind[o],
+                        category: ccat[o],
+                        events: CaseEvents {
+                            opened_at,
+                            statuses,
+                            ratings,
+                        },
+                        clocks: Default::default(),
+                    });
+                }
+                None => {
+                    // Never opened (the opening may arrive late): counted, not a case.
+                    for t in case.iter().map(|&j| cts[j].unwrap_or_default()) {
+                        if t >= range_start && t < range_end {
+                            *orphans.entry((utc_day(t), key.0.to_string())).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+        (opened_cases, orphans)
+    };
+    let ordered = || {
+        let _clock = crate::timing::Stage::start("reply_waits_timelines");
+        feed.timelines()
+    };
+    let (timelines, (opened_cases, orphans)) = rayon::join(ordered, group_cases);
     let waits: Vec<(PairKey, ReplyWait)> = timelines
         .par_chunk_by(|a, b| a.key == b.key)
         .flat_map_iter(|rows| {
@@ -198,98 +352,6 @@ pub fn build(
 
     // ---- cases opened on the dates built, with every later status and rating
     let t = std::time::Instant::now();
-    let case_events = feed
-        .take_case_events()?
-        .lazy()
-        // Ties in time broken by event key: the same statuses give the same clocks.
-        .sort(
-            ["business_id", "case_id", "ts", "event_key"],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .ctx("reading case events")?;
-    let case_text = |name: &str| str_column(&case_events, name);
-    let (cb, cid, cty, ccust) = (
-        case_text("business_id")?,
-        case_text("case_id")?,
-        case_text("event_type")?,
-        case_text("customer_key")?,
-    );
-    let (ckind, ccat, cstatus) = (
-        case_text("case_kind")?,
-        case_text("case_category")?,
-        case_text("case_status")?,
-    );
-    let cts = i64_values(&case_events, "ts")?;
-    let crating = i64_values(&case_events, "rating")?;
-    struct Case<'a> {
-        business_id: &'a str,
-        case_id: &'a str,
-        customer_key: Option<&'a str>,
-        kind: Option<&'a str>,
-        category: Option<&'a str>,
-        events: CaseEvents<'a>,
-        clocks: super::cases::CaseClocks,
-    }
-    // Every case of the lake (the backlog counts them all).
-    let mut opened_cases: Vec<Case> = Vec::new();
-    let mut orphans: BTreeMap<(NaiveDate, String), i64> = BTreeMap::new();
-    let mut j = 0;
-    while j < case_events.height() {
-        let key = (
-            cb.get(j).unwrap_or_default(),
-            cid.get(j).unwrap_or_default(),
-        );
-        let mut opened: Option<usize> = None;
-        let mut statuses = Vec::new();
-        let mut ratings = Vec::new();
-        let group_start = j;
-        while j < case_events.height()
-            && (
-                cb.get(j).unwrap_or_default(),
-                cid.get(j).unwrap_or_default(),
-            ) == key
-        {
-            let t = cts[j].unwrap_or_default();
-            match cty.get(j) {
-                Some("case_opened") if opened.is_none() => opened = Some(j),
-                Some("case_status") => statuses.push((t, cstatus.get(j).unwrap_or_default())),
-                Some("case_rating") => {
-                    if let Some(r) = crating[j] {
-                        ratings.push((t, r as i8));
-                    }
-                }
-                _ => {}
-            }
-            j += 1;
-        }
-        match opened {
-            Some(o) => {
-                let opened_at = cts[o].unwrap_or_default();
-                opened_cases.push(Case {
-                    business_id: key.0,
-                    case_id: key.1,
-                    customer_key: ccust.get(o),
-                    kind: ckind.get(o),
-                    category: ccat.get(o),
-                    events: CaseEvents {
-                        opened_at,
-                        statuses,
-                        ratings,
-                    },
-                    clocks: Default::default(),
-                });
-            }
-            None => {
-                // Never opened (the opening may arrive late): counted, not a case.
-                for t in cts[group_start..j].iter().map(|t| t.unwrap_or_default()) {
-                    if t >= range_start && t < range_end {
-                        *orphans.entry((utc_day(t), key.0.to_string())).or_default() += 1;
-                    }
-                }
-            }
-        }
-    }
     // The cases of the dates built, and the others (only the backlog reads them).
     let (mut cases, other_cases): (Vec<Case>, Vec<Case>) = opened_cases
         .into_iter()
@@ -298,7 +360,10 @@ pub fn build(
         .iter()
         .map(|c| feed.key(c.business_id, c.customer_key?))
         .collect();
-    let agents = agent_messages(&timelines, &customers);
+    let agents = {
+        let _clock = crate::timing::Stage::start("cases_agent_messages");
+        agent_messages(&timelines, &customers)
+    };
     cases
         .par_iter_mut()
         .zip(agents)
@@ -412,19 +477,24 @@ pub fn build(
                 let frames_clock = std::time::Instant::now();
                 let day_end = start_of(day.succ_opt().expect("date"));
                 // reply_waits
-                let rows: Vec<(&str, PairKey, &ReplyWait)> = waits_by_date
+                let rows: Vec<(&str, PairKey, &ReplyWait, Customer)> = waits_by_date
                     .remove(&day)
                     .unwrap_or_default()
                     .iter()
                     .map(|o| {
                         let (key, w) = &waits[o.4 as usize];
-                        (feed.business_of(*key), *key, w)
+                        // A hex key's bits are in its sort key (no second lookup).
+                        let customer = match o.0 & 0xff {
+                            0 => Customer::Hex((o.2 as u128) << 64 | o.3 as u128),
+                            _ => feed.customer(*key),
+                        };
+                        (feed.business_of(*key), *key, w, customer)
                     })
                     .collect();
                 // Each wait's business hours walk its days through the time zone: in parallel.
                 let business_secs: Vec<Option<i64>> = rows
                     .par_iter()
-                    .map(|(b, _, w)| {
+                    .map(|(b, _, w, _)| {
                         w.replied_at
                             .and_then(|r| ready[*b].business_seconds(w.started_at, r))
                     })
@@ -434,7 +504,7 @@ pub fn build(
                 type Build<'a> = &'a (dyn Fn() -> Column + Sync);
                 let columns: [Build; 11] = [
                     &|| text("business_id", rows.iter().map(|r| Some(r.0))),
-                    &|| feed.customer_column("customer_key", rows.iter().map(|r| r.1)),
+                    &|| customer_column("customer_key", rows.iter().map(|r| r.3), &feed),
                     &|| timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
                     &|| timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
                     &|| {
@@ -577,7 +647,7 @@ pub fn build(
                     let d = daily_of(&mut daily, b);
                     let clock = &ready[b];
                     let target = clock.account.sla_first_response_minutes as i64 * 60;
-                    for (i, (_, _, w)) in run.iter().enumerate() {
+                    for (i, (_, _, w, _)) in run.iter().enumerate() {
                         d.waits += 1;
                         if let Some(r) = w.replied_at {
                             d.answered.push((r - w.started_at) / 1_000_000);

@@ -115,7 +115,7 @@ pub(crate) struct Row {
 }
 
 /// A (business, customer) pair: the business's number << 32 | the customer's.
-pub(crate) type PairKey = u64;
+pub type PairKey = u64;
 
 impl Row {
     /// `ts` within ±2^59 µs of the epoch (±18,000 years): every time ingest accepts is
@@ -218,9 +218,10 @@ pub struct Feed {
     /// Customer keys that are not 32 hex digits (none that ingest writes).
     other_customers: Interner,
     customers: Customers,
-    /// Each date's rows, as taken ([`Feed::timelines`] joins them).
-    days: Vec<Vec<Row>>,
-    case_events: Vec<DataFrame>,
+    /// Each date's rows, as taken ([`Feed::timelines`] joins them in date order).
+    days: Vec<(NaiveDate, Vec<Row>)>,
+    /// Each date's case events, as taken.
+    case_events: Vec<(NaiveDate, DataFrame)>,
     /// Per date and business.
     pub(crate) message_counts: BTreeMap<NaiveDate, BTreeMap<String, MessageCounts>>,
     /// Per pair, over the dates before `happenings_from`: the latest customer message
@@ -279,27 +280,6 @@ impl Feed {
         self.customers.customers[key as u32 as usize]
     }
 
-    /// A text column of the pairs' customer keys.
-    pub(crate) fn customer_column(
-        &self,
-        name: &str,
-        keys: impl ExactSizeIterator<Item = PairKey>,
-    ) -> Column {
-        let mut column = StringChunkedBuilder::new(name.into(), keys.len());
-        let mut digits = [0u8; 32];
-        for key in keys {
-            match self.customer(key) {
-                Customer::Hex(bits) => {
-                    hex::encode_to_slice(bits.to_be_bytes(), &mut digits)
-                        .expect("16 bytes are 32 hex digits");
-                    column.append_value(std::str::from_utf8(&digits).expect("hex is text"));
-                }
-                Customer::Other(i) => column.append_value(self.other_customers.name(i)),
-            }
-        }
-        column.finish().into_column()
-    }
-
     /// The customer's place in customer key order: (0, bits) for keys of 32 hex digits
     /// (fixed-width lowercase hex: text order is number order), after them (1, rank of
     /// the text) for any other key (none that ingest writes).
@@ -319,20 +299,18 @@ impl Feed {
     /// Every row taken, in timeline order ([`Row::order`]): each pair's rows together.
     pub(crate) fn timelines(&mut self) -> Vec<Row> {
         self.spare_buffers = Vec::new();
-        let mut rows = Vec::with_capacity(self.days.iter().map(Vec::len).sum());
-        for day in std::mem::take(&mut self.days) {
-            rows.extend(day);
-        }
-        rows.par_sort_unstable_by_key(Row::order);
-        rows
+        let mut days = std::mem::take(&mut self.days);
+        days.sort_unstable_by_key(|(date, _)| *date);
+        let days: Vec<Vec<Row>> = days.into_iter().map(|(_, rows)| rows).collect();
+        into_timeline_order(days, self.customers.customers.len())
     }
 
-    /// Every case event taken, unordered (an empty frame of the case columns if none).
+    /// Every case event taken, date by date, each date's in its `events` file's order (an
+    /// empty frame of the case columns if none).
     pub(crate) fn take_case_events(&mut self) -> Result<DataFrame> {
-        let mut parts: Vec<LazyFrame> = std::mem::take(&mut self.case_events)
-            .into_iter()
-            .map(DataFrame::lazy)
-            .collect();
+        let mut dates = std::mem::take(&mut self.case_events);
+        dates.sort_by_key(|(date, _)| *date);
+        let mut parts: Vec<LazyFrame> = dates.into_iter().map(|(_, df)| df.lazy()).collect();
         if parts.is_empty() {
             parts.push(case_rows(empty_frame(&EVENTS).lazy()));
         }
@@ -431,7 +409,7 @@ impl Feed {
             }
         }
         if !before {
-            self.days.push(rows);
+            self.days.push((date, rows));
             self.message_counts.insert(date, counts);
         }
         if has_cases {
@@ -439,10 +417,90 @@ impl Feed {
             let cases = case_rows(events.clone().lazy())
                 .collect()
                 .ctx(format!("reading the case events of {date}"))?;
-            self.case_events.push(cases);
+            self.case_events.push((date, cases));
         }
         Ok(())
     }
+}
+
+/// Bits of the pair number sorted on per pass of [`into_timeline_order`] (its counts,
+/// 2^12 of them, stay in the first-level cache).
+const RADIX_BITS: u32 = 12;
+
+/// `rows` in timeline order ([`Row::order`]), given the number of customers numbered.
+///
+/// The rows come date by date, each date's in time order per business (the order of an
+/// `events` file): each pair's rows are then already in time order, and grouping the pairs
+/// is a stable radix sort on the pair's number — business × 2^customer bits + customer,
+/// a few passes of [`RADIX_BITS`] each — rather than a comparison sort of every row. A
+/// pair whose rows still are not in order afterwards (two in the same microsecond, in
+/// another order than their kind codes) is sorted on its own, so the result is the
+/// comparison sort's whatever the input order.
+fn into_timeline_order(mut days: Vec<Vec<Row>>, customers: usize) -> Vec<Row> {
+    let customer_bits = usize::BITS - customers.leading_zeros();
+    let number = |r: &Row| (r.key >> 32) << customer_bits | (r.key & u32::MAX as u64);
+    let widest = days.iter().flatten().map(number).max().unwrap_or(0);
+    // At least one pass: the first also gathers the dates' rows into one vector.
+    let passes = (u64::BITS - widest.leading_zeros())
+        .div_ceil(RADIX_BITS)
+        .max(1);
+    let len = days.iter().map(Vec::len).sum();
+    let blank = Row { key: 0, at: 0 };
+    let (mut from, mut to) = (Vec::new(), vec![blank; len]);
+    for pass in 0..passes {
+        let shift = pass * RADIX_BITS;
+        let digit = |r: &Row| (number(r) >> shift) as usize & ((1 << RADIX_BITS) - 1);
+        let source = || -> Box<dyn Iterator<Item = &Row> + '_> {
+            match pass {
+                0 => Box::new(days.iter().flatten()),
+                _ => Box::new(from.iter()),
+            }
+        };
+        let mut starts = vec![0usize; 1 << RADIX_BITS];
+        for r in source() {
+            starts[digit(r)] += 1;
+        }
+        let mut next = 0;
+        for start in starts.iter_mut() {
+            (*start, next) = (next, next + *start);
+        }
+        for r in source() {
+            let d = digit(r);
+            to[starts[d]] = *r;
+            starts[d] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+        if pass == 0 {
+            // The dates' own vectors are done with: their memory serves the next pass.
+            drop(std::mem::take(&mut days));
+            if passes > 1 {
+                to = vec![blank; len];
+            }
+        }
+    }
+    for pair in from.chunk_by_mut(|a, b| a.key == b.key) {
+        if !pair.is_sorted_by_key(Row::order) {
+            pair.sort_unstable_by_key(Row::order);
+        }
+    }
+    from
+}
+
+/// [`into_timeline_order`] on (pair key, time, kind code) triples taken as three dates,
+/// for the tests that set it against a comparison sort.
+#[doc(hidden)]
+pub fn timeline_order_of(rows: &[(PairKey, i64, u8)], customers: usize) -> Vec<(PairKey, i64, u8)> {
+    // In three parts, as dates come.
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|&(key, ts, kind)| Row::new(key, ts, kind))
+        .collect();
+    let third = rows.len().div_ceil(3).max(1);
+    let days: Vec<Vec<Row>> = rows.chunks(third).map(<[Row]>::to_vec).collect();
+    into_timeline_order(days, customers)
+        .into_iter()
+        .map(|r| (r.key, r.ts(), r.kind()))
+        .collect()
 }
 
 /// Rows of a chunk read by one task.
@@ -577,6 +635,41 @@ impl ChunkArrays {
         out
     }
 }
+
+/// A text column of customer keys: a hex key's bits spelt as its 32 lowercase digits
+/// (as ingest wrote them), any other key as the feed's text of it.
+pub(crate) fn customer_column(
+    name: &str,
+    customers: impl ExactSizeIterator<Item = Customer>,
+    feed: &Feed,
+) -> Column {
+    let mut column = StringChunkedBuilder::new(name.into(), customers.len());
+    let mut digits = [0u8; 32];
+    for customer in customers {
+        match customer {
+            Customer::Hex(bits) => {
+                for (pair, byte) in digits.chunks_exact_mut(2).zip(bits.to_be_bytes()) {
+                    pair.copy_from_slice(&HEX_DIGIT_PAIRS[byte as usize]);
+                }
+                column.append_value(std::str::from_utf8(&digits).expect("hex digits are text"));
+            }
+            Customer::Other(i) => column.append_value(feed.other_customers.name(i)),
+        }
+    }
+    column.finish().into_column()
+}
+
+/// A byte's two lowercase hex digits.
+static HEX_DIGIT_PAIRS: [[u8; 2]; 256] = {
+    let digits = b"0123456789abcdef";
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [digits[i >> 4], digits[i & 15]];
+        i += 1;
+    }
+    table
+};
 
 /// The 128 bits a customer key's 32 lowercase hex digits spell (every key ingest
 /// writes), `None` for any other text. Their order is the keys' text order.

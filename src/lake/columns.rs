@@ -8,19 +8,19 @@ use crate::error::{Error, PolarsContext, Result};
 use crate::schema::Table;
 
 pub fn text<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
-    Column::new(name.into(), values.collect::<Vec<_>>())
+    StringChunked::from_iter_options(name.into(), values).into_column()
 }
 
 pub fn timestamps(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
-    Int64Chunked::from_iter_options(name.into(), values)
+    numbers::<Int64Type>(name, values)
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_column()
 }
 
 pub fn dates(name: &str, values: impl Iterator<Item = Option<NaiveDate>>) -> Column {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    Int32Chunked::from_iter_options(
-        name.into(),
+    numbers::<Int32Type>(
+        name,
         values.map(|d| d.map(|d| (d - epoch).num_days() as i32)),
     )
     .into_date()
@@ -28,11 +28,28 @@ pub fn dates(name: &str, values: impl Iterator<Item = Option<NaiveDate>>) -> Col
 }
 
 pub fn bools(name: &str, values: impl Iterator<Item = Option<bool>>) -> Column {
-    Column::new(name.into(), values.collect::<Vec<_>>())
+    BooleanChunked::from_iter_options(name.into(), values).into_column()
 }
 
 pub fn ints(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
-    Column::new(name.into(), values.collect::<Vec<_>>())
+    numbers::<Int64Type>(name, values).into_column()
+}
+
+/// A numeric column in one pass: the values and which are set, the latter dropped when
+/// every value is (a derived table's columns are mostly of one kind or the other).
+fn numbers<T: PolarsNumericType>(
+    name: &str,
+    values: impl Iterator<Item = Option<T::Native>>,
+) -> ChunkedArray<T> {
+    let (mut set, mut is_set) = (Vec::with_capacity(values.size_hint().0), Vec::new());
+    let mut nulls = 0;
+    for v in values {
+        set.push(v.unwrap_or_default());
+        is_set.push(v.is_some());
+        nulls += v.is_none() as usize;
+    }
+    let validity = (nulls > 0).then(|| is_set.into_iter().collect());
+    ChunkedArray::from_vec_validity(name.into(), set, validity)
 }
 
 /// A frame of `table` from its columns, checked against the schema (names, order) and cast
