@@ -311,3 +311,35 @@ fn retries_within_24_hours_are_duplicates_and_after_are_new_records() {
         vec![Some("1".to_string()), Some("3".to_string())]
     );
 }
+
+#[test]
+fn the_content_hash_is_xxh3_of_each_field_present_or_absent_with_its_length() {
+    use msgmeter::ingest::normalize::Event;
+    let mut e = Event {
+        event_key: "B2|in|wamid.2".into(),
+        event_type: "message_in",
+        ts: 1_759_312_800_000_001,
+        business_id: "B2".into(),
+        message_type: Some("text".into()),
+        rating: Some(4),
+        ..Event::default()
+    };
+    e.compute_content_hash();
+    // The layout, fed to XXH3-64 field by field: 1, the length as u32 LE and the bytes
+    // for a present field (numbers as decimal text), 0 for an absent one; 26 fields.
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let present = |h: &mut xxhash_rust::xxh3::Xxh3, v: &str| {
+        h.update(&[1]);
+        h.update(&(v.len() as u32).to_le_bytes());
+        h.update(v.as_bytes());
+    };
+    present(&mut h, "B2|in|wamid.2");
+    present(&mut h, "message_in");
+    present(&mut h, "1759312800000001");
+    present(&mut h, "B2");
+    h.update(&[0, 0, 0]); // phone_number_id, customer, message_id
+    present(&mut h, "text");
+    h.update(&[0; 17]); // template_category … case_status
+    present(&mut h, "4");
+    assert_eq!(e.content_hash, h.digest());
+}

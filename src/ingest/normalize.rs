@@ -241,6 +241,11 @@ pub fn forget_cached_customers() {
     CUSTOMER_CACHE.with(|cache| *cache.borrow_mut() = (0, std::collections::HashMap::default()));
 }
 
+thread_local! {
+    /// The bytes [`Event::compute_content_hash`] hashes, one buffer per worker thread.
+    static HASH_INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl<'a> Normalizer<'a> {
@@ -458,8 +463,15 @@ impl Event {
     /// Hash of the normalised content, source columns aside. A fixed, published algorithm
     /// (XXH3-64, seed 0) so it is stable across versions and machines: it decides which
     /// duplicate is kept, so it must never depend on the order or place records were read.
+    ///
+    /// The fields are laid out in one buffer and hashed at once (the same digest as
+    /// feeding XXH3 field by field, for a tenth of the calls).
     pub fn compute_content_hash(&mut self) {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        HASH_INPUT.with_borrow_mut(|h| self.content_hash = self.content_digest(h));
+    }
+
+    fn content_digest(&self, h: &mut Vec<u8>) -> u64 {
+        h.clear();
         // Numbers are hashed as their decimal text, written without allocating.
         let (mut ts, mut expires, mut rating) = (
             itoa::Buffer::new(),
@@ -469,11 +481,11 @@ impl Event {
         let mut put = |s: Option<&str>| {
             match s {
                 Some(v) => {
-                    h.update(&[1u8]);
-                    h.update(&(v.len() as u32).to_le_bytes());
-                    h.update(v.as_bytes());
+                    h.push(1u8);
+                    h.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    h.extend_from_slice(v.as_bytes());
                 }
-                None => h.update(&[0u8]),
+                None => h.push(0u8),
             };
         };
         put(Some(&self.event_key));
@@ -502,6 +514,6 @@ impl Event {
         put(self.case_category.as_deref());
         put(self.case_status);
         put(self.rating.map(|r| rating.format(r)));
-        self.content_hash = h.digest();
+        xxhash_rust::xxh3::xxh3_64(h)
     }
 }
