@@ -227,13 +227,18 @@ fn read_ndjson(
     // workers parse the next one.
     let mut pending: Option<Chunk<'static>> = None;
     while !eof {
-        // Appended after the last chunk's unfinished line, into the buffer's spare room
-        // (not zero-filled first).
-        let got = (&mut input)
-            .take(CHUNK_BYTES as u64)
-            .read_to_end(&mut buf)
-            .map_err(read_err(path))?;
-        eof = got < CHUNK_BYTES;
+        let start = buf.len();
+        buf.resize(start + CHUNK_BYTES, 0);
+        let mut filled = start;
+        while filled < buf.len() {
+            let got = input.read(&mut buf[filled..]).map_err(read_err(path))?;
+            if got == 0 {
+                eof = true;
+                break;
+            }
+            filled += got;
+        }
+        buf.truncate(filled);
         let mut consumed = 0;
         if let Some((first_line, mut head, mut len)) = overlong.take() {
             if let Some(p) = pending.take() {
