@@ -29,8 +29,7 @@ fn events() -> Vec<Event> {
             calling_code: Some("52".into()),
             country: Some("MX".into()),
             market: "Mexico".into(),
-        }
-        .into()),
+        }),
         message_id: Some("wamid.1".into()),
         message_type: Some("template".into()),
         template_category: Some("utility".into()),

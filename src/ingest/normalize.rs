@@ -2,8 +2,6 @@
 //! record, plus the rules they share — timestamps, customer identity, pseudonyms, markets,
 //! enumerations and the content hash that decides which duplicate is kept.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -119,9 +117,7 @@ pub struct Event {
     pub ts: i64,
     pub business_id: String,
     pub phone_number_id: Option<String>,
-    /// Shared: a customer's many events hold one copy (the parse workers' caches hand it
-    /// out).
-    pub customer: Option<Arc<Customer>>,
+    pub customer: Option<Customer>,
     pub message_id: Option<String>,
     pub message_type: Option<String>,
     pub template_category: Option<String>,
@@ -178,7 +174,7 @@ impl CustomerIdKind {
 pub struct IdentityPair {
     pub business_id: String,
     pub user_key: String,
-    pub customer: Arc<Customer>,
+    pub customer: Customer,
     pub ts: i64,
 }
 
@@ -230,24 +226,10 @@ pub struct Normalizer<'a> {
 /// Per worker thread: at most this many customers (about 30 MB).
 const CUSTOMER_CACHE_ENTRIES: usize = 200_000;
 
-/// (the normalizer's generation, number → the day its market was looked up for and the
-/// customer). A number is keyed as [`number_key`].
 type CustomerCache = (
     u64,
-    std::collections::HashMap<u64, (NaiveDate, Arc<Customer>), foldhash::fast::FixedState>,
+    std::collections::HashMap<String, (NaiveDate, Customer), foldhash::fast::FixedState>,
 );
-
-/// A number of at most 15 digits (E.164's longest) as one integer, its digit count above
-/// the value so that leading zeros still tell numbers apart; `None` for anything longer.
-fn number_key(digits: &str) -> Option<u64> {
-    if digits.len() > 15 {
-        return None;
-    }
-    let value = digits.bytes().try_fold(0u64, |v, d| {
-        d.is_ascii_digit().then(|| v * 10 + u64::from(d - b'0'))
-    })?;
-    Some((digits.len() as u64) << 50 | value)
-}
 
 thread_local! {
     static CUSTOMER_CACHE: std::cell::RefCell<CustomerCache> =
@@ -288,7 +270,7 @@ impl Normalizer<'_> {
     /// A customer as written in an input: E.164 (with or without `+`, spaces, dashes,
     /// brackets) becomes digits and is keyed with its market; anything else is an opaque id
     /// keyed as it is.
-    pub fn customer(&self, raw: &str, ts: i64) -> Checked<Arc<Customer>> {
+    pub fn customer(&self, raw: &str, ts: i64) -> Checked<Customer> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(Rejection::new(Reason::BadIdentifier, "customer is empty"));
@@ -301,35 +283,33 @@ impl Normalizer<'_> {
         }
         match phone_digits(raw) {
             Some(digits) => Ok(self.phone_customer(&digits, ts)),
-            None => Ok(Arc::new(Customer {
+            None => Ok(Customer {
                 key: self.pseudonyms.key_of(raw),
                 kind: CustomerIdKind::Opaque,
                 calling_code: None,
                 country: None,
                 market: UNKNOWN_MARKET.to_string(),
-            })),
+            }),
         }
     }
 
-    pub fn phone_customer(&self, digits: &str, ts: i64) -> Arc<Customer> {
+    pub fn phone_customer(&self, digits: &str, ts: i64) -> Customer {
         // Customers write many times: key each number once per thread (the HMAC is the
         // expensive part), and look its market up again only on another day.
         let day = utc_day(ts);
-        let Some(number) = number_key(digits) else {
-            return Arc::new(self.phone_customer_uncached(digits, day));
-        };
-        CUSTOMER_CACHE.with_borrow_mut(|cache| {
+        CUSTOMER_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
             if cache.0 != self.generation || cache.1.len() >= CUSTOMER_CACHE_ENTRIES {
                 cache.0 = self.generation;
                 cache.1.clear();
             }
-            if let Some((cached_day, c)) = cache.1.get(&number) {
+            if let Some((cached_day, c)) = cache.1.get(digits) {
                 if *cached_day == day {
-                    return Arc::clone(c);
+                    return c.clone();
                 }
             }
-            let c = Arc::new(self.phone_customer_uncached(digits, day));
-            cache.1.insert(number, (day, Arc::clone(&c)));
+            let c = self.phone_customer_uncached(digits, day);
+            cache.1.insert(digits.to_string(), (day, c.clone()));
             c
         })
     }
@@ -345,14 +325,14 @@ impl Normalizer<'_> {
         }
     }
 
-    pub fn user_id_customer(&self, user_id: &str) -> Arc<Customer> {
-        Arc::new(Customer {
+    pub fn user_id_customer(&self, user_id: &str) -> Customer {
+        Customer {
             key: self.pseudonyms.key_of(user_id),
             kind: CustomerIdKind::UserId,
             calling_code: None,
             country: None,
             market: UNKNOWN_MARKET.to_string(),
-        })
+        }
     }
 
     /// Range checks every event must pass, whatever its format.
