@@ -150,7 +150,10 @@ pub fn case_order<'a, K: Ord>(
     let mut cases: Vec<(&str, &str)> = Vec::new();
     let numbers: Vec<u32> = (0..events)
         .map(|i| {
-            let case = (business[i].unwrap_or_default(), case_id[i].unwrap_or_default());
+            let case = (
+                business[i].unwrap_or_default(),
+                case_id[i].unwrap_or_default(),
+            );
             *number.entry(case).or_insert_with(|| {
                 cases.push(case);
                 cases.len() as u32 - 1
