@@ -41,7 +41,8 @@ fn numbers<T: PolarsNumericType>(
     name: &str,
     values: impl Iterator<Item = Option<T::Native>>,
 ) -> ChunkedArray<T> {
-    let (mut set, mut is_set) = (Vec::with_capacity(values.size_hint().0), Vec::new());
+    let room = values.size_hint().0;
+    let (mut set, mut is_set) = (Vec::with_capacity(room), Vec::with_capacity(room));
     let mut nulls = 0;
     for v in values {
         set.push(v.unwrap_or_default());
