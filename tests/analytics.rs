@@ -412,7 +412,7 @@ proptest! {
         }
         let business: Vec<Option<&str>> = events.iter().map(|e| Some(e.0.as_str())).collect();
         let case_id: Vec<Option<&str>> = events.iter().map(|e| Some(e.1.as_str())).collect();
-        let order = case_order(&business, &case_id, |i| (events[i].2, events[i].3.clone()), events.len());
+        let (order, _) = case_order(&business, &case_id, |i| (events[i].2, events[i].3.clone()), events.len());
         let mut expected: Vec<usize> = (0..events.len()).collect();
         expected.sort_by_key(|&i| events[i].clone());
         prop_assert_eq!(order, expected);

@@ -132,7 +132,8 @@ fn agent_messages(timelines: &[Row], wanted: &[Option<PairKey>]) -> Vec<Vec<i64>
 }
 
 /// The case events' positions by case (business, case id, in text order), each case's in
-/// time order, ties broken by event key (the same statuses give the same clocks).
+/// time order, ties broken by event key (the same statuses give the same clocks); and
+/// where each case's positions start (one more entry than cases: the end).
 ///
 /// The events come date by date, each date's by business and time (the order of an
 /// `events` file): each case's events are then already in order, and grouping the cases is
@@ -144,7 +145,7 @@ pub fn case_order<'a, K: Ord>(
     case_id: &[Option<&'a str>],
     within_case: impl Fn(usize) -> K,
     events: usize,
-) -> Vec<usize> {
+) -> (Vec<usize>, Vec<usize>) {
     // Each case numbered in order of first sight, then ranked by its text.
     let mut number: HashMap<(&str, &str), u32, foldhash::fast::FixedState> = HashMap::default();
     let mut cases: Vec<(&str, &str)> = Vec::new();
@@ -187,7 +188,7 @@ pub fn case_order<'a, K: Ord>(
             events.sort_by_key(|&i| within_case(i));
         }
     }
-    order
+    (order, starts)
 }
 
 /// `feed` holds what metering handed over of the dates it loaded; the rest of the lake's
@@ -271,7 +272,7 @@ pub fn build(
     // of the dates built, grouped while the timelines are ordered.
     let group_cases = || {
         let _clock = crate::timing::Stage::start("cases_grouped");
-        let in_case_order = case_order(
+        let (in_case_order, case_starts) = case_order(
             &cb[..],
             &cid[..],
             |i| (cts[i], ckey[i]),
@@ -280,7 +281,7 @@ pub fn build(
         let case_of = |i: usize| (cb[i].unwrap_or_default(), cid[i].unwrap_or_default());
         let mut opened_cases: Vec<Case> = Vec::new();
         let mut orphans: BTreeMap<(NaiveDate, String), i64> = BTreeMap::new();
-        for case in in_case_order.chunk_by(|&a, &b| case_of(a) == case_of(b)) {
+        for case in case_starts.windows(2).map(|s| &in_case_order[s[0]..s[1]]) {
             let key = case_of(case[0]);
             let mut opened: Option<usize> = None;
             let mut statuses = Vec::new();

@@ -302,7 +302,11 @@ impl Feed {
         let mut days = std::mem::take(&mut self.days);
         days.sort_unstable_by_key(|(date, _)| *date);
         let days: Vec<Vec<Row>> = days.into_iter().map(|(_, rows)| rows).collect();
-        into_timeline_order(days, self.customers.customers.len())
+        into_timeline_order(
+            days,
+            self.businesses.names.len(),
+            self.customers.customers.len(),
+        )
     }
 
     /// Every case event taken, date by date, each date's in its `events` file's order (an
@@ -427,7 +431,8 @@ impl Feed {
 /// 2^12 of them, stay in the first-level cache).
 const RADIX_BITS: u32 = 12;
 
-/// `rows` in timeline order ([`Row::order`]), given the number of customers numbered.
+/// `rows` in timeline order ([`Row::order`]), given how many businesses and customers
+/// are numbered.
 ///
 /// The rows come date by date, each date's in time order per business (the order of an
 /// `events` file): each pair's rows are then already in time order, and grouping the pairs
@@ -436,10 +441,11 @@ const RADIX_BITS: u32 = 12;
 /// pair whose rows still are not in order afterwards (two in the same microsecond, in
 /// another order than their kind codes) is sorted on its own, so the result is the
 /// comparison sort's whatever the input order.
-fn into_timeline_order(mut days: Vec<Vec<Row>>, customers: usize) -> Vec<Row> {
+fn into_timeline_order(mut days: Vec<Vec<Row>>, businesses: usize, customers: usize) -> Vec<Row> {
     let customer_bits = usize::BITS - customers.leading_zeros();
     let number = |r: &Row| (r.key >> 32) << customer_bits | (r.key & u32::MAX as u64);
-    let widest = days.iter().flatten().map(number).max().unwrap_or(0);
+    let widest =
+        (businesses.saturating_sub(1) as u64) << customer_bits | customers.saturating_sub(1) as u64;
     // At least one pass: the first also gathers the dates' rows into one vector.
     let passes = (u64::BITS - widest.leading_zeros())
         .div_ceil(RADIX_BITS)
@@ -495,9 +501,14 @@ pub fn timeline_order_of(rows: &[(PairKey, i64, u8)], customers: usize) -> Vec<(
         .iter()
         .map(|&(key, ts, kind)| Row::new(key, ts, kind))
         .collect();
+    let businesses = rows
+        .iter()
+        .map(|r| (r.key >> 32) as usize + 1)
+        .max()
+        .unwrap_or(0);
     let third = rows.len().div_ceil(3).max(1);
     let days: Vec<Vec<Row>> = rows.chunks(third).map(<[Row]>::to_vec).collect();
-    into_timeline_order(days, customers)
+    into_timeline_order(days, businesses, customers)
         .into_iter()
         .map(|r| (r.key, r.ts(), r.kind()))
         .collect()
@@ -648,28 +659,15 @@ pub(crate) fn customer_column(
     for customer in customers {
         match customer {
             Customer::Hex(bits) => {
-                for (pair, byte) in digits.chunks_exact_mut(2).zip(bits.to_be_bytes()) {
-                    pair.copy_from_slice(&HEX_DIGIT_PAIRS[byte as usize]);
-                }
-                column.append_value(std::str::from_utf8(&digits).expect("hex digits are text"));
+                hex::encode_to_slice(bits.to_be_bytes(), &mut digits)
+                    .expect("16 bytes are 32 hex digits");
+                column.append_value(std::str::from_utf8(&digits).expect("hex is text"));
             }
             Customer::Other(i) => column.append_value(feed.other_customers.name(i)),
         }
     }
     column.finish().into_column()
 }
-
-/// A byte's two lowercase hex digits.
-static HEX_DIGIT_PAIRS: [[u8; 2]; 256] = {
-    let digits = b"0123456789abcdef";
-    let mut table = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = [digits[i >> 4], digits[i & 15]];
-        i += 1;
-    }
-    table
-};
 
 /// The 128 bits a customer key's 32 lowercase hex digits spell (every key ingest
 /// writes), `None` for any other text. Their order is the keys' text order.
