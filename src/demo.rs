@@ -120,7 +120,7 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
             now,
             max_quarantine_pct: settings.max_quarantine_pct,
             max_line_bytes: settings.max_line_bytes,
-            memory_budget_bytes: settings.memory_budget_mb.saturating_mul(1 << 20),
+            memory_budget_bytes: settings.memory_budget_bytes(),
             markets,
             pseudonym_key: settings.pseudonym_key.bytes.clone(),
             config_hashes: settings.config_hashes(&markets_sha),

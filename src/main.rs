@@ -110,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     now: a.now.unwrap_or_else(chrono::Utc::now),
                     max_quarantine_pct: settings.max_quarantine_pct,
                     max_line_bytes: settings.max_line_bytes,
-                    memory_budget_bytes: settings.memory_budget_mb.saturating_mul(1 << 20),
+                    memory_budget_bytes: settings.memory_budget_bytes(),
                     markets,
                     pseudonym_key: settings.pseudonym_key.bytes.clone(),
                     config_hashes: settings.config_hashes(&markets_sha),

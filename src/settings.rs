@@ -252,6 +252,11 @@ impl Settings {
 }
 
 impl Settings {
+    /// The ingest memory budget in bytes (a budget too large for the machine saturates).
+    pub fn memory_budget_bytes(&self) -> usize {
+        self.memory_budget_mb.saturating_mul(1 << 20)
+    }
+
     /// Everything `build` needs, loaded and fingerprinted.
     pub fn build_options(
         &self,
