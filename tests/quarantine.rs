@@ -138,6 +138,61 @@ fn a_line_over_the_limit_is_line_too_long_and_its_neighbours_are_ingested() {
 }
 
 #[test]
+fn lines_keep_their_numbers_across_read_chunks_and_after_a_line_longer_than_a_chunk() {
+    // Files are read 8 MB at a time. First line: a 9 MB record, longer than a whole chunk
+    // (and than the line limit), so the first chunk holds no newline at all; then 15,000
+    // events of about 640 bytes (9.6 MB: lines across the next chunks' boundaries), with
+    // a blank line and a CRLF-ended line among them.
+    let dir = tempfile::tempdir().unwrap();
+    let event = |i: usize| {
+        format!(
+            r#"{{"event_id":"e{i}","ts":"2025-10-06T10:00:00Z","type":"message_in","business_id":"B1","customer":"+5511987654321","message_id":"x{i}","pad":"{}"}}"#,
+            "p".repeat(500)
+        )
+    };
+    let mut text = format!(r#"{{"event_id":"huge","pad":"{}"}}"#, "x".repeat(9 << 20));
+    text.push('\n');
+    for i in 0..15_000 {
+        match i {
+            7_000 => text.push('\n'),
+            9_000 => {
+                text.push_str(&event(i));
+                text.push_str("\r\n");
+                continue;
+            }
+            _ => {}
+        }
+        text.push_str(&event(i));
+        text.push('\n');
+    }
+    let input = dir.path().join("chunks.ndjson");
+    std::fs::write(&input, text).unwrap();
+    let lake = dir.path().join("lake");
+    let mut opts = options(&lake, "2025-10-07T00:00:00Z");
+    opts.max_quarantine_pct = 100.0;
+    let out = msgmeter::ingest::ingest(&opts, &[input]).unwrap();
+    let f = report(&out, "chunks.ndjson");
+    assert_eq!((f.read, f.accepted), (15_001, 15_000));
+    let q = quarantined(&lake);
+    assert_eq!((q.len(), q[0]["line"].clone()), (1, Value::from(1)));
+    assert_eq!(q[0]["reason"], "line_too_long");
+    // Event i is on line i + 2 up to the blank line (line 7,002), i + 3 after it.
+    let lines = query(
+        &lake,
+        "SELECT message_id, source_line FROM events ORDER BY source_line",
+    );
+    let got: Vec<(String, i64)> = strings(&lines, "message_id")
+        .into_iter()
+        .zip(strings(&lines, "source_line"))
+        .map(|(m, l)| (m.unwrap(), l.unwrap().parse().unwrap()))
+        .collect();
+    let expected: Vec<(String, i64)> = (0..15_000)
+        .map(|i| (format!("x{i}"), i as i64 + if i < 7_000 { 2 } else { 3 }))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
 fn a_bad_item_inside_a_good_body_is_quarantined_alone_with_its_path() {
     let body = r#"{"object":"whatsapp_business_account","entry":[{"id":"B1","changes":[{"value":{"statuses":[{"id":"m1","status":"sent","timestamp":"1759744800","recipient_id":"5511987654321"},{"id":"m2","status":"teleported","timestamp":"1759744800","recipient_id":"5511987654321"},"not an object",{"id":"m3","status":"read","timestamp":"soon","recipient_id":"5511987654321"}]},"field":"messages"}]}]}"#;
     let dir = tempfile::tempdir().unwrap();
