@@ -74,6 +74,76 @@ fn table_files_carry_the_schema_version_and_are_sorted_by_business_then_time() {
     }
 }
 
+/// The encoding `text_encoding` picks for these values (nulls as `None`).
+fn encoding_for(values: Vec<Option<String>>) -> polars_parquet::write::Encoding {
+    let column: polars::prelude::StringChunked = values.iter().map(|v| v.as_deref()).collect();
+    let array = column.downcast_iter().next().expect("one chunk");
+    msgmeter::lake::parquet::text_encoding(array)
+}
+
+#[test]
+fn a_text_column_is_dictionary_encoded_only_when_a_tenth_or_less_of_its_first_4096_values_differ() {
+    use polars_parquet::write::Encoding::{Plain, RleDictionary};
+    // 4096 × 0.1 = 409.6: 409 distinct values are few enough, 410 are not.
+    let cycling = |distinct: usize, n: usize| -> Vec<Option<String>> {
+        (0..n)
+            .map(|i| Some(format!("value-{}", i % distinct)))
+            .collect()
+    };
+    assert_eq!(encoding_for(cycling(409, 4096)), RleDictionary);
+    assert_eq!(encoding_for(cycling(410, 4096)), Plain);
+    // Short columns too: 1 distinct of 10 is a tenth, 1 of 1 is all of them.
+    assert_eq!(encoding_for(cycling(1, 10)), RleDictionary);
+    assert_eq!(encoding_for(cycling(1, 1)), Plain);
+    // Only the first 4096 values are looked at: unique ones after them do not count.
+    let mut later_unique = cycling(5, 4096);
+    later_unique.extend((0..10_000).map(|i| Some(format!("id-{i}"))));
+    assert_eq!(encoding_for(later_unique), RleDictionary);
+    // Nulls are not values: 10,000 of them before 100 values of 2 kinds.
+    let mut mostly_null: Vec<Option<String>> = vec![None; 10_000];
+    mostly_null.extend(cycling(2, 100));
+    assert_eq!(encoding_for(mostly_null), RleDictionary);
+    // Keys and ids: every value its own.
+    assert_eq!(encoding_for(cycling(4096, 4096)), Plain);
+}
+
+#[test]
+fn table_files_have_a_dictionary_for_repetitive_text_only_and_read_back_unchanged() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let n = 20_000;
+    let market: Vec<String> = (0..n)
+        .map(|i| ["BR", "IN", "MX", "ID", "US"][i % 5].to_string())
+        .collect();
+    let key: Vec<String> = (0..n).map(|i| format!("{:032x}", i * 7919)).collect();
+    let count: Vec<i64> = (0..n as i64).collect();
+    let mut df = df!("market" => market, "key" => key, "count" => count).unwrap();
+    msgmeter::lake::write_table_file(&path, &mut df).unwrap();
+    let metadata =
+        polars_parquet::read::read_metadata(&mut std::fs::File::open(&path).unwrap()).unwrap();
+    let columns = metadata.row_groups[0].parquet_columns();
+    let has_dictionary: Vec<(String, bool)> = columns
+        .iter()
+        .map(|c| {
+            (
+                c.descriptor().path_in_schema.join("."),
+                c.dictionary_page_offset().is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        has_dictionary,
+        [
+            ("market".to_string(), true),
+            ("key".to_string(), false),
+            ("count".to_string(), false)
+        ]
+    );
+    let back = msgmeter::lake::read_parquet(&path, None).unwrap();
+    assert!(back.equals(&df));
+}
+
 #[test]
 fn no_temporary_files_are_left_and_restricted_is_private() {
     let dir = tempfile::tempdir().unwrap();
