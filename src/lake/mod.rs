@@ -4,7 +4,6 @@
 
 pub mod columns;
 pub mod manifest;
-pub mod parquet;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -14,7 +13,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::error::{read_err, write_err, Error, PolarsContext, Result};
-use crate::schema::Table;
+use crate::schema::{Table, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 
 /// Rows per Parquet row group: large enough for good compression and few footers, small
 /// enough that a reader filtering on `business_id` or `ts` statistics skips most of a file.
@@ -192,7 +191,22 @@ pub fn write_bytes_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
 /// version in the footer. The frame must already be in the table's total row order.
 pub fn write_table_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
     write_atomically(dest, |w| {
-        parquet::write(w, df, ROW_GROUP_ROWS).ctx(format!("writing {}", dest.display()))
+        ParquetWriter::new(w)
+            // zstd level 1: against the default 3, on the build of 10M events, writing
+            // took about a quarter less time for files 5 % larger.
+            .with_compression(ParquetCompression::Zstd(Some(
+                polars::polars_utils::compression::ZstdLevel::try_new(1)
+                    .expect("1 is a zstd level"),
+            )))
+            .with_statistics(StatisticsOptions::default())
+            .with_row_group_size(Some(ROW_GROUP_ROWS))
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+                SCHEMA_VERSION_KEY.to_string(),
+                SCHEMA_VERSION.to_string(),
+            )])))
+            .finish(df)
+            .ctx(format!("writing {}", dest.display()))?;
+        Ok(())
     })
 }
 
