@@ -189,11 +189,12 @@ impl Collected {
 
 /// A run that outgrew its memory budget still keeps the memory publishing frees when its
 /// largest date has at most this many rows (about 120 MB as a frame). Measured on webhook
-/// traffic over 20 days: at 2M events (largest date 158,642 rows) keeping it took the
-/// system time of publishing from 3.3–3.5 s to 1.6–1.9 s and publishing from 4.8–5.3 s
-/// to 3.8–4.1 s, with the same peak RSS (728–734 MiB against 742–752); at 10M events
-/// (largest date 789,358 rows) a 2 s purge delay instead of 10 ms raised the peak from
-/// 967 to 1,128 MiB, over the 1 GiB target, so such a run gives memory back as before.
+/// traffic over 20 days, in turn with this rule off: at 2M events (largest date 158,642
+/// rows) keeping it took publishing's system time from 2.6–2.8 s to 1.1–1.4 s and
+/// publishing from 4.6–5.1 s to 3.4–4.6 s, with the same peak RSS (726–756 MiB against
+/// 728–770). At 10M events (largest date 789,358 rows) even a 250 ms purge delay instead of
+/// 10 ms raised the peak from 967 to 1,002 MiB (2 s: 1,128 MiB, over the 1 GiB target), so
+/// such a run gives memory back as before.
 const KEEP_FREED_MAX_DATE_ROWS: usize = 250_000;
 
 pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> {
