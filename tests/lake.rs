@@ -75,6 +75,50 @@ fn table_files_carry_the_schema_version_and_are_sorted_by_business_then_time() {
 }
 
 #[test]
+fn a_partitions_row_count_comes_from_its_footer_and_is_zero_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake_dir = dir.path().join("lake");
+    ingest_paths(
+        &lake_dir,
+        &[fixture("bad_events.ndjson")],
+        "2025-10-10T00:00:00Z",
+    );
+    let lake = Lake::new(&lake_dir);
+    let counts = query(
+        &lake_dir,
+        "SELECT date, count(*) AS n FROM events GROUP BY date ORDER BY date",
+    );
+    let dates = lake.partition_dates(&msgmeter::schema::EVENTS).unwrap();
+    // bad_events.expected.md: 20 accepted events on 8 dates.
+    let from_footers: Vec<String> = dates
+        .iter()
+        .map(|&d| {
+            lake.partition_rows(&msgmeter::schema::EVENTS, d)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        from_footers,
+        ["3", "2", "2", "2", "3", "3", "4", "1"],
+        "dates {dates:?}"
+    );
+    assert_eq!(
+        strings(&counts, "n")
+            .into_iter()
+            .map(Option::unwrap)
+            .collect::<Vec<_>>(),
+        from_footers
+    );
+    let before_any = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    assert_eq!(
+        lake.partition_rows(&msgmeter::schema::EVENTS, before_any)
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
 fn no_temporary_files_are_left_and_restricted_is_private() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");

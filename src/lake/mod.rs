@@ -77,6 +77,19 @@ impl Lake {
         Ok(dates)
     }
 
+    /// Rows in `table`'s partition of `date` (from its footer), 0 if it has none.
+    pub fn partition_rows(&self, table: &Table, date: NaiveDate) -> Result<usize> {
+        let path = self.date_partition_file(table, date);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(read_err(&path)(e)),
+        };
+        ParquetReader::new(file)
+            .num_rows()
+            .ctx(format!("reading the footer of {}", path.display()))
+    }
+
     pub fn restricted_dir(&self) -> Result<PathBuf> {
         let dir = self.root.join("_restricted");
         create_private_dir(&dir)?;
