@@ -15,6 +15,11 @@
 #   MSGMETER_PSEUDONYM_KEY  pseudonym key for both msgmeter and DuckDB (default: a bench key)
 #   BENCH_DUCKDB_10M=1      also run DuckDB and the parse ceiling above 2,000,000 events
 #                           (DuckDB runs out of memory at 10M, hence off by default)
+#   BENCH_ROUNDS            rounds per format and size (default 3): msgmeter, DuckDB and
+#                           the parse ceiling in turn, so each ratio compares runs minutes
+#                           apart at most (this VM's speed drifts by up to 1.6x); the table
+#                           shows the round of median ratio to DuckDB (of median msgmeter
+#                           time where DuckDB did not run), the notes every round
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,7 +37,7 @@ NOW=2026-01-01T00:00:00Z
 export MSGMETER_PSEUDONYM_KEY=${MSGMETER_PSEUDONYM_KEY:-msgmeter-bench-key-not-a-secret-0123456789}
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
@@ -42,6 +47,11 @@ fi
 SIZES=("$@")
 if [[ ${#SIZES[@]} -eq 0 ]]; then
     SIZES=(1000000 2000000 10000000)
+fi
+ROUNDS=${BENCH_ROUNDS:-3}
+if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench_ingest: BENCH_ROUNDS '$ROUNDS' is not a whole number >= 1" >&2
+    exit 2
 fi
 for size in "${SIZES[@]}"; do
     if ! [[ $size =~ ^[0-9]+$ ]] || ((size < DAYS)); then
@@ -74,54 +84,73 @@ for format in whatsapp events; do
         bytes=$(cd "$dir" && stat -c %s "${names[@]}" | awk '{ s += $1 } END { print s + 0 }')
 
         lake=$OUT/lakes/$format-$size
-        rm -rf "$lake"
-        # Exit 1 means "ingested, but not everything was clean" (e.g. quarantine above the
-        # limit): still a valid timing as long as the totals were printed.
-        rc=0
-        # msgmeter reads a folder's files in lexicographic order: the same files as "${names[@]}".
-        timed "msgmeter-$format-$size" "$MSGMETER" ingest --lake "$lake" --now "$NOW" \
-            --format auto "$dir" || rc=$?
-        # The total line: "total<TAB>read R = accepted A + duplicates D + ...".
-        read_records=$(sed -n 's/^total\tread \([0-9]*\) =.*/\1/p' "$OUT/logs/msgmeter-$format-$size.out")
-        if [[ -z $read_records ]]; then
-            echo "bench_ingest: msgmeter ingest failed (exit $rc); see $OUT/logs/msgmeter-$format-$size.out" >&2
-            exit 1
-        fi
-        ((rc == 0)) || NOTES+=("msgmeter ingest exited $rc on $format/$size (totals were printed; see logs/)")
-        seconds=$(wall_seconds "$OUT/logs/msgmeter-$format-$size.time")
-        READ[$key]=$read_records
-        M_S[$key]=$seconds
-        M_EPS[$key]=$(ratio "$read_records" "$seconds")
-        M_MBS[$key]=$(ratio "$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1e6 }')" "$seconds" %.1f)
-        M_RSS[$key]=$(peak_rss_mib "$OUT/logs/msgmeter-$format-$size.time")
+        round_lines=""
+        for round in $(seq 1 "$ROUNDS"); do
+            rkey=$key/$round
+            log=$format-$size-r$round
+            rm -rf "$lake"
+            # Exit 1 means "ingested, but not everything was clean" (e.g. quarantine above
+            # the limit): still a valid timing as long as the totals were printed.
+            rc=0
+            # msgmeter reads a folder's files in lexicographic order: the same files as "${names[@]}".
+            timed "msgmeter-$log" "$MSGMETER" ingest --lake "$lake" --now "$NOW" \
+                --format auto "$dir" || rc=$?
+            # The total line: "total<TAB>read R = accepted A + duplicates D + ...".
+            read_records=$(sed -n 's/^total\tread \([0-9]*\) =.*/\1/p' "$OUT/logs/msgmeter-$log.out")
+            if [[ -z $read_records ]]; then
+                echo "bench_ingest: msgmeter ingest failed (exit $rc); see $OUT/logs/msgmeter-$log.out" >&2
+                exit 1
+            fi
+            ((rc == 0)) || NOTES+=("msgmeter ingest exited $rc on $format/$size round $round (totals were printed; see logs/)")
+            seconds=$(wall_seconds "$OUT/logs/msgmeter-$log.time")
+            READ[$key]=$read_records
+            M_S[$rkey]=$seconds
+            M_EPS[$rkey]=$(ratio "$read_records" "$seconds")
+            M_MBS[$rkey]=$(ratio "$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1e6 }')" "$seconds" %.1f)
+            M_RSS[$rkey]=$(peak_rss_mib "$OUT/logs/msgmeter-$log.time")
+            round_lines+="round $round: msgmeter ${M_S[$rkey]} s (${M_RSS[$rkey]} MiB)"
 
-        # The yardsticks are webhook-only; above the limit DuckDB exhausts memory.
-        [[ $format == whatsapp ]] || continue
-        if ((size > DUCKDB_MAX_EVENTS)) && [[ ${BENCH_DUCKDB_10M:-0} != 1 ]]; then
+            # The yardsticks are webhook-only; above the limit DuckDB exhausts memory.
+            if [[ $format == whatsapp ]] && { ((size <= DUCKDB_MAX_EVENTS)) || [[ ${BENCH_DUCKDB_10M:-0} == 1 ]]; }; then
+                ensure_duckdb
+                DUCKDB_VERSION=$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')
+                duck_out=$OUT/duckdb/$format-$size
+                rm -rf "$duck_out"
+                if timed "duckdb-$log" "$VENV/bin/python" "$ROOT/scripts/duckdb_ingest.py" \
+                    --markets "$ROOT/data/markets.csv" --out "$duck_out" "$dir/$format-*.ndjson"; then
+                    seconds=$(wall_seconds "$OUT/logs/duckdb-$log.time")
+                    D_S[$rkey]=$seconds
+                    D_EPS[$rkey]=$(ratio "$read_records" "$seconds")
+                    D_RSS[$rkey]=$(peak_rss_mib "$OUT/logs/duckdb-$log.time")
+                else
+                    # Most likely the OOM this bench skips by default: record it, keep going.
+                    D_S[$rkey]="failed"
+                    NOTES+=("DuckDB failed on $size events; see bench-out/logs/duckdb-$log.out")
+                fi
+                # Relative names keep the echoed command readable; it is the same list of files.
+                (cd "$dir" && run "$CEILING" "${names[@]}") | tee "$OUT/logs/ceiling-$log.out" >&2
+                C_EPS[$rkey]=$(sed -n 's/.*items_per_second=\([0-9.]*\).*/\1/p' "$OUT/logs/ceiling-$log.out")
+                round_lines+=", DuckDB ${D_S[$rkey]} s, ratio $(ratio "${M_EPS[$rkey]}" "${D_EPS[$rkey]:-}" %.2f), ceiling ${C_EPS[$rkey]} events/s, ratio $(ratio "${M_EPS[$rkey]}" "${C_EPS[$rkey]:-}" %.2f)"
+            fi
+            round_lines+="; "
+        done
+        if [[ $format == whatsapp ]] && ((size > DUCKDB_MAX_EVENTS)) && [[ ${BENCH_DUCKDB_10M:-0} != 1 ]]; then
             D_S[$key]="skipped"
             NOTES+=("DuckDB and the parse ceiling were skipped for $size events: DuckDB runs out of memory at 10M; set BENCH_DUCKDB_10M=1 to run them anyway.")
-            continue
         fi
-
-        ensure_duckdb
-        DUCKDB_VERSION=$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')
-        duck_out=$OUT/duckdb/$format-$size
-        rm -rf "$duck_out"
-        if timed "duckdb-$format-$size" "$VENV/bin/python" "$ROOT/scripts/duckdb_ingest.py" \
-            --markets "$ROOT/data/markets.csv" --out "$duck_out" "$dir/$format-*.ndjson"; then
-            seconds=$(wall_seconds "$OUT/logs/duckdb-$format-$size.time")
-            D_S[$key]=$seconds
-            D_EPS[$key]=$(ratio "$read_records" "$seconds")
-            D_RSS[$key]=$(peak_rss_mib "$OUT/logs/duckdb-$format-$size.time")
-        else
-            # Most likely the OOM this bench skips by default: record it, keep going.
-            D_S[$key]="failed"
-            NOTES+=("DuckDB failed on $size events; see bench-out/logs/duckdb-$format-$size.out")
-        fi
-
-        # Relative names keep the echoed command readable; it is the same list of files.
-        (cd "$dir" && run "$CEILING" "${names[@]}") | tee "$OUT/logs/ceiling-$format-$size.out" >&2
-        C_EPS[$key]=$(sed -n 's/.*items_per_second=\([0-9.]*\).*/\1/p' "$OUT/logs/ceiling-$format-$size.out")
+        # The round that stands for the size: median ratio to DuckDB where it ran, else
+        # median msgmeter time.
+        median=$(for round in $(seq 1 "$ROUNDS"); do
+            r=$(ratio "${M_EPS[$key/$round]}" "${D_EPS[$key/$round]:-}" %.4f)
+            [[ $r == — ]] && r=${M_S[$key/$round]}
+            echo "$r $round"
+        done | sort -n | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) { print $2 }')
+        for field in M_S M_EPS M_MBS M_RSS D_S D_EPS D_RSS C_EPS; do
+            declare -n column=$field
+            [[ -z ${column[$key/$median]:-} ]] || column[$key]=${column[$key/$median]}
+            unset -n column
+        done
+        ((ROUNDS == 1)) || NOTES+=("$format, $size events, every round: ${round_lines%; } (the table shows round $median)")
     done
 done
 
