@@ -515,25 +515,29 @@ pub(crate) fn parse_parallel<'a, T: Sync>(
         .par_chunks(WORKER_LINES)
         .map(|part| {
             let mut outcomes: Vec<LineOutcome> = part.iter().map(&parse).collect();
-            let mut by_date: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+            // Each event is encoded straight from its line's outcome into its date's rows,
+            // sized by a first count: no event is moved again (one is about 450 bytes).
+            let mut per_date: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+            for e in outcomes.iter().flat_map(|o| &o.events) {
+                *per_date.entry(utc_date_of(e.ts)).or_default() += 1;
+            }
+            let mut by_date: BTreeMap<NaiveDate, frame::EventRows> = per_date
+                .into_iter()
+                .map(|(date, n)| (date, frame::EventRows::with_room_for(n)))
+                .collect();
             for (item, o) in part.iter().zip(outcomes.iter_mut()) {
                 let (line_no, _) = line_of(item);
                 o.moved_events = o.events.len() as u64;
-                for mut e in o.events.drain(..) {
+                for e in o.events.iter_mut() {
                     e.source_line = line_no as i64;
-                    by_date.entry(utc_date_of(e.ts)).or_default().push(e);
+                    let rows = by_date
+                        .get_mut(&utc_date_of(e.ts))
+                        .expect("every event's date was counted");
+                    rows.push(e, source.index);
                 }
+                o.events.clear();
             }
-            let rows = by_date
-                .into_iter()
-                .map(|(date, events)| {
-                    let mut rows = frame::EventRows::with_room_for(events.len());
-                    for e in &events {
-                        rows.push(e, source.index);
-                    }
-                    (date, rows)
-                })
-                .collect();
+            let rows: Vec<_> = by_date.into_iter().collect();
             Ok((outcomes, rows))
         })
         .collect();
