@@ -12,8 +12,8 @@
 //! memory from their start to their end, then release it the same way (`perf` on the 10M
 //! build: the kernel zeroing fresh pages was a fifth of all CPU samples). So does ingest's
 //! publishing while every date it publishes is small (`KEEP_FREED_MAX_DATE_ROWS` in
-//! `ingest`); with a large date it gives memory back (kept, the 10M webhook run's peak rose
-//! from 0.94 to 1.19 GiB, and 100k late events into that lake peaked at 1.30 GiB).
+//! `ingest::dedupe`); with a large date it gives memory back (kept, the 10M webhook run's
+//! peak rose from 0.94 to 1.19 GiB, and 100k late events into that lake peaked at 1.30 GiB).
 //!
 //! mimalloc is built without transparent huge pages (the `no_thp` feature): with them a
 //! first touch zeroed a whole 2 MB page, and on 1M webhook events ingest's system time

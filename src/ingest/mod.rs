@@ -30,7 +30,6 @@ use crate::error::{Error, Result};
 use crate::lake::manifest::{ingested_file_hashes, FileReport, FileStatus, RunManifest, Totals};
 use crate::lake::{self, Lake};
 use crate::pricing::markets::MarketTable;
-use crate::schema::EVENTS;
 use normalize::{Event, IdentityPair, Normalizer, Pseudonymizer, Reason, Rejection};
 pub use reader::{list_inputs, InputFormat};
 
@@ -188,19 +187,6 @@ impl Collected {
     }
 }
 
-/// Publishing keeps the memory it frees (for the next date) only while the largest date it
-/// publishes has at most this many rows, new and already in the lake (about 190 MB as a
-/// frame). Measured on webhook traffic over 20 days:
-/// - 2M events (they spill; largest date 158,642 rows), in turn with memory given back:
-///   publishing's system time 2.6–2.8 s → 1.1–1.4 s, publishing 4.6–5.1 s → 3.4–4.6 s,
-///   the same peak RSS (726–756 MiB against 728–770).
-/// - 10M events (largest date 789,358 rows): even a 250 ms purge delay instead of 10 ms
-///   raised the peak from 967 to 1,002 MiB (2 s: 1,128 MiB, over the 1 GiB target).
-/// - 100k late events into that 10M lake (they fit in memory, but every date republished
-///   holds about 500k rows): keeping memory, as every run that fitted its budget used to,
-///   peaked at 1,331 MiB in 21.0 s; giving it back, 939 MiB in 28.4 s.
-const KEEP_FREED_MAX_DATE_ROWS: usize = 250_000;
-
 pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> {
     let clock = Instant::now();
     let lake = Lake::new(&opts.lake);
@@ -342,24 +328,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     let publish_clock = Instant::now();
     let pairs: Vec<IdentityPair> = collected.identities.into_values().collect();
     let identities = dedupe::publish_identities(&lake, &pairs)?;
-    // Publishing reuses the memory each date frees rather than fault in fresh pages when no
-    // date it publishes is large (its new rows and those already in the lake; a touched
-    // date's next one is republished too): what the allocator keeps is then a few small
-    // dates' frames. Else it gives memory back, to stay within its budget, whether or not
-    // the run's new rows fitted in memory.
-    let mut largest_date = 0;
-    for date in collected.spill.dates() {
-        let held = collected.spill.rows_of(date) + lake.partition_rows(&EVENTS, date)?;
-        let next = match date.succ_opt() {
-            Some(next) => lake.partition_rows(&EVENTS, next)?,
-            None => 0,
-        };
-        largest_date = largest_date.max(held).max(next);
-    }
-    let kept = (largest_date <= KEEP_FREED_MAX_DATE_ROWS)
-        .then(crate::memory::keep_freed_memory_while_alive);
     let published = dedupe::publish_events(&lake, collected.spill, &sources, &identities)?;
-    drop(kept);
     crate::timing::add("publish", publish_clock.elapsed());
 
     for r in reports.iter_mut() {
