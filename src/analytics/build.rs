@@ -161,12 +161,7 @@ pub fn case_order<'a, K: Ord>(
             })
         })
         .collect();
-    let mut by_text: Vec<u32> = (0..cases.len() as u32).collect();
-    by_text.sort_unstable_by_key(|&n| cases[n as usize]);
-    let mut rank = vec![0u32; cases.len()];
-    for (r, n) in by_text.into_iter().enumerate() {
-        rank[n as usize] = r as u32;
-    }
+    let rank = super::feed::ranks(&cases);
     // Where each rank's events start, then every event placed, in input order per case.
     let mut starts = vec![0usize; cases.len() + 1];
     for &n in &numbers {

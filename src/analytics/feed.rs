@@ -199,14 +199,19 @@ impl Interner {
 
     /// Each string's rank in text order, by number.
     pub fn ranks(&self) -> Vec<u32> {
-        let mut by_text: Vec<u32> = (0..self.names.len() as u32).collect();
-        by_text.sort_by_key(|&i| self.name(i));
-        let mut ranks = vec![0; by_text.len()];
-        for (rank, i) in by_text.into_iter().enumerate() {
-            ranks[i as usize] = rank as u32;
-        }
-        ranks
+        ranks(&self.names)
     }
+}
+
+/// Each of `items`' (distinct, numbered by position) place in their sorted order.
+pub(crate) fn ranks<T: Ord>(items: &[T]) -> Vec<u32> {
+    let mut sorted: Vec<u32> = (0..items.len() as u32).collect();
+    sorted.sort_unstable_by_key(|&i| &items[i as usize]);
+    let mut ranks = vec![0; sorted.len()];
+    for (rank, i) in sorted.into_iter().enumerate() {
+        ranks[i as usize] = rank as u32;
+    }
+    ranks
 }
 
 /// Everything the analytics need of the lake's events, date by date.
