@@ -24,7 +24,15 @@ fn parse(body: &str) -> LineOutcome {
         &keys,
         at("2030-01-01T00:00:00Z").timestamp_micros(),
     );
-    parse_json_line(body.as_bytes(), InputFormat::Whatsapp, &n, 1 << 20)
+    let mut out = LineOutcome::default();
+    parse_json_line(
+        body.as_bytes(),
+        InputFormat::Whatsapp,
+        &n,
+        1 << 20,
+        &mut out,
+    );
+    out
 }
 
 #[test]

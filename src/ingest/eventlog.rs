@@ -176,7 +176,7 @@ pub fn normalise(r: &EventLogRecord<'_>, n: &Normalizer<'_>) -> Checked<Event> {
     };
 
     let mut e = Event {
-        event_key: format!("{business_id}|{event_id}"),
+        event_key: [business_id.as_str(), event_id.as_ref()].join("|"),
         event_type,
         ts,
         business_id,

@@ -113,14 +113,15 @@ pub fn classify_json_error(text: &str, shape_error: Option<&serde_json::Error>) 
     }
 }
 
-/// Parse one NDJSON line of the given format (not blank; its length already checked).
+/// Parse one NDJSON line of the given format (not blank; its length already checked) into
+/// `out`, appending its events to those already there.
 pub fn parse_json_line(
     line: &[u8],
     format: InputFormat,
     n: &Normalizer<'_>,
     max_line_bytes: usize,
-) -> LineOutcome {
-    let mut out = LineOutcome::default();
+    out: &mut LineOutcome,
+) {
     if line.len() > max_line_bytes {
         out.reject_line(Rejection::new(
             Reason::LineTooLong,
@@ -129,22 +130,22 @@ pub fn parse_json_line(
                 line.len()
             ),
         ));
-        return out;
+        return;
     }
     let Ok(text) = std::str::from_utf8(line) else {
         out.reject_line(Rejection::new(
             Reason::InvalidUtf8,
             "line is not valid UTF-8",
         ));
-        return out;
+        return;
     };
     if !text.trim_start().starts_with('{') {
         // serde would read a JSON array positionally into a struct: reject it here.
         out.reject_line(classify_json_error(text, None));
-        return out;
+        return;
     }
     match format {
-        InputFormat::Whatsapp => whatsapp::parse_line(text, n, &mut out),
+        InputFormat::Whatsapp => whatsapp::parse_line(text, n, out),
         InputFormat::EventsJson | InputFormat::EventsCsv => {
             match serde_json::from_str::<eventlog::EventLogRecord<'_>>(text) {
                 Ok(rec) => match eventlog::normalise(&rec, n) {
@@ -155,7 +156,6 @@ pub fn parse_json_line(
             }
         }
     }
-    out
 }
 
 /// One input file of this run.
@@ -477,34 +477,51 @@ const WORKER_LINES: usize = 2048;
 pub(crate) fn parse_parallel<'a, T: Sync>(
     items: &'a [T],
     line_of: impl Fn(&'a T) -> (u64, &'a [u8]) + Sync,
-    parse: impl Fn(&T) -> LineOutcome + Sync,
+    parse: impl Fn(&T, &mut LineOutcome) + Sync,
     source: &SourceFile,
 ) -> Result<Chunk<'a>> {
     let parts: Vec<Result<WorkerOutput>> = items
         .par_chunks(WORKER_LINES)
         .map(|part| {
-            let mut outcomes: Vec<LineOutcome> = part.iter().map(&parse).collect();
-            // Each event is encoded straight from its line's outcome into its date's rows,
-            // sized by a first count: no event is moved again (one is about 450 bytes).
+            // The part's lines append their events to one vector (no vector per line);
+            // each line keeps its count and its rejections.
+            let mut parsed = LineOutcome {
+                events: Vec::with_capacity(part.len() * 2),
+                ..LineOutcome::default()
+            };
+            let outcomes: Vec<LineOutcome> = part
+                .iter()
+                .map(|item| {
+                    let before = parsed.events.len();
+                    parse(item, &mut parsed);
+                    let line_no = line_of(item).0 as i64;
+                    for e in &mut parsed.events[before..] {
+                        e.source_line = line_no;
+                    }
+                    LineOutcome {
+                        events: Vec::new(),
+                        moved_events: (parsed.events.len() - before) as u64,
+                        rejections: std::mem::take(&mut parsed.rejections),
+                        skipped: std::mem::take(&mut parsed.skipped),
+                        identities: std::mem::take(&mut parsed.identities),
+                    }
+                })
+                .collect();
+            // Each event is encoded straight into its date's rows, sized by a first count:
+            // no event is moved again (one is about 450 bytes).
             let mut per_date: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-            for e in outcomes.iter().flat_map(|o| &o.events) {
+            for e in &parsed.events {
                 *per_date.entry(utc_date_of(e.ts)).or_default() += 1;
             }
             let mut by_date: BTreeMap<NaiveDate, frame::EventRows> = per_date
                 .into_iter()
                 .map(|(date, n)| (date, frame::EventRows::with_room_for(n)))
                 .collect();
-            for (item, o) in part.iter().zip(outcomes.iter_mut()) {
-                let (line_no, _) = line_of(item);
-                o.moved_events = o.events.len() as u64;
-                for e in o.events.iter_mut() {
-                    e.source_line = line_no as i64;
-                    let rows = by_date
-                        .get_mut(&utc_date_of(e.ts))
-                        .expect("every event's date was counted");
-                    rows.push(e, source.index);
-                }
-                o.events.clear();
+            for e in &parsed.events {
+                let rows = by_date
+                    .get_mut(&utc_date_of(e.ts))
+                    .expect("every event's date was counted");
+                rows.push(e, source.index);
             }
             let rows: Vec<_> = by_date.into_iter().collect();
             Ok((outcomes, rows))

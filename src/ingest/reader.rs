@@ -282,7 +282,7 @@ fn read_ndjson(
                 super::parse_parallel(
                     &lines,
                     |(no, raw)| (*no, *raw),
-                    |(_, raw)| super::parse_json_line(raw, format, n, max_line_bytes),
+                    |(_, raw), out| super::parse_json_line(raw, format, n, max_line_bytes, out),
                     source,
                 )
                 .map(Chunk::into_owned)
@@ -393,15 +393,14 @@ fn read_csv(
                 }
             }
         }
-        let parse_row = |(_, _, rec): &(u64, Vec<u8>, csv::ByteRecord)| {
-            let mut out = LineOutcome::default();
+        let parse_row = |(_, _, rec): &(u64, Vec<u8>, csv::ByteRecord), out: &mut LineOutcome| {
             let size: usize = rec.iter().map(<[u8]>::len).sum();
             if size > max_line_bytes {
                 out.reject_line(Rejection::new(
                     Reason::LineTooLong,
                     format!("row is {size} bytes, over the limit of {max_line_bytes}"),
                 ));
-                return out;
+                return;
             }
             match csv::StringRecord::from_byte_record(rec.clone()) {
                 Err(_) => out.reject_line(Rejection::new(
@@ -416,7 +415,6 @@ fn read_csv(
                     }
                 }
             }
-            out
         };
         // Rows are re-serialised for the quarantine only when rejected: parse first, then
         // fill in the raw text of the rejected ones.

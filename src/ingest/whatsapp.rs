@@ -433,7 +433,7 @@ fn message_event(
     )?
     .ok_or_else(|| Rejection::missing("from"))?;
     Ok(Some(Event {
-        event_key: format!("{}|in|{message_id}", ctx.business_id),
+        event_key: [ctx.business_id, "in", &message_id].join("|"),
         event_type: "message_in",
         ts,
         business_id: ctx.business_id.to_string(),
@@ -480,7 +480,7 @@ fn echo_event(
         .text("type", Reason::BadEnum)?
         .map(|t| t.trim().to_ascii_lowercase());
     Ok(Some(Event {
-        event_key: format!("{}|out|{message_id}", ctx.business_id),
+        event_key: [ctx.business_id, "out", &message_id].join("|"),
         event_type: "message_out",
         ts,
         business_id: ctx.business_id.to_string(),
@@ -521,7 +521,7 @@ fn status_event(
         out,
     )?;
     let mut e = Event {
-        event_key: format!("{}|status|{message_id}|{status}", ctx.business_id),
+        event_key: [ctx.business_id, "status", &message_id, status].join("|"),
         event_type: "status",
         ts,
         business_id: ctx.business_id.to_string(),
