@@ -186,6 +186,12 @@ const CHUNK_BYTES: usize = 8 << 20;
 
 pub type Sink<'s> = dyn FnMut(Chunk<'_>) -> Result<()> + Send + 's;
 
+thread_local! {
+    /// The read buffer, kept from file to file: a new one per file faulted in fresh pages
+    /// for every file.
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Read every record of a file, handing `sink` one parsed chunk at a time, in file order.
 pub fn read_records(
     path: &Path,
@@ -217,7 +223,9 @@ fn read_ndjson(
     sink: &mut Sink<'_>,
 ) -> Result<()> {
     let mut input = open_decoded(path)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 20));
+    let mut buf: Vec<u8> = READ_BUFFER.take();
+    buf.clear();
+    buf.reserve(CHUNK_BYTES + (1 << 20));
     let mut line_no: u64 = 0;
     let mut eof = false;
     // A line longer than the limit is not buffered whole: its head is kept for the
@@ -227,18 +235,14 @@ fn read_ndjson(
     // workers parse the next one.
     let mut pending: Option<Chunk<'static>> = None;
     while !eof {
-        let start = buf.len();
-        buf.resize(start + CHUNK_BYTES, 0);
-        let mut filled = start;
-        while filled < buf.len() {
-            let got = input.read(&mut buf[filled..]).map_err(read_err(path))?;
-            if got == 0 {
-                eof = true;
-                break;
-            }
-            filled += got;
-        }
-        buf.truncate(filled);
+        let read_clock = std::time::Instant::now();
+        // Appended without zero-filling first (`read_to_end` reads into spare capacity).
+        let want = CHUNK_BYTES as u64;
+        let got = (&mut input)
+            .take(want)
+            .read_to_end(&mut buf)
+            .map_err(read_err(path))?;
+        eof = (got as u64) < want;
         let mut consumed = 0;
         if let Some((first_line, mut head, mut len)) = overlong.take() {
             if let Some(p) = pending.take() {
@@ -275,6 +279,7 @@ fn read_ndjson(
         };
         let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(complete / 400 + 16);
         split_lines(&body[..complete], &mut line_no, &mut lines);
+        crate::timing::add("read", read_clock.elapsed());
         let t0 = std::time::Instant::now();
         let previous = pending.take();
         let (parsed, recorded) = rayon::join(
@@ -303,8 +308,10 @@ fn read_ndjson(
         }
     }
     if let Some(p) = pending.take() {
+        let _clock = crate::timing::Stage::start("record_last");
         sink(p)?;
     }
+    READ_BUFFER.set(buf);
     Ok(())
 }
 
