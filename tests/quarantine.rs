@@ -142,7 +142,9 @@ fn lines_keep_their_numbers_across_read_chunks_and_after_a_line_longer_than_a_ch
     // Files are read 8 MB at a time. First line: a 9 MB record, longer than a whole chunk
     // (and than the line limit), so the first chunk holds no newline at all; then 15,000
     // events of about 640 bytes (9.6 MB: lines across the next chunks' boundaries), with
-    // a blank line and a CRLF-ended line among them.
+    // a blank line and a CRLF-ended line among them. The same text plain, gzipped and
+    // zstd-compressed (read through a decoder, chunk by chunk).
+    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let event = |i: usize| {
         format!(
@@ -165,31 +167,47 @@ fn lines_keep_their_numbers_across_read_chunks_and_after_a_line_longer_than_a_ch
         text.push_str(&event(i));
         text.push('\n');
     }
-    let input = dir.path().join("chunks.ndjson");
-    std::fs::write(&input, text).unwrap();
-    let lake = dir.path().join("lake");
-    let mut opts = options(&lake, "2025-10-07T00:00:00Z");
-    opts.max_quarantine_pct = 100.0;
-    let out = msgmeter::ingest::ingest(&opts, &[input]).unwrap();
-    let f = report(&out, "chunks.ndjson");
-    assert_eq!((f.read, f.accepted), (15_001, 15_000));
-    let q = quarantined(&lake);
-    assert_eq!((q.len(), q[0]["line"].clone()), (1, Value::from(1)));
-    assert_eq!(q[0]["reason"], "line_too_long");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    let encodings = [
+        ("chunks.ndjson", text.as_bytes().to_vec()),
+        ("chunks.ndjson.gz", gz.finish().unwrap()),
+        (
+            "chunks.ndjson.zst",
+            zstd::encode_all(text.as_bytes(), 1).unwrap(),
+        ),
+    ];
     // Event i is on line i + 2 up to the blank line (line 7,002), i + 3 after it.
-    let lines = query(
-        &lake,
-        "SELECT message_id, source_line FROM events ORDER BY source_line",
-    );
-    let got: Vec<(String, i64)> = strings(&lines, "message_id")
-        .into_iter()
-        .zip(strings(&lines, "source_line"))
-        .map(|(m, l)| (m.unwrap(), l.unwrap().parse().unwrap()))
-        .collect();
     let expected: Vec<(String, i64)> = (0..15_000)
         .map(|i| (format!("x{i}"), i as i64 + if i < 7_000 { 2 } else { 3 }))
         .collect();
-    assert_eq!(got, expected);
+    for (name, bytes) in encodings {
+        let input = dir.path().join(name);
+        std::fs::write(&input, bytes).unwrap();
+        let lake = dir.path().join(format!("lake-{name}"));
+        let mut opts = options(&lake, "2025-10-07T00:00:00Z");
+        opts.max_quarantine_pct = 100.0;
+        let out = msgmeter::ingest::ingest(&opts, &[input]).unwrap();
+        let f = report(&out, name);
+        assert_eq!((f.read, f.accepted), (15_001, 15_000), "{name}");
+        let q = quarantined(&lake);
+        assert_eq!(
+            (q.len(), q[0]["line"].clone()),
+            (1, Value::from(1)),
+            "{name}"
+        );
+        assert_eq!(q[0]["reason"], "line_too_long", "{name}");
+        let lines = query(
+            &lake,
+            "SELECT message_id, source_line FROM events ORDER BY source_line",
+        );
+        let got: Vec<(String, i64)> = strings(&lines, "message_id")
+            .into_iter()
+            .zip(strings(&lines, "source_line"))
+            .map(|(m, l)| (m.unwrap(), l.unwrap().parse().unwrap()))
+            .collect();
+        assert_eq!(got, expected, "{name}");
+    }
 }
 
 #[test]
