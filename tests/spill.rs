@@ -23,13 +23,16 @@ fn events() -> Vec<Event> {
         ts: TEN_AM,
         business_id: "B1".into(),
         phone_number_id: Some("PN1".into()),
-        customer: Some(Customer {
-            key: "0123456789abcdef0123456789abcdef".into(),
-            kind: CustomerIdKind::Phone,
-            calling_code: Some("52".into()),
-            country: Some("MX".into()),
-            market: "Mexico".into(),
-        }),
+        customer: Some(
+            Customer {
+                key: "0123456789abcdef0123456789abcdef".into(),
+                kind: CustomerIdKind::Phone,
+                calling_code: Some("52".into()),
+                country: Some("MX".into()),
+                market: "Mexico".into(),
+            }
+            .into(),
+        ),
         message_id: Some("wamid.1".into()),
         message_type: Some("template".into()),
         template_category: Some("utility".into()),

@@ -2,6 +2,8 @@
 //! record, plus the rules they share — timestamps, customer identity, pseudonyms, markets,
 //! enumerations and the content hash that decides which duplicate is kept.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -117,7 +119,8 @@ pub struct Event {
     pub ts: i64,
     pub business_id: String,
     pub phone_number_id: Option<String>,
-    pub customer: Option<Customer>,
+    /// Shared with the worker's cache and the customer's other events (no copy per event).
+    pub customer: Option<Arc<Customer>>,
     pub message_id: Option<String>,
     pub message_type: Option<String>,
     pub template_category: Option<String>,
@@ -228,7 +231,7 @@ const CUSTOMER_CACHE_ENTRIES: usize = 200_000;
 
 type CustomerCache = (
     u64,
-    std::collections::HashMap<String, (NaiveDate, Customer), foldhash::fast::FixedState>,
+    std::collections::HashMap<String, (NaiveDate, Arc<Customer>), foldhash::fast::FixedState>,
 );
 
 thread_local! {
@@ -270,7 +273,7 @@ impl Normalizer<'_> {
     /// A customer as written in an input: E.164 (with or without `+`, spaces, dashes,
     /// brackets) becomes digits and is keyed with its market; anything else is an opaque id
     /// keyed as it is.
-    pub fn customer(&self, raw: &str, ts: i64) -> Checked<Customer> {
+    pub fn customer(&self, raw: &str, ts: i64) -> Checked<Arc<Customer>> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(Rejection::new(Reason::BadIdentifier, "customer is empty"));
@@ -283,17 +286,17 @@ impl Normalizer<'_> {
         }
         match phone_digits(raw) {
             Some(digits) => Ok(self.phone_customer(&digits, ts)),
-            None => Ok(Customer {
+            None => Ok(Arc::new(Customer {
                 key: self.pseudonyms.key_of(raw),
                 kind: CustomerIdKind::Opaque,
                 calling_code: None,
                 country: None,
                 market: UNKNOWN_MARKET.to_string(),
-            }),
+            })),
         }
     }
 
-    pub fn phone_customer(&self, digits: &str, ts: i64) -> Customer {
+    pub fn phone_customer(&self, digits: &str, ts: i64) -> Arc<Customer> {
         // Customers write many times: key each number once per thread (the HMAC is the
         // expensive part), and look its market up again only on another day.
         let day = utc_day(ts);
@@ -308,7 +311,7 @@ impl Normalizer<'_> {
                     return c.clone();
                 }
             }
-            let c = self.phone_customer_uncached(digits, day);
+            let c = Arc::new(self.phone_customer_uncached(digits, day));
             cache.1.insert(digits.to_string(), (day, c.clone()));
             c
         })
@@ -325,14 +328,14 @@ impl Normalizer<'_> {
         }
     }
 
-    pub fn user_id_customer(&self, user_id: &str) -> Customer {
-        Customer {
+    pub fn user_id_customer(&self, user_id: &str) -> Arc<Customer> {
+        Arc::new(Customer {
             key: self.pseudonyms.key_of(user_id),
             kind: CustomerIdKind::UserId,
             calling_code: None,
             country: None,
             market: UNKNOWN_MARKET.to_string(),
-        }
+        })
     }
 
     /// Range checks every event must pass, whatever its format.

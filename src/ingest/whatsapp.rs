@@ -3,6 +3,8 @@
 //! non-messaging change. Each item is parsed on its own, so a bad item is quarantined alone
 //! (with its item path) while the rest of the body is ingested.
 
+use std::sync::Arc;
+
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -355,7 +357,7 @@ fn resolve_customer(
     ts: i64,
     n: &Normalizer<'_>,
     out: &mut LineOutcome,
-) -> Checked<Option<Customer>> {
+) -> Checked<Option<Arc<Customer>>> {
     fn valid(p: &str) -> Option<&str> {
         let d = p.trim().trim_start_matches('+');
         (!d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit())).then_some(d)
@@ -384,7 +386,7 @@ fn resolve_customer(
                 out.identities.push(IdentityPair {
                     business_id: ctx.business_id.to_string(),
                     user_key: n.pseudonyms.key_of(u.trim()),
-                    customer: c.clone(),
+                    customer: Customer::clone(&c),
                     ts,
                 });
             }
