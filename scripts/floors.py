@@ -9,8 +9,10 @@ judged against in the closing notes.
   statistics, row groups of 128 Ki rows, one output file per date file, as the jobs do.
   Reading happens first and is not timed.
   `ingest` has to write `events`; `build` has to write `reply_waits`, `cases` and
-  `business_daily`.
-- `--hash DIR`: the SHA-256 of every file in DIR (hashlib, OpenSSL), on THREADS threads,
+  `business_daily`. The files are written as polars writes them, without the fsyncs and
+  renames msgmeter's atomic writes add: the floor is, if anything, low.
+- `--hash DIR`: the SHA-256 of every file directly in DIR (hashlib, OpenSSL; the benches'
+  data folders are flat), on THREADS threads,
   as `ingest` must to know which files it has already ingested. The files are read once
   first, so the page cache holds them as it does for the jobs.
 

@@ -139,11 +139,14 @@ fn a_line_over_the_limit_is_line_too_long_and_its_neighbours_are_ingested() {
 
 #[test]
 fn lines_keep_their_numbers_across_read_chunks_and_after_a_line_longer_than_a_chunk() {
-    // Files are read 8 MB at a time. First line: a 9 MB record, longer than a whole chunk
-    // (and than the line limit), so the first chunk holds no newline at all; then 15,000
-    // events of about 640 bytes (9.6 MB: lines across the next chunks' boundaries), with
-    // a blank line and a CRLF-ended line among them. The same text plain, gzipped and
-    // zstd-compressed (read through a decoder, chunk by chunk).
+    // Files are read 8 MB at a time. The file holds:
+    // - first, a 17 MB record: longer than two chunks (and than the line limit), so it is
+    //   never buffered whole but skipped up to its newline;
+    // - 15,000 events of about 640 bytes (9.6 MB: lines across chunk boundaries), with a
+    //   blank line, a CRLF-ended line and, before event 12,000, a 9 MB record (longer than
+    //   a chunk, shorter than two) among them.
+    // The same text plain, gzipped and zstd-compressed (read through a decoder). The
+    // expected line numbers are counted as the text is laid out.
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let event = |i: usize| {
@@ -152,21 +155,32 @@ fn lines_keep_their_numbers_across_read_chunks_and_after_a_line_longer_than_a_ch
             "p".repeat(500)
         )
     };
-    let mut text = format!(r#"{{"event_id":"huge","pad":"{}"}}"#, "x".repeat(9 << 20));
-    text.push('\n');
+    let huge =
+        |id: &str, bytes: usize| format!(r#"{{"event_id":"{id}","pad":"{}"}}"#, "x".repeat(bytes));
+    let mut text = String::new();
+    let mut line = 0i64;
+    let mut push_line = |text: &mut String, body: &str, ending: &str| {
+        text.push_str(body);
+        text.push_str(ending);
+        line += 1;
+        line
+    };
+    let mut too_long = vec![push_line(&mut text, &huge("huge", 17 << 20), "\n")];
+    let mut expected: Vec<(String, i64)> = Vec::new();
     for i in 0..15_000 {
-        match i {
-            7_000 => text.push('\n'),
-            9_000 => {
-                text.push_str(&event(i));
-                text.push_str("\r\n");
-                continue;
-            }
-            _ => {}
+        if i == 7_000 {
+            push_line(&mut text, "", "\n");
         }
-        text.push_str(&event(i));
-        text.push('\n');
+        if i == 12_000 {
+            too_long.push(push_line(&mut text, &huge("long", 9 << 20), "\n"));
+        }
+        let ending = if i == 9_000 { "\r\n" } else { "\n" };
+        expected.push((format!("x{i}"), push_line(&mut text, &event(i), ending)));
     }
+    // Event i is on line i + 2 up to the blank line, i + 3 up to the 9 MB line, i + 4 after.
+    assert_eq!((expected[6_999].1, expected[7_000].1), (7_001, 7_003));
+    assert_eq!((expected[11_999].1, expected[12_000].1), (12_002, 12_004));
+    assert_eq!(too_long, [1, 12_003]);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(text.as_bytes()).unwrap();
     let encodings = [
@@ -177,10 +191,6 @@ fn lines_keep_their_numbers_across_read_chunks_and_after_a_line_longer_than_a_ch
             zstd::encode_all(text.as_bytes(), 1).unwrap(),
         ),
     ];
-    // Event i is on line i + 2 up to the blank line (line 7,002), i + 3 after it.
-    let expected: Vec<(String, i64)> = (0..15_000)
-        .map(|i| (format!("x{i}"), i as i64 + if i < 7_000 { 2 } else { 3 }))
-        .collect();
     for (name, bytes) in encodings {
         let input = dir.path().join(name);
         std::fs::write(&input, bytes).unwrap();
@@ -189,21 +199,18 @@ fn lines_keep_their_numbers_across_read_chunks_and_after_a_line_longer_than_a_ch
         opts.max_quarantine_pct = 100.0;
         let out = msgmeter::ingest::ingest(&opts, &[input]).unwrap();
         let f = report(&out, name);
-        assert_eq!((f.read, f.accepted), (15_001, 15_000), "{name}");
+        assert_eq!((f.read, f.accepted), (15_002, 15_000), "{name}");
         let q = quarantined(&lake);
-        assert_eq!(
-            (q.len(), q[0]["line"].clone()),
-            (1, Value::from(1)),
-            "{name}"
-        );
-        assert_eq!(q[0]["reason"], "line_too_long", "{name}");
-        let lines = query(
+        let lines: Vec<i64> = q.iter().map(|v| v["line"].as_i64().unwrap()).collect();
+        assert_eq!(lines, too_long, "{name}");
+        assert!(q.iter().all(|v| v["reason"] == "line_too_long"), "{name}");
+        let got = query(
             &lake,
             "SELECT message_id, source_line FROM events ORDER BY source_line",
         );
-        let got: Vec<(String, i64)> = strings(&lines, "message_id")
+        let got: Vec<(String, i64)> = strings(&got, "message_id")
             .into_iter()
-            .zip(strings(&lines, "source_line"))
+            .zip(strings(&got, "source_line"))
             .map(|(m, l)| (m.unwrap(), l.unwrap().parse().unwrap()))
             .collect();
         assert_eq!(got, expected, "{name}");

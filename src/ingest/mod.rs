@@ -316,13 +316,14 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     // Phase 2: identities first (they rewrite user-id customers), then events by date.
     // Publishing holds one or two dates at a time besides the rows of a run that fits in
     // memory: nothing else of the parse phase stays — a larger run's last buffered rows go
-    // to their scratch files, the workers' customer caches are dropped, and what the
-    // workers freed goes back (publish runs on other threads). Memory freed while the
+    // to their scratch files, the workers' customer caches and the read buffer are dropped,
+    // and what the workers freed goes back (publish runs on other threads). Memory freed while the
     // allocator keeps it never goes back (`memory.rs`), so keeping stops first.
     crate::memory::keep_freed_memory(false);
     collected.spill.finish_parse()?;
     rayon::broadcast(|_| normalize::forget_cached_customers());
     normalize::forget_cached_customers();
+    reader::forget_read_buffer();
     crate::memory::release_freed_memory();
     tracing::debug!(rss_mb = crate::timing::rss_mib(), "parse memory released");
     let publish_clock = Instant::now();

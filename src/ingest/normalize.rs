@@ -119,7 +119,8 @@ pub struct Event {
     pub ts: i64,
     pub business_id: String,
     pub phone_number_id: Option<String>,
-    /// Shared with the worker's cache and the customer's other events (no copy per event).
+    /// A phone customer is shared with the worker's cache and the customer's other events
+    /// (no copy per event).
     pub customer: Option<Arc<Customer>>,
     pub message_id: Option<String>,
     pub message_type: Option<String>,

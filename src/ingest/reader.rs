@@ -186,10 +186,18 @@ const CHUNK_BYTES: usize = 8 << 20;
 
 pub type Sink<'s> = dyn FnMut(Chunk<'_>) -> Result<()> + Send + 's;
 
+/// The read buffer's size: a chunk, and room for the line it cuts at its end.
+const READ_BUFFER_BYTES: usize = CHUNK_BYTES + (1 << 20);
+
 thread_local! {
-    /// The read buffer, kept from file to file: a new one per file faulted in fresh pages
-    /// for every file.
+    /// The read buffer, kept from file to file (a new one per file faulted in fresh pages
+    /// for every file) unless a long line made it grow; dropped after the parse phase.
     static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Drop this thread's read buffer (after the parse phase).
+pub fn forget_read_buffer() {
+    drop(READ_BUFFER.take());
 }
 
 /// Read every record of a file, handing `sink` one parsed chunk at a time, in file order.
@@ -225,24 +233,29 @@ fn read_ndjson(
     let mut input = open_decoded(path)?;
     let mut buf: Vec<u8> = READ_BUFFER.take();
     buf.clear();
-    buf.reserve(CHUNK_BYTES + (1 << 20));
+    buf.reserve(READ_BUFFER_BYTES);
     let mut line_no: u64 = 0;
     let mut eof = false;
-    // A line longer than the limit is not buffered whole: its head is kept for the
-    // quarantine and the rest skipped up to the next newline.
+    // A line that outgrows the buffer (longer than the limit and than a chunk once a whole
+    // chunk is buffered after its start) is not buffered whole: its head is kept for the
+    // quarantine and the rest skipped up to the next newline. A shorter over-long line is
+    // buffered and rejected by the parser.
     let mut overlong: Option<(u64, Vec<u8>, usize)> = None;
     // The previous chunk, parsed but not yet recorded: it is handed to `sink` while the
     // workers parse the next one.
     let mut pending: Option<Chunk<'static>> = None;
     while !eof {
+        // Appended to the buffer's spare capacity: a plain file's bytes are read straight
+        // into it, with no zero-filling first (the decoders of compressed files fill it
+        // through their own buffers).
         let read_clock = std::time::Instant::now();
-        // Appended without zero-filling first (`read_to_end` reads into spare capacity).
         let want = CHUNK_BYTES as u64;
         let got = (&mut input)
             .take(want)
             .read_to_end(&mut buf)
             .map_err(read_err(path))?;
         eof = (got as u64) < want;
+        crate::timing::add("read", read_clock.elapsed());
         let mut consumed = 0;
         if let Some((first_line, mut head, mut len)) = overlong.take() {
             if let Some(p) = pending.take() {
@@ -278,8 +291,9 @@ fn read_ndjson(
             }
         };
         let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(complete / 400 + 16);
+        let split_clock = std::time::Instant::now();
         split_lines(&body[..complete], &mut line_no, &mut lines);
-        crate::timing::add("read", read_clock.elapsed());
+        crate::timing::add("read", split_clock.elapsed());
         let t0 = std::time::Instant::now();
         let previous = pending.take();
         let (parsed, recorded) = rayon::join(
@@ -311,7 +325,9 @@ fn read_ndjson(
         let _clock = crate::timing::Stage::start("record_last");
         sink(p)?;
     }
-    READ_BUFFER.set(buf);
+    if buf.capacity() <= READ_BUFFER_BYTES {
+        READ_BUFFER.set(buf);
+    }
     Ok(())
 }
 
