@@ -112,11 +112,10 @@ pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identit
     }
     for p in pairs {
         let k = (p.business_id.clone(), p.user_key.clone());
-        let candidate = (p.ts, p.customer.clone());
         match rows.get(&k) {
             Some((ts, c)) if (*ts, &c.key) <= (p.ts, &p.customer.key) => {}
             _ => {
-                rows.insert(k, candidate);
+                rows.insert(k, (p.ts, p.customer.clone()));
             }
         }
     }

@@ -317,8 +317,8 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     // Publishing holds one or two dates at a time besides the rows of a run that fits in
     // memory: nothing else of the parse phase stays — a larger run's last buffered rows go
     // to their scratch files, the workers' customer caches and the read buffer are dropped,
-    // and what the workers freed goes back (publish runs on other threads). Memory freed while the
-    // allocator keeps it never goes back (`memory.rs`), so keeping stops first.
+    // and what the workers freed goes back (publish runs on other threads). Memory freed
+    // while the allocator keeps it never goes back (`memory.rs`), so keeping stops first.
     crate::memory::keep_freed_memory(false);
     collected.spill.finish_parse()?;
     rayon::broadcast(|_| normalize::forget_cached_customers());
@@ -510,17 +510,18 @@ pub(crate) fn parse_parallel<'a, T: Sync>(
                 .collect();
             // Each event is encoded straight into its date's rows, sized by a first count:
             // no event is moved again (one is about 450 bytes).
+            let dates: Vec<NaiveDate> = parsed.events.iter().map(|e| utc_date_of(e.ts)).collect();
             let mut per_date: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-            for e in &parsed.events {
-                *per_date.entry(utc_date_of(e.ts)).or_default() += 1;
+            for &date in &dates {
+                *per_date.entry(date).or_default() += 1;
             }
             let mut by_date: BTreeMap<NaiveDate, frame::EventRows> = per_date
                 .into_iter()
                 .map(|(date, n)| (date, frame::EventRows::with_room_for(n)))
                 .collect();
-            for e in &parsed.events {
+            for (e, date) in parsed.events.iter().zip(&dates) {
                 let rows = by_date
-                    .get_mut(&utc_date_of(e.ts))
+                    .get_mut(date)
                     .expect("every event's date was counted");
                 rows.push(e, source.index);
             }

@@ -309,11 +309,11 @@ impl Normalizer<'_> {
             }
             if let Some((cached_day, c)) = cache.1.get(digits) {
                 if *cached_day == day {
-                    return c.clone();
+                    return Arc::clone(c);
                 }
             }
             let c = Arc::new(self.phone_customer_uncached(digits, day));
-            cache.1.insert(digits.to_string(), (day, c.clone()));
+            cache.1.insert(digits.to_string(), (day, Arc::clone(&c)));
             c
         })
     }

@@ -249,12 +249,11 @@ fn read_ndjson(
         // into it, with no zero-filling first (the decoders of compressed files fill it
         // through their own buffers).
         let read_clock = std::time::Instant::now();
-        let want = CHUNK_BYTES as u64;
         let got = (&mut input)
-            .take(want)
+            .take(CHUNK_BYTES as u64)
             .read_to_end(&mut buf)
             .map_err(read_err(path))?;
-        eof = (got as u64) < want;
+        eof = got < CHUNK_BYTES;
         crate::timing::add("read", read_clock.elapsed());
         let mut consumed = 0;
         if let Some((first_line, mut head, mut len)) = overlong.take() {
