@@ -22,10 +22,10 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel)
+/// A real webhook body file from `tests/fixtures/webhooks/` (pywa's test data, MIT; see the
+/// README there for provenance).
+pub fn webhook_fixture(name: &str) -> PathBuf {
+    fixture("webhooks").join(name)
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {

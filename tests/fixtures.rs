@@ -1,6 +1,6 @@
-//! Every body in `shared/data/webhook-fixtures/` parses as events.md says, and the
-//! per-message-pricing fixtures written from events.md §1 give the hand-computed rows of
-//! `tests/fixtures/pmp_webhooks.expected.md`.
+//! Every real webhook body in `tests/fixtures/webhooks/` (pywa's MIT test data) parses as
+//! events.md says, and the per-message-pricing fixtures written from events.md §1 give the
+//! hand-computed rows of `tests/fixtures/pmp_webhooks.expected.md`.
 
 use msgmeter::ingest::normalize::{Normalizer, Pseudonymizer};
 use msgmeter::ingest::{parse_json_line, InputFormat, LineOutcome};
@@ -10,8 +10,8 @@ use serde_json::Value;
 use crate::common::*;
 
 fn bodies(file: &str) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(shared(&format!("data/webhook-fixtures/{file}")))
-        .expect("shared fixtures are present beside the repository");
+    let text = std::fs::read_to_string(webhook_fixture(file))
+        .expect("webhook fixtures are committed under tests/fixtures/webhooks");
     let map: serde_json::Map<String, Value> = serde_json::from_str(&text).expect("fixture JSON");
     map.into_iter().map(|(k, v)| (k, v.to_string())).collect()
 }
