@@ -41,6 +41,8 @@ pub enum Error {
     },
     #[error("{what}: {message}")]
     Failed { what: String, message: String },
+    #[error("interrupted (Ctrl-C or SIGTERM) before the run published anything")]
+    Interrupted,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod generate;
 pub mod ingest;
+pub mod interrupt;
 pub mod lake;
 pub mod memory;
 pub mod metering;

@@ -42,7 +42,9 @@ fn init_logging(quiet: bool, format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, never into a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_target(false).init(),
@@ -103,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 );
             }
             let (markets, markets_sha) = settings.markets()?;
+            msgmeter::interrupt::watch().context("catching Ctrl-C")?;
             let outcome = ingest::ingest(
                 &ingest::IngestOptions {
                     lake: settings.lake()?,
@@ -118,10 +121,19 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 &a.paths,
             )?;
             let m = &outcome.manifest;
+            if outcome.interrupted {
+                eprintln!(
+                    "msgmeter: interrupted: nothing was published, the lake's tables are as before; \
+                     run {} is recorded as interrupted and the next ingest reads its {} files again",
+                    m.run_id,
+                    m.files.len()
+                );
+                return Ok(false);
+            }
             for f in &m.files {
                 writeln!(
                     stdout,
-                    "{}\t{}\t{:?}\tread {} accepted {} duplicates {} (conflicting {}) quarantined {} skipped {}",
+                    "{}\t{}\t{:?}\tread {} accepted {} duplicates {} (conflicting {}) quarantined {} skipped {} replaced {}{}",
                     f.path,
                     f.format,
                     f.status.clone().expect("every file has a status"),
@@ -130,14 +142,16 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     f.duplicates,
                     f.conflicting_duplicates,
                     f.quarantined_total(),
-                    f.skipped_total()
+                    f.skipped_total(),
+                    f.replaced,
+                    f.reason.as_deref().map(|r| format!("\t{r}")).unwrap_or_default()
                 )?;
             }
             let t = &m.totals;
             writeln!(
                 stdout,
-                "total\tread {} = accepted {} + duplicates {} + quarantined {} + skipped {}; replaced in lake {}; run {}",
-                t.read, t.accepted, t.duplicates, t.quarantined, t.skipped, t.replaced_in_lake, m.run_id
+                "total\tread {} = accepted {} + duplicates {} + quarantined {} + skipped {}; replaced in lake {}; failed files {}; run {}",
+                t.read, t.accepted, t.duplicates, t.quarantined, t.skipped, t.replaced_in_lake, t.failed_files, m.run_id
             )?;
             if t.files == 0 && t.read == 0 {
                 writeln!(stdout, "nothing new to ingest: the lake is unchanged")?;
@@ -145,7 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             for p in &m.problems {
                 tracing::error!("{p}");
             }
-            Ok(!outcome.too_much_quarantined)
+            Ok(outcome.succeeded())
         }
         Command::Build(a) => {
             line.lake = a.lake;

@@ -314,8 +314,15 @@ fn a_killed_run_then_rerun_leaves_the_same_lake() {
         std::thread::sleep(std::time::Duration::from_millis(after_ms));
         let _ = child.kill();
         let _ = child.wait();
-        // A run that finished wrote its manifest; a killed one did not.
-        if !lake.join("_runs").exists() {
+        // A run that finished wrote its manifest; a killed one did not (its intent waits
+        // in `_runs/open/` for the next run).
+        let finished = std::fs::read_dir(lake.join("_runs"))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
+            .unwrap_or(false);
+        if !finished {
             interrupted += 1;
         }
         assert!(run(&lake).status().unwrap().success());

@@ -9,6 +9,7 @@ mod analytics;
 mod analytics_pipeline;
 mod cli;
 mod fixtures;
+mod ingest_trust;
 mod lake;
 mod markets;
 mod metering;

@@ -434,8 +434,7 @@ fn building_a_range_equals_building_each_day_in_order() {
 fn reported_usage_on_the_real_webhook_fixtures_equals_their_pricing_objects() {
     // message_status.json: one CBP conversation (service, billable) whose earliest
     // delivery status is the `read` of 1689380458 = 2023-07-15 00:20:58 UTC; Israel (+972).
-    let text =
-        std::fs::read_to_string(webhook_fixture("message_status.json")).unwrap();
+    let text = std::fs::read_to_string(webhook_fixture("message_status.json")).unwrap();
     let bodies: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = bodies.values().map(|v| v.to_string()).collect();

@@ -1,11 +1,15 @@
 //! Phase 2 of ingest: publish the spilled events date by date, dropping duplicates by the
 //! order-free rule of the spec (README "Determinism", events.md §3):
 //!
-//! Records with one dedupe key are taken in order of (`ts`, content hash, source): the
+//! Records with one dedupe key are taken in order of (`ts`, content hash, origin): the
 //! first is kept; every later one less than 24 h after the kept one is its duplicate
 //! (*conflicting* when its content differs); the first one 24 h or more after it is kept
-//! and becomes the new reference. The order of files and lines never matters, and a
-//! version arriving in a later run that sorts first replaces the one kept so far.
+//! and becomes the new reference. Which content is kept never depends on the order of files
+//! and lines; a version arriving in a later run that sorts first (earlier `ts`, or the same
+//! `ts` and a smaller content hash) replaces the one kept so far, and is counted `replaced`
+//! for its file. Among identical versions (same `ts`, same content) the origin decides, so
+//! an identical copy never displaces the kept version: the row already in the lake stays,
+//! and within one run the one read first (the run's file order, then the line).
 //!
 //! Dates are published in ascending order, and since two records of one key less than
 //! 24 h apart lie on the same or adjacent UTC days, only the previous day's kept keys are
@@ -26,18 +30,30 @@ use crate::schema::{EVENTS, IDENTITIES};
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
-/// Duplicates found for one input file (by its SHA-256).
+/// What publishing did with one input file's rows.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct DuplicateCounts {
+pub struct FileCounts {
+    /// Its rows dropped as duplicates of a version kept (in the lake or from this run).
     pub duplicates: u64,
     pub conflicting: u64,
+    /// Rows already in the lake that one of its rows displaced.
+    pub replaced: u64,
 }
 
 #[derive(Debug, Default)]
 pub struct Published {
     pub dates_written: Vec<NaiveDate>,
-    pub duplicates_by_sha: HashMap<String, DuplicateCounts>,
+    /// Per source of the run, by its index.
+    pub by_source: Vec<FileCounts>,
     pub replaced_in_lake: u64,
+}
+
+/// Where a row comes from, in the order that breaks ties between identical versions: the
+/// lake's rows first, then the run's sources in reading order.
+type Origin = u32;
+const IN_LAKE: Origin = 0;
+fn origin_of_source(index: u32) -> Origin {
+    index + 1
 }
 
 pub struct Identities {
@@ -46,24 +62,25 @@ pub struct Identities {
 }
 
 /// Kept records of the previous day: key (as its 128-bit XXH3 hash, so the carry holds no
-/// strings) → (ts, content hash).
-type Carry = HashMap<u128, (i64, u64), foldhash::fast::FixedState>;
+/// strings) → (ts, content hash, origin).
+type Carry = HashMap<u128, (i64, u64, Origin), foldhash::fast::FixedState>;
 
 fn key_hash(key: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(key.as_bytes())
 }
 
 /// Carry a kept record: the latest kept one per key is the next day's reference.
-fn remember(carry: &mut Carry, key: &str, ts: i64, hash: u64) {
-    let slot = carry.entry(key_hash(key)).or_insert((ts, hash));
+fn remember(carry: &mut Carry, key: &str, ts: i64, hash: u64, origin: Origin) {
+    let slot = carry.entry(key_hash(key)).or_insert((ts, hash, origin));
     if ts > slot.0 {
-        *slot = (ts, hash);
+        *slot = (ts, hash, origin);
     }
 }
 
 /// Merge the run's user-id ↔ number pairs into the `identities` table. When one user id
 /// was seen with several numbers, the earliest pairing wins (then the smaller key).
-pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identities> {
+/// Reads the lake; writes into `stage` (the run's staging folder, `lake::publication`).
+pub fn publish_identities(lake: &Lake, stage: &Lake, pairs: &[IdentityPair]) -> Result<Identities> {
     let path = lake.unpartitioned_file(&IDENTITIES);
     let mut rows: BTreeMap<(String, String), (i64, Customer)> = BTreeMap::new();
     let mut existing = BTreeMap::new();
@@ -160,7 +177,7 @@ pub fn publish_identities(lake: &Lake, pairs: &[IdentityPair]) -> Result<Identit
             ],
         )
         .ctx("building identities")?;
-        lake::write_table_file(&path, &mut df)?;
+        lake::write_table_file(&stage.unpartitioned_file(&IDENTITIES), &mut df)?;
     }
     Ok(Identities {
         map: rows.into_iter().map(|(k, (_, c))| (k, c)).collect(),
@@ -294,7 +311,7 @@ fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
         let (Some(k), Some(t), Some(h)) = (keys.get(i), ts.get(i), hash.get(i)) else {
             continue;
         };
-        remember(&mut carry, k, t, h);
+        remember(&mut carry, k, t, h, IN_LAKE);
     }
     Ok(carry)
 }
@@ -306,8 +323,8 @@ struct Verdict {
     /// The kept keys, as the next date's carry.
     carry: Carry,
     conflicting: Vec<bool>,
-    /// Rows of this run dropped as duplicates, by source file hash: (all, conflicting).
-    duplicates_by_sha: HashMap<String, (u64, u64)>,
+    /// Per source of the run: its rows dropped as duplicates, and lake rows it displaced.
+    by_source: HashMap<Origin, FileCounts>,
     /// Rows already in the lake that a better version displaced.
     replaced_in_lake: u64,
     /// Anything to write: a new row kept or an old one dropped.
@@ -316,7 +333,8 @@ struct Verdict {
 
 /// The dedupe rule on one date's rows (see the module comment). Only keys seen more than
 /// once, or carried from the day before, need ordering; the rest are kept as they are.
-fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
+/// `origin_of` gives each source file's origin by its SHA-256 (the run's files are distinct).
+fn judge(all: &DataFrame, carried: &Carry, origin_of: &HashMap<&str, Origin>) -> Result<Verdict> {
     // Read each column once, in order, instead of indexing into it row by row.
     let text = |name: &str| -> Result<Vec<&str>> {
         Ok(all
@@ -367,6 +385,12 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
         .map(Option::unwrap_or_default)
         .collect();
     let n = all.height();
+    let origins: Vec<Origin> = (0..n)
+        .map(|i| match is_new[i] {
+            true => origin_of.get(shas[i]).copied().unwrap_or(Origin::MAX),
+            false => IN_LAKE,
+        })
+        .collect();
 
     // Most keys occur once: remember the first row of each, and collect rows only for keys
     // seen again or carried from the day before.
@@ -399,38 +423,42 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
         kept_in_order: Vec::new(),
         carry: Carry::default(),
         conflicting: vec![false; n],
-        duplicates_by_sha: HashMap::new(),
+        by_source: HashMap::new(),
         replaced_in_lake: 0,
         changed: false,
     };
-    v.changed = is_new.iter().any(|b| *b);
     let at = |i: u32| {
         let i = i as usize;
-        (ts_of[i], hash_of[i], shas[i], lines[i])
+        (ts_of[i], hash_of[i], origins[i], lines[i])
     };
     for (key, mut rows) in groups {
         let mut reference = carried.get(&key_hash(key)).copied();
-        rows.sort_unstable_by(|a, b| at(*a).cmp(&at(*b)));
+        rows.sort_unstable_by_key(|&i| at(i));
         for i in rows {
-            let (t, h, sha, _) = at(i);
+            let (t, h, origin, _) = at(i);
             match reference {
-                Some((rt, rh)) if t - rt < DAY_MICROS => {
+                Some((rt, rh, by)) if t - rt < DAY_MICROS => {
                     let i = i as usize;
                     keep[i] = false;
                     v.conflicting[i] = rh != h;
                     if is_new[i] {
-                        let c = v.duplicates_by_sha.entry(sha.to_string()).or_default();
-                        c.0 += 1;
-                        c.1 += u64::from(rh != h);
+                        let c = v.by_source.entry(origin).or_default();
+                        c.duplicates += 1;
+                        c.conflicting += u64::from(rh != h);
                     } else {
+                        // A lake row is only ever displaced by a version of this run: the
+                        // lake's own kept rows of one key are 24 h or more apart.
                         v.replaced_in_lake += 1;
-                        v.changed = true;
+                        v.by_source.entry(by).or_default().replaced += 1;
                     }
                 }
-                _ => reference = Some((t, h)),
+                _ => reference = Some((t, h, origin)),
             }
         }
     }
+    // A partition is rewritten only when its rows change: a new row kept or a lake row
+    // displaced (a run of identical copies rewrites nothing).
+    v.changed = v.replaced_in_lake > 0 || (0..n).any(|i| is_new[i] && keep[i]);
     // One gather in the final order instead of a filter and then a sort. The order is
     // (business, ts, key, content hash): businesses are few, so rows are sorted by the
     // business's rank and ts as one integer, and only rows equal in both by key and hash.
@@ -467,7 +495,7 @@ fn judge(all: &DataFrame, carried: &Carry) -> Result<Verdict> {
     v.carry = Carry::with_capacity_and_hasher(order.len(), Default::default());
     for &i in &order {
         let i = i as usize;
-        remember(&mut v.carry, key_of[i], ts_of[i], hash_of[i]);
+        remember(&mut v.carry, key_of[i], ts_of[i], hash_of[i], origins[i]);
     }
     v.kept_in_order = order;
     Ok(v)
@@ -490,8 +518,10 @@ const OVERLAPPED_ROWS: usize = 1_000_000;
 ///   peaked at 1,331 MiB in 21.0 s; giving it back, 939 MiB in 28.4 s.
 const KEEP_FREED_MAX_DATE_ROWS: usize = 250_000;
 
+/// Reads the lake; writes into `stage` (the run's staging folder, `lake::publication`).
 pub fn publish_events(
     lake: &Lake,
+    stage: &Lake,
     mut spill: Spill,
     sources: &[SourceFile],
     identities: &super::dedupe::Identities,
@@ -522,9 +552,15 @@ pub fn publish_events(
     }
     let _kept = (largest_date <= KEEP_FREED_MAX_DATE_ROWS)
         .then(crate::memory::keep_freed_memory_while_alive);
-    let ours: BTreeSet<&str> = sources.iter().map(|s| s.sha256.as_str()).collect();
-    let mut published = Published::default();
-    let conflicts_dir = lake.restricted_dir()?.join("conflicts");
+    let origin_of: HashMap<&str, Origin> = sources
+        .iter()
+        .map(|s| (s.sha256.as_str(), origin_of_source(s.index)))
+        .collect();
+    let mut published = Published {
+        by_source: vec![FileCounts::default(); sources.len()],
+        ..Published::default()
+    };
+    let conflicts_dir = stage.restricted_dir()?.join("conflicts");
 
     // Writing a partition (sorting, compressing) overlaps deduping the next date: a writer
     // thread takes finished frames through a channel of one, so at most about two dates
@@ -539,7 +575,7 @@ pub fn publish_events(
             for (date, kept) in from_dedupe {
                 let t = std::time::Instant::now();
                 let mut kept = kept;
-                lake::write_table_file(&lake.date_partition_file(&EVENTS, date), &mut kept)?;
+                lake::write_table_file(&stage.date_partition_file(&EVENTS, date), &mut kept)?;
                 written.push(date);
                 crate::timing::add("publish.write", t.elapsed());
                 let _ = written_tx.send(());
@@ -559,6 +595,9 @@ pub fn publish_events(
         };
         let result = (|| -> Result<()> {
             for date in dates {
+                if crate::interrupt::requested() {
+                    return Err(crate::Error::Interrupted);
+                }
                 let t = std::time::Instant::now();
                 let previous = date
                     .pred_opt()
@@ -594,6 +633,7 @@ pub fn publish_events(
                     (None, None) => continue,
                 };
                 let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
+                let has_new_rows = all.height() > old_height;
                 all.with_column(Column::new("__new".into(), origin_new))
                     .ctx("marking origin")?;
                 all = resolve_user_ids(all, &identities.map)?;
@@ -604,13 +644,17 @@ pub fn publish_events(
 
                 tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
                 let t = std::time::Instant::now();
-                let verdict = judge(&all, &carried)?;
-                for (sha, (d, c)) in &verdict.duplicates_by_sha {
-                    if ours.contains(sha.as_str()) {
-                        let e = published.duplicates_by_sha.entry(sha.clone()).or_default();
-                        e.duplicates += d;
-                        e.conflicting += c;
-                    }
+                let verdict = judge(&all, &carried, &origin_of)?;
+                for (origin, counts) in &verdict.by_source {
+                    let Some(e) = origin
+                        .checked_sub(1)
+                        .and_then(|i| published.by_source.get_mut(i as usize))
+                    else {
+                        continue;
+                    };
+                    e.duplicates += counts.duplicates;
+                    e.conflicting += counts.conflicting;
+                    e.replaced += counts.replaced;
                 }
                 published.replaced_in_lake += verdict.replaced_in_lake;
                 let conflict_mask =
@@ -624,7 +668,9 @@ pub fn publish_events(
                 if conflicts.height() > 0 {
                     write_conflicts(&conflicts_dir, date, conflicts)?;
                 }
-                if verdict.changed {
+                // New rows that were all duplicates rewrite nothing, unless identities
+                // learnt in this run may have resolved the date's customers.
+                if verdict.changed || (identities.changed && has_new_rows) {
                     let kept = kept.drop("__new").ctx("events")?;
                     writing_rows = kept.height();
                     if to_writer.send((date, kept)).is_err() {

@@ -7,8 +7,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::normalize::{
-    identifier, normalise_category, one_of, parse_timestamp, Checked, Event, Normalizer, Reason,
-    Rejection, CASE_KINDS, CASE_STATUSES, EVENT_TYPES, PRICING_MODELS, SENDERS, STATUSES,
+    business_id, identifier, normalise_category, one_of, parse_timestamp, Checked, Event,
+    Normalizer, Reason, Rejection, CASE_KINDS, CASE_STATUSES, EVENT_TYPES, PRICING_MODELS, SENDERS,
+    STATUSES,
 };
 use super::scalar::{Field, Scalar};
 
@@ -137,6 +138,10 @@ impl<'a> EventLogRecord<'a> {
     }
 }
 
+/// Columns a CSV header must have: without one of them no row could be accepted, so the
+/// file fails as a whole (naming them) instead of quarantining every row.
+pub const REQUIRED_CSV_COLUMNS: [&str; 4] = ["event_id", "ts", "type", "business_id"];
+
 /// Map a CSV header to field positions (unknown columns are ignored).
 pub fn csv_columns(header: &csv::StringRecord) -> Vec<Option<usize>> {
     header
@@ -159,8 +164,12 @@ pub fn normalise(r: &EventLogRecord<'_>, n: &Normalizer<'_>) -> Checked<Event> {
     )?;
     let ts = parse_timestamp(r.ts.required_text("ts", Reason::BadTimestamp)?, "ts")?;
     let ts = n.check_time(ts, "ts")?;
-    let business_id = identifier(
-        r.business_id.required_text("business_id", BadIdentifier)?,
+    // An empty id is a bad id (metrics.md), not a missing field.
+    let business_id = business_id(
+        match &r.business_id {
+            Some(Scalar::Text(s)) if s.trim().is_empty() => "",
+            other => other.required_text("business_id", BadIdentifier)?,
+        },
         "business_id",
     )?;
     let opt_id = |v: &Option<Scalar<'_>>, field: &str| -> Checked<Option<String>> {

@@ -28,10 +28,11 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::lake::manifest::{ingested_file_hashes, FileReport, FileStatus, RunManifest, Totals};
+use crate::lake::publication::{self, Publication};
 use crate::lake::{self, Lake};
 use crate::pricing::markets::MarketTable;
 use normalize::{Event, IdentityPair, Normalizer, Pseudonymizer, Reason, Rejection};
-pub use reader::{list_inputs, InputFormat};
+pub use reader::{list_inputs, InputFormat, Listed};
 
 /// Which parser to use: decided from each file's content with `Auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +60,17 @@ pub struct IngestOutcome {
     pub manifest: RunManifest,
     /// Quarantined records exceeded `--max-quarantine-pct` of all records read.
     pub too_much_quarantined: bool,
+    /// Files that could not be read at all (status `failed`, named in `problems`).
+    pub failed_files: u64,
+    /// Stopped by Ctrl-C or SIGTERM before publishing: nothing was written to the tables.
+    pub interrupted: bool,
+}
+
+impl IngestOutcome {
+    /// Everything read was ingested and within the quarantine limit (exit status 0).
+    pub fn succeeded(&self) -> bool {
+        !self.too_much_quarantined && self.failed_files == 0 && !self.interrupted
+    }
 }
 
 /// What one line (or CSV row) turned into. Each record it held is exactly one of: an
@@ -188,48 +200,227 @@ impl Collected {
 }
 
 pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> {
-    let clock = Instant::now();
+    // A usage error (an input that does not exist) is found before the lake is touched.
+    let inputs = list_inputs(paths)?;
     let lake = Lake::new(&opts.lake);
     let _lock = lake.lock("ingest")?;
+    for said in publication::recover(&lake)? {
+        tracing::warn!("{said}");
+    }
     lake::remove_leftovers(&lake)?;
 
-    let inputs = list_inputs(paths)?;
-    let already = ingested_file_hashes(&lake)?;
+    // Content hashes decide what is already ingested; hashing is I/O and SHA-256 bound,
+    // so all files are hashed up front on every core. A file that cannot be read fails
+    // alone.
+    let t = Instant::now();
+    let hashes: Vec<Option<std::result::Result<String, String>>> = inputs
+        .par_iter()
+        .map(|i| {
+            (i.listed == Listed::Log)
+                .then(|| reader::sha256_of_file(&i.path).map_err(|e| e.to_string()))
+        })
+        .collect();
+    crate::timing::add("hash", t.elapsed());
+
+    let mut config = opts.config_hashes.clone();
+    config.insert(
+        "pseudonym_key_fingerprint".into(),
+        Pseudonymizer::fingerprint(&opts.pseudonym_key),
+    );
+    let started = Utc::now();
+    let manifest = |files: Vec<FileReport>, outcome: &str, problems: Vec<String>| RunManifest {
+        run_id: String::new(),
+        command: "ingest".into(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
+        now: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        config: config.clone(),
+        totals: totals_of(&files),
+        files,
+        outcome: outcome.into(),
+        problems,
+        ..RunManifest::default()
+    };
+    // What stands for this run should it never commit: every file `interrupted`.
+    let listed: Vec<FileReport> = inputs
+        .iter()
+        .zip(&hashes)
+        .map(|(input, hash)| FileReport {
+            path: input.path.display().to_string(),
+            sha256: hash.clone().and_then(|h| h.ok()).unwrap_or_default(),
+            format: "unknown".into(),
+            status: Some(FileStatus::Interrupted),
+            ..FileReport::default()
+        })
+        .collect();
+    let digest = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for f in &listed {
+            h.update(f.path.as_bytes());
+            h.update(f.sha256.as_bytes());
+        }
+        hex::encode(h.finalize())
+    };
+    let interrupted = manifest(
+        listed,
+        "interrupted",
+        vec![INTERRUPTED_BEFORE_PUBLISHING.to_string()],
+    );
+    let publication = Publication::begin(&lake, "ingest", &digest, interrupted.clone())?;
+    let run_id = publication.run_id().to_string();
+    let clock = Instant::now();
+    match read_and_publish(opts, &lake, publication.stage(), &inputs, hashes) {
+        Ok((files, dates_written, identities_changed)) => {
+            let mut problems: Vec<String> = files
+                .iter()
+                .filter(|f| f.status == Some(FileStatus::Failed))
+                .map(|f| {
+                    format!(
+                        "{}: not ingested: {}",
+                        f.path,
+                        f.reason.as_deref().unwrap_or("unreadable")
+                    )
+                })
+                .collect();
+            let totals = totals_of(&files);
+            let too_much_quarantined = totals.read > 0
+                && (totals.quarantined as f64) * 100.0
+                    > opts.max_quarantine_pct * totals.read as f64;
+            if too_much_quarantined {
+                problems.push(format!(
+                    "{} of {} records ({:.2} %) were quarantined, above --max-quarantine-pct {} %; \
+                     everything else was written — see {}",
+                    totals.quarantined,
+                    totals.read,
+                    totals.quarantined as f64 * 100.0 / totals.read as f64,
+                    opts.max_quarantine_pct,
+                    lake.root.join("_restricted").join("quarantine").display()
+                ));
+            }
+            let ok = problems.is_empty();
+            let mut m = manifest(files, if ok { "ok" } else { "failed" }, problems);
+            m.run_id = run_id;
+            m.partitions_written.insert(
+                "events".to_string(),
+                dates_written
+                    .iter()
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .collect(),
+            );
+            if identities_changed {
+                m.partitions_written.insert(
+                    "identities".to_string(),
+                    vec!["(unpartitioned)".to_string()],
+                );
+            }
+            m.stage_seconds = crate::timing::take();
+            m.stage_seconds
+                .insert("total".into(), clock.elapsed().as_secs_f64());
+            publication.commit(&m)?;
+            if crate::interrupt::requested() {
+                tracing::warn!(
+                    "interrupted while publishing: run {} finished its publication first and is complete",
+                    m.run_id
+                );
+            }
+            let _ = std::fs::remove_dir_all(lake.scratch_dir());
+            Ok(IngestOutcome {
+                failed_files: m.totals.failed_files,
+                manifest: m,
+                too_much_quarantined,
+                interrupted: false,
+            })
+        }
+        Err(Error::Interrupted) => {
+            let mut m = interrupted;
+            m.run_id = run_id;
+            m.finished_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            publication.abandon(&m)?;
+            let _ = std::fs::remove_dir_all(lake.scratch_dir());
+            Ok(IngestOutcome {
+                manifest: m,
+                too_much_quarantined: false,
+                failed_files: 0,
+                interrupted: true,
+            })
+        }
+        Err(e) => {
+            let mut m = interrupted;
+            m.run_id = run_id;
+            m.outcome = "failed".into();
+            m.problems = vec![format!("{e}; nothing of this run was published")];
+            publication.abandon(&m)?;
+            Err(e)
+        }
+    }
+}
+
+const INTERRUPTED_BEFORE_PUBLISHING: &str = "interrupted before publishing: nothing of this run \
+    reached the tables; the next ingest of the same files reads them again";
+
+/// The run's totals: the sum of its files' counts.
+fn totals_of(files: &[FileReport]) -> Totals {
+    let mut totals = Totals::default();
+    for r in files {
+        match r.status {
+            Some(FileStatus::Ingested) => totals.files += 1,
+            Some(FileStatus::Failed) => totals.failed_files += 1,
+            _ => {}
+        }
+        totals.read += r.read;
+        totals.accepted += r.accepted;
+        totals.duplicates += r.duplicates;
+        totals.conflicting_duplicates += r.conflicting_duplicates;
+        totals.quarantined += r.quarantined_total();
+        totals.skipped += r.skipped_total();
+        totals.replaced_in_lake += r.replaced;
+    }
+    totals
+}
+
+fn stop_if_interrupted() -> Result<()> {
+    match crate::interrupt::requested() {
+        true => Err(Error::Interrupted),
+        false => Ok(()),
+    }
+}
+
+/// Both phases, writing into `stage` (see `lake::publication`): every file read in order,
+/// then every touched date published. Returns the files' reports, the dates written and
+/// whether `identities` changed.
+fn read_and_publish(
+    opts: &IngestOptions,
+    lake: &Lake,
+    stage: &Lake,
+    inputs: &[reader::InputFile],
+    hashes: Vec<Option<std::result::Result<String, String>>>,
+) -> Result<(Vec<FileReport>, Vec<NaiveDate>, bool)> {
+    let already = ingested_file_hashes(lake)?;
     let pseudonyms = Pseudonymizer::new(&opts.pseudonym_key);
     let normalizer = Normalizer::new(
         &opts.markets,
         &pseudonyms,
         (opts.now + Duration::hours(24)).timestamp_micros(),
     );
-    let ingest_day = opts.now.date_naive();
-    let quarantine_dir = lake
+    let quarantine_dir = stage
         .restricted_dir()?
         .join("quarantine")
-        .join(format!("date={}", ingest_day.format("%Y-%m-%d")));
+        .join(format!("date={}", opts.now.date_naive().format("%Y-%m-%d")));
 
-    // Run id: when, and what (the input hashes) — no randomness.
     let mut reports: Vec<FileReport> = Vec::new();
     let mut sources: Vec<SourceFile> = Vec::new();
+    // The report of each source, by the source's index.
+    let mut report_of_source: Vec<usize> = Vec::new();
     let mut seen_in_run: BTreeSet<String> = BTreeSet::new();
     let mut collected = Collected {
         spill: frame::Spill::new(lake.scratch_dir().join("spill"), opts.memory_budget_bytes),
         identities: HashMap::new(),
     };
 
-    // Content hashes decide what is already ingested; hashing is I/O and SHA-256 bound,
-    // so all files are hashed up front on every core.
-    let t = Instant::now();
-    let hashes: Vec<Option<String>> = inputs
-        .par_iter()
-        .map(|i| {
-            (!i.deferred)
-                .then(|| reader::sha256_of_file(&i.path))
-                .transpose()
-        })
-        .collect::<Result<_>>()?;
-    crate::timing::add("hash", t.elapsed());
-
     for (input, hash) in inputs.iter().zip(hashes) {
+        stop_if_interrupted()?;
         let name = input
             .path
             .file_name()
@@ -237,40 +428,81 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             .unwrap_or_default();
         let mut report = FileReport {
             path: input.path.display().to_string(),
+            format: "unknown".into(),
             ..FileReport::default()
         };
-        if input.deferred {
-            report.status = Some(FileStatus::Deferred);
-            report.format = "unknown".into();
+        let set = |report: &mut FileReport, status, reason: String| {
+            report.status = Some(status);
+            report.reason = Some(reason);
+        };
+        match (&input.listed, hash) {
+            (Listed::Deferred, _) => {
+                report.status = Some(FileStatus::Deferred);
+                reports.push(report);
+                continue;
+            }
+            (Listed::Unsupported(why), _) => {
+                set(&mut report, FileStatus::SkippedFile, why.clone());
+                reports.push(report);
+                continue;
+            }
+            (Listed::Log, Some(Ok(sha256))) => report.sha256 = sha256,
+            (Listed::Log, not_hashed) => {
+                let why = not_hashed.and_then(|h| h.err());
+                set(
+                    &mut report,
+                    FileStatus::Failed,
+                    why.unwrap_or_else(|| "cannot read it".into()),
+                );
+                reports.push(report);
+                continue;
+            }
+        }
+        if std::fs::metadata(&input.path).is_ok_and(|m| m.len() == 0) {
+            set(
+                &mut report,
+                FileStatus::Empty,
+                "the file is empty (0 bytes): nothing to read".into(),
+            );
             reports.push(report);
             continue;
         }
-        let sha256 = hash.expect("every file that is not deferred was hashed");
-        report.sha256 = sha256.clone();
+        let sha256 = report.sha256.clone();
         if already.contains(&sha256) || !seen_in_run.insert(sha256.clone()) {
             report.status = Some(FileStatus::AlreadyIngested);
-            report.format = "unknown".into();
             tracing::info!(file = %input.path.display(), "already ingested (same content hash): skipped");
             reports.push(report);
             continue;
         }
-        let format = reader::detect_format(&input.path, opts.format)?;
+        let format = match reader::detect_format(&input.path, opts.format) {
+            Ok(f) => f,
+            Err(e) => {
+                set(&mut report, FileStatus::Failed, file_failure(&e));
+                tracing::error!(file = %input.path.display(), "not ingested: {e}");
+                reports.push(report);
+                continue;
+            }
+        };
         report.format = format.label().to_string();
         report.status = Some(FileStatus::Ingested);
         let source_index = sources.len() as u32;
-        sources.push(SourceFile {
+        let source = SourceFile {
             index: source_index,
             path: input.path.clone(),
             name,
             sha256: sha256.clone(),
-        });
-        let mut quarantine = quarantine::QuarantineWriter::new(
-            quarantine_dir.clone(),
-            &sources[source_index as usize].name,
-            &sha256,
-        );
+        };
+        let mut quarantine =
+            quarantine::QuarantineWriter::new(quarantine_dir.clone(), &source.name, &sha256);
         let file_clock = Instant::now();
+        // Whether anything of the file was recorded: a failure before that is the file's
+        // alone (unreadable, a CSV header without the required columns); after it, the
+        // reader has already turned what it could not read into a `truncated_input` record,
+        // so what remains is a failure of the run (writing the lake).
+        let mut recorded_any = false;
         let mut sink = |chunk: Chunk<'_>| -> Result<()> {
+            stop_if_interrupted()?;
+            recorded_any = true;
             for (line_no, raw, outcome) in chunk.lines {
                 report.read += outcome.records();
                 report.accepted += outcome.accepted();
@@ -293,15 +525,31 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             }
             Ok(())
         };
-        let source = sources[source_index as usize].clone();
-        reader::read_records(
+        let read = reader::read_records(
             &input.path,
             format,
             &normalizer,
             opts.max_line_bytes,
             &source,
             &mut sink,
-        )?;
+        );
+        match read {
+            Ok(()) => {}
+            Err(e @ Error::Interrupted) => return Err(e),
+            Err(e) if !recorded_any => {
+                let mut report = FileReport {
+                    path: report.path.clone(),
+                    sha256: report.sha256.clone(),
+                    format: report.format.clone(),
+                    ..FileReport::default()
+                };
+                set(&mut report, FileStatus::Failed, file_failure(&e));
+                tracing::error!(file = %input.path.display(), "not ingested: {e}");
+                reports.push(report);
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         quarantine.finish()?;
         tracing::debug!(
             file = %input.path.display(),
@@ -310,6 +558,8 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             seconds = file_clock.elapsed().as_secs_f64(),
             "read"
         );
+        sources.push(source);
+        report_of_source.push(reports.len());
         reports.push(report);
     }
 
@@ -326,108 +576,33 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     reader::forget_read_buffer();
     crate::memory::release_freed_memory();
     tracing::debug!(rss_mb = crate::timing::rss_mib(), "parse memory released");
+    stop_if_interrupted()?;
     let publish_clock = Instant::now();
     let pairs: Vec<IdentityPair> = collected.identities.into_values().collect();
-    let identities = dedupe::publish_identities(&lake, &pairs)?;
-    let published = dedupe::publish_events(&lake, collected.spill, &sources, &identities)?;
+    let identities = dedupe::publish_identities(lake, stage, &pairs)?;
+    let published = dedupe::publish_events(lake, stage, collected.spill, &sources, &identities)?;
     crate::timing::add("publish", publish_clock.elapsed());
 
-    for r in reports.iter_mut() {
-        if let Some(d) = published.duplicates_by_sha.get(&r.sha256) {
-            r.duplicates = d.duplicates;
-            r.conflicting_duplicates = d.conflicting;
-            r.accepted -= d.duplicates;
-        }
+    for (source, counts) in published.by_source.iter().enumerate() {
+        let r = &mut reports[report_of_source[source]];
+        r.duplicates = counts.duplicates;
+        r.conflicting_duplicates = counts.conflicting;
+        r.replaced = counts.replaced;
+        // Every record of the file was counted accepted as it was read; its duplicates are
+        // among them.
+        r.accepted -= counts.duplicates;
     }
-    let _ = std::fs::remove_dir_all(lake.scratch_dir());
-
-    let mut totals = Totals::default();
-    for r in &reports {
-        if r.status == Some(FileStatus::Ingested) {
-            totals.files += 1;
-        }
-        totals.read += r.read;
-        totals.accepted += r.accepted;
-        totals.duplicates += r.duplicates;
-        totals.conflicting_duplicates += r.conflicting_duplicates;
-        totals.quarantined += r.quarantined_total();
-        totals.skipped += r.skipped_total();
-    }
-    totals.replaced_in_lake = published.replaced_in_lake;
-    let too_much_quarantined = totals.read > 0
-        && (totals.quarantined as f64) * 100.0 > opts.max_quarantine_pct * totals.read as f64;
-    let mut problems = Vec::new();
-    if too_much_quarantined {
-        problems.push(format!(
-            "{} of {} records ({:.2} %) were quarantined, above --max-quarantine-pct {} %; \
-             everything else was written — see {}",
-            totals.quarantined,
-            totals.read,
-            totals.quarantined as f64 * 100.0 / totals.read as f64,
-            opts.max_quarantine_pct,
-            quarantine_dir.display()
-        ));
-    }
-    let mut config = opts.config_hashes.clone();
-    config.insert(
-        "pseudonym_key_fingerprint".into(),
-        Pseudonymizer::fingerprint(&opts.pseudonym_key),
-    );
-    let run_id = run_id(opts.now, "ingest", &reports);
-    let started = opts.now;
-    let finished =
-        started + Duration::from_std(clock.elapsed()).unwrap_or_else(|_| Duration::zero());
-    let mut partitions_written = BTreeMap::new();
-    partitions_written.insert(
-        "events".to_string(),
-        published
-            .dates_written
-            .iter()
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .collect(),
-    );
-    if identities.changed {
-        partitions_written.insert(
-            "identities".to_string(),
-            vec!["(unpartitioned)".to_string()],
-        );
-    }
-    let manifest = RunManifest {
-        run_id,
-        command: "ingest".into(),
-        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
-        now: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        config,
-        files: reports,
-        totals,
-        partitions_written,
-        outcome: if too_much_quarantined { "failed" } else { "ok" }.into(),
-        problems,
-        stage_seconds: crate::timing::take(),
-    };
-    manifest.write(&lake)?;
-    Ok(IngestOutcome {
-        manifest,
-        too_much_quarantined,
-    })
+    Ok((reports, published.dates_written, identities.changed))
 }
 
-/// `20251010T000000Z-ingest-<8 hex of the inputs' hashes>`: sortable by time, stable for
-/// the same inputs and `--now`.
-fn run_id(now: DateTime<Utc>, command: &str, files: &[FileReport]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for f in files {
-        h.update(f.path.as_bytes());
-        h.update(f.sha256.as_bytes());
+/// Why a file could not be ingested, for its report: the error without the path (the
+/// report names the file).
+fn file_failure(e: &Error) -> String {
+    match e {
+        Error::Read { source, .. } => format!("cannot read it: {source}"),
+        Error::Data { line, message, .. } => format!("line {line}: {message}"),
+        other => other.to_string(),
     }
-    format!(
-        "{}-{command}-{}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        &hex::encode(h.finalize())[..8]
-    )
 }
 
 /// Map of identities: business-scoped user id (keyed) → the number's customer.

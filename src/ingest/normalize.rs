@@ -23,10 +23,13 @@ pub enum Reason {
     FutureTimestamp,
     OutOfRange,
     NotAnObject,
+    /// The rest of a file that could not be read (a compressed file cut short): one record
+    /// at the line where reading broke.
+    TruncatedInput,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::MalformedJson,
         Reason::MissingField,
         Reason::BadTimestamp,
@@ -37,6 +40,7 @@ impl Reason {
         Reason::FutureTimestamp,
         Reason::OutOfRange,
         Reason::NotAnObject,
+        Reason::TruncatedInput,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,7 @@ impl Reason {
             Reason::FutureTimestamp => "future_timestamp",
             Reason::OutOfRange => "out_of_range",
             Reason::NotAnObject => "not_an_object",
+            Reason::TruncatedInput => "truncated_input",
         }
     }
 }
@@ -445,20 +450,66 @@ pub fn one_of(raw: &str, allowed: &[&'static str], field: &str) -> Checked<&'sta
     })
 }
 
-/// Identifiers (business, message, case, conversation ids): printable, no spaces, ≤ 256.
-pub fn identifier(raw: &str, field: &str) -> Checked<String> {
+/// The longest business id (metrics.md, "Business ids").
+pub const MAX_BUSINESS_ID_BYTES: usize = 128;
+/// The longest message, event, case, conversation or agent id.
+pub const MAX_IDENTIFIER_BYTES: usize = 256;
+
+/// A business id, by the rule of metrics.md ("Business ids", decided): rejected when empty,
+/// longer than 128 bytes, holding `/`, `\`, a control character or NUL, or equal to `.` or
+/// `..`. Spaces, commas and non-ASCII letters are valid (`ACME HOLDINGS, INC.`, `Café Ñandú,
+/// S.A. de C.V.`). Invoices and reports write files per business, so an id that could name a
+/// path step never gets past here (and what is written under a name is encoded besides:
+/// `lake::file_name_for`). Surrounding whitespace is trimmed first.
+pub fn business_id(raw: &str, field: &str) -> Checked<String> {
     let s = raw.trim();
-    if s.is_empty() {
-        return Err(Rejection::new(
+    let broken = |rule: String| {
+        Err(Rejection::new(
             Reason::BadIdentifier,
-            format!("`{field}` is empty"),
+            format!("{field} {rule}"),
+        ))
+    };
+    if s.is_empty() {
+        return broken("is empty".into());
+    }
+    if s.len() > MAX_BUSINESS_ID_BYTES {
+        return broken(format!(
+            "is {} bytes, over {MAX_BUSINESS_ID_BYTES}",
+            s.len()
         ));
     }
-    if s.len() > 256 || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Rejection::new(
+    if s == "." || s == ".." {
+        return broken(format!("is '{s}', a path step"));
+    }
+    if let Some(c) = s.chars().find(|c| matches!(c, '/' | '\\')) {
+        return broken(format!("holds '{c}'"));
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return broken(format!("holds a control character (U+{:04X})", c as u32));
+    }
+    Ok(s.to_string())
+}
+
+/// Message, event, case, conversation and agent ids: rejected when empty, longer than 256
+/// bytes or holding a control character (NUL included); spaces and any printable character
+/// are valid, `/` included (Meta's message ids are base64 text). These ids never name a file,
+/// so the business id's path rules do not apply to them. Surrounding whitespace is trimmed.
+pub fn identifier(raw: &str, field: &str) -> Checked<String> {
+    let s = raw.trim();
+    let broken = |rule: String| {
+        Err(Rejection::new(
             Reason::BadIdentifier,
-            format!("`{field}` is not a plausible identifier"),
-        ));
+            format!("{field} {rule}"),
+        ))
+    };
+    if s.is_empty() {
+        return broken("is empty".into());
+    }
+    if s.len() > MAX_IDENTIFIER_BYTES {
+        return broken(format!("is {} bytes, over {MAX_IDENTIFIER_BYTES}", s.len()));
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return broken(format!("holds a control character (U+{:04X})", c as u32));
     }
     Ok(s.to_string())
 }

@@ -29,33 +29,55 @@ impl InputFormat {
     }
 }
 
+/// What the listing found a path to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listed {
+    /// A raw log to read.
+    Log,
+    /// Still being written (`.part`, `.tmp`): reported, not read.
+    Deferred,
+    /// In a folder, but not a raw log (its extension): reported as `skipped_file`, not read.
+    Unsupported(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct InputFile {
     pub path: PathBuf,
-    /// Still being written (`.part`, `.tmp`): reported, not read.
-    pub deferred: bool,
+    pub listed: Listed,
 }
 
 const READABLE: [&str; 4] = ["ndjson", "jsonl", "json", "csv"];
 
-fn classify(path: &Path) -> Option<bool> {
+/// What a file in a folder is, by its name; `None` for a hidden file (a name starting with
+/// a dot: editors' and uploaders' own files), which is passed over in silence.
+fn classify(path: &Path) -> Option<Listed> {
     let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-    if name.starts_with('.') || name.starts_with('_') {
+    if name.starts_with('.') {
         return None;
     }
     if name.ends_with(".part") || name.ends_with(".tmp") {
-        return Some(true);
+        return Some(Listed::Deferred);
     }
     let base = name
         .strip_suffix(".gz")
         .or_else(|| name.strip_suffix(".zst"))
         .unwrap_or(&name);
-    let ext = base.rsplit('.').next()?;
-    READABLE.contains(&ext).then_some(false)
+    match base.rsplit_once('.') {
+        Some((_, ext)) if READABLE.contains(&ext) => Some(Listed::Log),
+        found => Some(Listed::Unsupported(format!(
+            "not a raw log: {}; msgmeter reads .ndjson, .jsonl, .json and .csv files, \
+             optionally .gz or .zst",
+            match found {
+                Some((_, ext)) => format!("the extension .{ext} is not one it reads"),
+                None => "the name has no extension".to_string(),
+            }
+        ))),
+    }
 }
 
-/// Files named on the command line, in that order; a folder's readable files in
-/// lexicographic path order. Files named explicitly are read whatever their extension.
+/// Files named on the command line, in that order; a folder's files in lexicographic path
+/// order. Files named explicitly are read whatever their extension; a folder's files that
+/// are not raw logs are listed (to be reported), not read.
 pub fn list_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>> {
     let mut out = Vec::new();
     for p in paths {
@@ -64,15 +86,18 @@ pub fn list_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>> {
             walk(p, &mut found)?;
             found.sort();
             for f in found {
-                if let Some(deferred) = classify(&f) {
-                    out.push(InputFile { path: f, deferred });
+                if let Some(listed) = classify(&f) {
+                    out.push(InputFile { path: f, listed });
                 }
             }
         } else if p.is_file() {
-            let deferred = classify(p).unwrap_or(false);
+            let listed = match classify(p) {
+                Some(Listed::Deferred) => Listed::Deferred,
+                _ => Listed::Log,
+            };
             out.push(InputFile {
                 path: p.clone(),
-                deferred,
+                listed,
             });
         } else {
             return Err(super::no_such_input(p));
@@ -133,10 +158,9 @@ pub fn open_decoded(path: &Path) -> Result<Box<dyn Read + Send>> {
 /// Decide a file's format from its first non-blank lines.
 pub fn detect_format(path: &Path, choice: FormatChoice) -> Result<InputFormat> {
     let mut head = Vec::with_capacity(256 * 1024);
-    open_decoded(path)?
-        .take(256 * 1024)
-        .read_to_end(&mut head)
-        .map_err(read_err(path))?;
+    // A file cut short (a truncated `.gz`) is judged by what could be read: its reader
+    // turns the rest into one `truncated_input` record.
+    let _ = open_decoded(path)?.take(256 * 1024).read_to_end(&mut head);
     let text = String::from_utf8_lossy(&head);
     let mut first_lines = text
         .lines()
@@ -145,7 +169,22 @@ pub fn detect_format(path: &Path, choice: FormatChoice) -> Result<InputFormat> {
         .take(20);
     let first = first_lines.clone().next().unwrap_or("");
     let looks_json = first.starts_with('{') || first.starts_with('[');
-    let looks_csv_header = !looks_json && first.contains("event_id") && first.contains(',');
+    let named_csv = {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let base = name
+            .strip_suffix(".gz")
+            .or_else(|| name.strip_suffix(".zst"))
+            .unwrap_or(&name)
+            .to_string();
+        base.ends_with(".csv")
+    };
+    // A `.csv` file is read as the event log's CSV (its header is then checked for the
+    // required columns); so is any file whose first line is a header naming `event_id`.
+    let looks_csv_header =
+        !looks_json && (named_csv || (first.contains("event_id") && first.contains(',')));
     match choice {
         FormatChoice::Whatsapp => Ok(InputFormat::Whatsapp),
         FormatChoice::Events if looks_json => Ok(InputFormat::EventsJson),
@@ -244,16 +283,23 @@ fn read_ndjson(
     // The previous chunk, parsed but not yet recorded: it is handed to `sink` while the
     // workers parse the next one.
     let mut pending: Option<Chunk<'static>> = None;
+    // Why reading stopped before the end of the file, if it did.
+    let mut broken: Option<std::io::Error> = None;
     while !eof {
         // Appended to the buffer's spare capacity: a plain file's bytes are read straight
         // into it, with no zero-filling first (the decoders of compressed files fill it
         // through their own buffers).
         let read_clock = std::time::Instant::now();
-        let got = (&mut input)
-            .take(CHUNK_BYTES as u64)
-            .read_to_end(&mut buf)
-            .map_err(read_err(path))?;
-        eof = got < CHUNK_BYTES;
+        let before = buf.len();
+        let got = match (&mut input).take(CHUNK_BYTES as u64).read_to_end(&mut buf) {
+            Ok(got) => got,
+            Err(e) => {
+                // What was read before the error is in `buf`: its whole lines are kept.
+                broken = Some(e);
+                buf.len() - before
+            }
+        };
+        eof = got < CHUNK_BYTES || broken.is_some();
         crate::timing::add("read", read_clock.elapsed());
         let mut consumed = 0;
         if let Some((first_line, mut head, mut len)) = overlong.take() {
@@ -281,7 +327,7 @@ fn read_ndjson(
             }
         }
         let body = &buf[consumed..];
-        let complete = if eof {
+        let complete = if eof && broken.is_none() {
             body.len()
         } else {
             match memchr::memrchr(b'\n', body) {
@@ -324,6 +370,11 @@ fn read_ndjson(
         let _clock = crate::timing::Stage::start("record_last");
         sink(p)?;
     }
+    if let Some(e) = broken {
+        // The line cut short (what of it was read stays in the buffer) and everything
+        // after it: one record.
+        truncated(line_no + 1, &buf[..buf.len().min(4096)], &e, sink)?;
+    }
     if buf.capacity() <= READ_BUFFER_BYTES {
         READ_BUFFER.set(buf);
     }
@@ -350,6 +401,19 @@ fn split_lines<'a>(text: &'a [u8], line_no: &mut u64, lines: &mut Vec<(u64, &'a 
     if start < text.len() {
         push(&text[start..]);
     }
+}
+
+/// The one record that stands for the rest of a file that could not be read.
+fn truncated(line_no: u64, tail: &[u8], e: &std::io::Error, sink: &mut Sink<'_>) -> Result<()> {
+    let mut out = LineOutcome::default();
+    out.reject_line(Rejection::new(
+        Reason::TruncatedInput,
+        format!(
+            "reading broke at line {line_no}: {e}; the lines before it were ingested, this \
+             line and the rest of the file could not be read (a file cut short?)"
+        ),
+    ));
+    sink(single(line_no, tail, out))
 }
 
 fn finish_overlong(
@@ -388,8 +452,28 @@ fn read_csv(
             message: format!("cannot read the CSV header: {e}"),
         })?
         .clone();
+    let missing: Vec<&str> = eventlog::REQUIRED_CSV_COLUMNS
+        .iter()
+        .copied()
+        .filter(|f| !header.iter().any(|h| h.trim() == *f))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Data {
+            path: path.into(),
+            line: 1,
+            message: format!(
+                "the CSV header lacks the required column{} {}; the header is: {}",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                header.iter().collect::<Vec<_>>().join(",")
+            ),
+        });
+    }
     let columns = eventlog::csv_columns(&header);
     let mut done = false;
+    // Where the next record starts (after the header: line 2).
+    let mut next_line = reader.position().line();
+    let mut broken: Option<(u64, std::io::Error)> = None;
     while !done {
         // Each row with its raw text (for the quarantine, should it be rejected).
         let mut batch: Vec<(u64, Vec<u8>, csv::ByteRecord)> = Vec::with_capacity(CSV_BATCH_ROWS);
@@ -398,6 +482,7 @@ fn read_csv(
             match reader.read_byte_record(&mut rec) {
                 Ok(true) => {
                     let line = rec.position().map_or(0, |p| p.line());
+                    next_line = reader.position().line();
                     batch.push((line, Vec::new(), rec));
                 }
                 Ok(false) => {
@@ -405,8 +490,12 @@ fn read_csv(
                     break;
                 }
                 Err(e) => {
-                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(read_err(path)(std::io::Error::other(e.to_string())));
+                    if let csv::ErrorKind::Io(io) = e.kind() {
+                        // The rest of the file could not be read (a `.gz` cut short).
+                        let io = std::io::Error::new(io.kind(), io.to_string());
+                        broken = Some((next_line, io));
+                        done = true;
+                        break;
                     }
                     let line = e.position().map_or(0, |p| p.line());
                     let mut out = LineOutcome::default();
@@ -474,6 +563,9 @@ fn read_csv(
                 .collect(),
             rows,
         })?;
+    }
+    if let Some((line, e)) = broken {
+        truncated(line, b"", &e, sink)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::normalize::{
-    identifier, normalise_category, one_of, parse_timestamp, Checked, Customer, Event,
+    business_id, identifier, normalise_category, one_of, parse_timestamp, Checked, Customer, Event,
     IdentityPair, Normalizer, Reason, Rejection, PRICING_MODELS, STATUSES,
 };
 use super::scalar::{Field, Item, List, Scalar};
@@ -171,10 +171,12 @@ pub fn parse_line(line: &str, n: &Normalizer<'_>, out: &mut LineOutcome) {
                 continue;
             }
         };
-        let business_id = match entry
-            .id
-            .required_text("entry.id", Reason::BadIdentifier)
-            .and_then(|s| identifier(s, "entry.id"))
+        // An empty id is a bad id (metrics.md), not a missing field.
+        let business_id = match match &entry.id {
+            Some(Scalar::Text(s)) if s.trim().is_empty() => Ok(""),
+            other => other.required_text("entry.id", Reason::BadIdentifier),
+        }
+        .and_then(|s| business_id(s, "business_id (entry.id)"))
         {
             Ok(b) => b,
             Err(r) => {

@@ -8,7 +8,7 @@ use std::fs;
 use serde::{Deserialize, Serialize};
 
 use super::Lake;
-use crate::error::{read_err, write_err, Result};
+use crate::error::{read_err, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -17,6 +17,16 @@ pub enum FileStatus {
     AlreadyIngested,
     /// Still being written by whoever drops files (`.part`, `.tmp`): left for a later run.
     Deferred,
+    /// Could not be read at all (unreadable, format unrecognisable, a CSV header without the
+    /// required columns): nothing of it was ingested; `reason` says why. The run exits 1.
+    Failed,
+    /// In a landing folder but not a raw log (an unsupported extension): not read.
+    SkippedFile,
+    /// Zero bytes: nothing to read.
+    Empty,
+    /// The run stopped (killed, Ctrl-C) before publishing: nothing of it reached the tables,
+    /// and the next run reads the file again.
+    Interrupted,
 }
 
 /// What happened to one input file. `read = accepted + duplicates + Σ quarantined + Σ skipped`.
@@ -32,6 +42,14 @@ pub struct FileReport {
     pub conflicting_duplicates: u64,
     pub quarantined: BTreeMap<String, u64>,
     pub skipped: BTreeMap<String, u64>,
+    /// Rows already in the lake (from earlier runs) that this file's versions displaced: an
+    /// earlier `ts`, or the same `ts` and a smaller content hash. Over the lake's whole
+    /// history, Σ accepted − Σ replaced = rows of `events`.
+    #[serde(default)]
+    pub replaced: u64,
+    /// Why a file was failed, skipped or empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl FileReport {
@@ -57,8 +75,12 @@ pub struct Totals {
     pub conflicting_duplicates: u64,
     pub quarantined: u64,
     pub skipped: u64,
-    /// Rows already in the lake that a better (earlier) version from this run displaced.
+    /// Rows already in the lake that a better (earlier) version from this run displaced
+    /// (Σ of the files' `replaced`).
     pub replaced_in_lake: u64,
+    /// Files that could not be read (status `failed`).
+    #[serde(default)]
+    pub failed_files: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -84,13 +106,9 @@ pub struct RunManifest {
 }
 
 impl RunManifest {
+    /// Create `_runs/<run-id>.json` (never replacing another run's manifest).
     pub fn write(&self, lake: &Lake) -> Result<()> {
-        let dir = lake.runs_dir();
-        fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-        let path = dir.join(format!("{}.json", self.run_id));
-        let mut json = serde_json::to_vec_pretty(self).expect("manifests serialise");
-        json.push(b'\n');
-        super::write_bytes_atomically(&path, &json)
+        super::publication::create_manifest(lake, self)
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod columns;
 pub mod manifest;
+pub mod publication;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -146,6 +147,37 @@ impl Lake {
 /// Held while a run writes to the lake; dropping it releases the lock.
 pub struct LakeLock {
     _file: File,
+}
+
+/// The longest file name (in bytes) `file_name_for` returns: well under the 255 of common
+/// file systems, with room for an extension.
+const MAX_ENCODED_NAME_BYTES: usize = 200;
+
+/// Everything but ASCII letters, digits, `-` and `_` is percent-encoded, `.` included: an
+/// encoded name never holds a separator, never is `.` or `..`, never starts with a dot.
+const NAME_UNSAFE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_');
+
+/// A file (or folder) name for something named by a business id or another data string,
+/// safe on every file system whatever the string holds: percent-encoded (`ACME, INC.` →
+/// `ACME%2C%20INC%2E`), and when that is longer than 200 bytes, cut at a whole escape and
+/// ended by 16 hex digits of the string's SHA-256, so distinct ids keep distinct names.
+/// Ingest already rejects business ids that could name a path step (metrics.md); this is
+/// the second line of defence for whatever is written under a business's name.
+pub fn file_name_for(id: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(id, NAME_UNSAFE).to_string();
+    if !encoded.is_empty() && encoded.len() <= MAX_ENCODED_NAME_BYTES {
+        return encoded;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(id.as_bytes()));
+    let bytes = encoded.as_bytes();
+    let mut cut = (MAX_ENCODED_NAME_BYTES - 17).min(bytes.len());
+    // Never split an escape: its `%` is at most two bytes back.
+    while (cut >= 1 && bytes[cut - 1] == b'%') || (cut >= 2 && bytes[cut - 2] == b'%') {
+        cut -= 1;
+    }
+    format!("{}-{}", &encoded[..cut], &digest[..16])
 }
 
 pub fn create_private_dir(dir: &Path) -> Result<()> {

@@ -250,11 +250,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
             h.update(k.as_bytes());
             h.update(v.as_bytes());
         }
-        format!(
-            "{}-build-{}",
-            started.format("%Y%m%dT%H%M%SZ"),
-            &hex::encode(h.finalize())[..8]
-        )
+        crate::lake::publication::new_run_id(&lake, "build", &hex::encode(h.finalize()))?
     };
     let manifest = RunManifest {
         run_id,
