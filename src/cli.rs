@@ -67,7 +67,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Read raw logs (webhook or event-log NDJSON/CSV, plain/.gz/.zst) into LAKE/events
     #[command(
-        after_help = "Example:\n  MSGMETER_PSEUDONYM_KEY=$(cat /secrets/key) msgmeter ingest --lake lake landing/2025-10-01/\n\nExit status: 0 ok; 1 the job did not fully succeed (unreadable input, bad configuration,\nquarantine above --max-quarantine-pct: everything good is still written); 2 usage error."
+        after_help = "Example:\n  MSGMETER_PSEUDONYM_KEY=$(cat /secrets/key) msgmeter ingest --lake lake landing/2025-10-01/\n\nEvery readable file is ingested even when others are not: a file that cannot be read\n(unrecognisable, a CSV header without event_id, ts, type, business_id) is `failed` in the\nmanifest with its reason; a compressed file cut short keeps its whole lines and the rest is\none `truncated_input` record; a folder's files that are not raw logs are `skipped_file`.\nCtrl-C stops before anything is published; a killed run is completed or recorded as\ninterrupted by the next run.\n\nExit status: 0 ok; 1 the job did not fully succeed (a failed file, bad configuration,\nquarantine above --max-quarantine-pct, interrupted: everything good is still written); 2\nusage error."
     )]
     Ingest(IngestArgs),
     /// Recompute the derived tables (messages, conversations, usage_daily, reconciliation,
@@ -142,7 +142,8 @@ pub struct IngestArgs {
     /// scratch files under the lake [default: 512]
     #[arg(long, env = "MSGMETER_MEMORY_BUDGET_MB")]
     pub memory_budget_mb: Option<usize>,
-    /// Files or folders (read recursively, in path order)
+    /// Files or folders (read recursively, in path order; a folder's .ndjson, .jsonl, .json
+    /// and .csv files, optionally .gz or .zst)
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 }
