@@ -19,4 +19,5 @@ mod pricing_data;
 mod privacy;
 mod properties;
 mod quarantine;
+mod snapshots;
 mod spill;
