@@ -20,18 +20,18 @@ pub const DEMO_DAYS: u32 = 31;
 pub const DEMO_QUERIES: &[(&str, &str)] = &[
     (
         "Events by type",
-        "SELECT event_type, count(*) AS events FROM events GROUP BY event_type ORDER BY events DESC",
+        "SELECT event_type, count(*) AS events FROM events GROUP BY event_type ORDER BY events DESC, event_type",
     ),
     (
         "Inbound customer messages by market (top 8)",
         "SELECT market, count(*) AS messages, count(DISTINCT customer_key) AS customers \
-         FROM events WHERE event_type = 'message_in' GROUP BY market ORDER BY messages DESC LIMIT 8",
+         FROM events WHERE event_type = 'message_in' GROUP BY market ORDER BY messages DESC, market LIMIT 8",
     ),
     (
         "Delivered statuses by reported pricing category (PMP era)",
         "SELECT reported_category, reported_pricing_type, count(*) AS statuses FROM events \
          WHERE event_type = 'status' AND status = 'delivered' AND reported_pricing_model = 'PMP' \
-         GROUP BY 1, 2 ORDER BY statuses DESC",
+         GROUP BY 1, 2 ORDER BY statuses DESC, 1, 2",
     ),
     (
         "Billable usage by source and model (the derived source is our rules, reported is Meta's pricing objects)",
@@ -42,7 +42,7 @@ pub const DEMO_QUERIES: &[(&str, &str)] = &[
         "What did business 102000000000001 send to Brazil in October, by category (derived)",
         "SELECT category, pricing_type, billable, sum(units) AS messages FROM usage_daily \
          WHERE business_id = '102000000000001' AND market = 'Brazil' AND billing_month = '2025-10' \
-         AND source = 'derived' GROUP BY 1, 2, 3 ORDER BY messages DESC",
+         AND source = 'derived' GROUP BY 1, 2, 3 ORDER BY messages DESC, 1, 2, 3",
     ),
     (
         "Where derived and reported billable units differ (top 5)",
@@ -59,7 +59,7 @@ pub const DEMO_QUERIES: &[(&str, &str)] = &[
         "SELECT business_id, sum(waits) AS waits, sum(waits_answered) AS answered, \
          sum(waits_unanswered) AS unanswered, median(wait_p50_seconds) AS median_daily_p50_s, \
          sum(sla_met) AS sla_met, sum(sla_over) AS sla_over \
-         FROM business_daily GROUP BY 1 ORDER BY waits DESC LIMIT 8",
+         FROM business_daily GROUP BY 1 ORDER BY waits DESC, business_id LIMIT 8",
     ),
     (
         "Reply waits by who answered (reply_waits)",
@@ -75,7 +75,7 @@ pub const DEMO_QUERIES: &[(&str, &str)] = &[
     (
         "Cases opened by kind and category (top 8)",
         "SELECT case_kind, case_category, count(*) AS cases FROM events \
-         WHERE event_type = 'case_opened' GROUP BY 1, 2 ORDER BY cases DESC LIMIT 8",
+         WHERE event_type = 'case_opened' GROUP BY 1, 2 ORDER BY cases DESC, 1, 2 LIMIT 8",
     ),
 ];
 

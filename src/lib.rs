@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod cli;
+pub mod commands;
 pub mod demo;
 pub mod error;
 pub mod generate;
