@@ -60,16 +60,58 @@ fn walk_has_parquet(dir: &Path) -> bool {
 }
 
 /// A SQL context with every table the lake holds registered under its name.
+///
+/// Every time in the lake is UTC. Its timestamp columns are shown to SQL as plain
+/// (zone-less) UTC timestamps, because polars SQL cannot compare a zoned column with the
+/// literals analysts write (`ts >= TIMESTAMP '2025-10-30 00:00:00'`, `CAST('2025-10-30' AS
+/// TIMESTAMP)`); `run` puts the zone back on the result.
 pub fn context(lake: &Path) -> Result<(SQLContext, Vec<&'static str>)> {
     let ctx = SQLContext::new();
     let mut names = Vec::new();
     for table in schema::TABLES {
-        if let Some(lf) = scan_table(lake, table)? {
+        if let Some(mut lf) = scan_table(lake, table)? {
+            let schema = lf
+                .collect_schema()
+                .ctx(format!("reading the schema of {}", table.name))?;
+            let zoned: Vec<Expr> = schema
+                .iter()
+                .filter_map(|(name, dtype)| match dtype {
+                    DataType::Datetime(unit, Some(_)) => {
+                        Some(col(name.clone()).cast(DataType::Datetime(*unit, None)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !zoned.is_empty() {
+                lf = lf.with_columns(zoned);
+            }
             ctx.register(table.name, lf);
             names.push(table.name);
         }
     }
     Ok((ctx, names))
+}
+
+/// Times in a result are UTC (the lake holds nothing else): say so on every timestamp
+/// column, so that CSV and JSON carry the zone.
+fn mark_utc(df: DataFrame) -> Result<DataFrame> {
+    let naive: Vec<Expr> = df
+        .schema()
+        .iter()
+        .filter_map(|(name, dtype)| match dtype {
+            DataType::Datetime(unit, None) => {
+                Some(col(name.clone()).cast(DataType::Datetime(*unit, Some(TimeZone::UTC))))
+            }
+            _ => None,
+        })
+        .collect();
+    if naive.is_empty() {
+        return Ok(df);
+    }
+    df.lazy()
+        .with_columns(naive)
+        .collect()
+        .ctx("marking result times as UTC")
 }
 
 pub fn run(lake: &Path, sql: &str) -> Result<DataFrame> {
@@ -81,11 +123,89 @@ pub fn run(lake: &Path, sql: &str) -> Result<DataFrame> {
         )));
     }
     let (mut ctx, names) = context(lake)?;
-    let lf = ctx.execute(sql).map_err(|e| Error::Failed {
+    let sql = time_literals(sql);
+    let failed = |e: PolarsError| {
+        Error::Failed {
         what: "query".into(),
-        message: format!("{e} (tables in this lake: {})", names.join(", ")),
-    })?;
-    lf.collect().ctx("running the query")
+        message: format!(
+            "{} (tables in this lake: {}). polars SQL lacks some of SQL's functions \
+             (date_trunc among them): for the full dialect open the lake in DuckDB with the views of \
+             `msgmeter query --duckdb-views --lake {}`",
+            first_line(&e.to_string()),
+            names.join(", "),
+            lake.display()
+        ),
+    }
+    };
+    let lf = ctx.execute(&sql).map_err(failed)?;
+    mark_utc(lf.collect().map_err(failed)?)
+}
+
+/// The first line of a polars error: the rest is its query plan.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message).trim()
+}
+
+/// Time literals as analysts write them, in the forms polars SQL compares with a timestamp
+/// column: an RFC 3339 UTC string (`'2025-10-30T00:00:00Z'`, `…+00:00`) becomes
+/// `TIMESTAMP '2025-10-30 00:00:00'`, and `CAST('2025-10-30' AS TIMESTAMP)` becomes
+/// `TIMESTAMP '2025-10-30 00:00:00'`, and `DATE '2025-10-30'` becomes `DATE('2025-10-30')`.
+/// Every time in the lake is UTC, so both mean the same
+/// instant; other string literals are left alone.
+pub fn time_literals(sql: &str) -> String {
+    use std::sync::LazyLock;
+    static UTC_STRING: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r"'(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(?:Z|\+00:?00)'",
+        )
+        .expect("a valid pattern")
+    });
+    static CAST_DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?i)CAST\(\s*'(\d{4}-\d{2}-\d{2})'\s+AS\s+TIMESTAMP\s*\)")
+            .expect("a valid pattern")
+    });
+    static DATE_LITERAL: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\bDATE\s+'(\d{4}-\d{2}-\d{2})'").expect("a valid pattern")
+    });
+    let sql = UTC_STRING.replace_all(sql, "TIMESTAMP '$1 $2'");
+    let sql = CAST_DATE
+        .replace_all(&sql, "TIMESTAMP '$1 00:00:00'")
+        .into_owned();
+    // `DATE '…'` is a deprecated string cast in polars (it prints a notice); `DATE('…')` is
+    // the same date, parsed.
+    DATE_LITERAL.replace_all(&sql, "DATE('$1')").into_owned()
+}
+
+/// DuckDB views over the lake (`msgmeter query --duckdb-views`): one typed view per table
+/// the lake holds, named as `query` names it, over its Parquet files by absolute path
+/// (`date` partitions typed DATE, `month` partitions text). Nothing under `_restricted/`.
+/// Open with `duckdb -init views.sql`, or `.read views.sql` in a DuckDB session.
+pub fn duckdb_views(lake: &Path) -> Result<String> {
+    let root = std::fs::canonicalize(lake).map_err(crate::error::read_err(lake))?;
+    let quote = |p: &Path| format!("'{}'", p.to_string_lossy().replace('\'', "''"));
+    let mut sql = format!(
+        "-- The msgmeter lake {} as DuckDB views (all times UTC).\n",
+        root.display()
+    );
+    for table in schema::TABLES {
+        let dir = root.join(table.name);
+        if !walk_has_parquet(&dir) {
+            continue;
+        }
+        let source = match table.partition {
+            Some(column) => format!(
+                "read_parquet({}, hive_partitioning = true, hive_types = {{'{column}': {}}})",
+                quote(&dir.join("*").join("*.parquet")),
+                if column == "date" { "DATE" } else { "VARCHAR" }
+            ),
+            None => format!("read_parquet({})", quote(&dir.join("*.parquet"))),
+        };
+        sql.push_str(&format!(
+            "CREATE OR REPLACE VIEW {} AS SELECT * FROM {source};\n",
+            table.name
+        ));
+    }
+    Ok(sql)
 }
 
 /// Write a result in the chosen format to `out`.
@@ -113,14 +233,19 @@ pub fn write_result(
             std::env::set_var("POLARS_FMT_STR_LEN", "64");
             writeln!(out, "{df}").map_err(write_err(out_name))
         }
+        // Times as RFC 3339 in UTC, with their `Z`.
         OutputFormat::Csv => CsvWriter::new(out)
             .include_header(true)
+            .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ".into()))
             .finish(df)
             .ctx("writing CSV"),
-        OutputFormat::Json => JsonWriter::new(out)
-            .with_json_format(JsonFormat::Json)
-            .finish(df)
-            .ctx("writing JSON"),
+        OutputFormat::Json => {
+            JsonWriter::new(&mut *out)
+                .with_json_format(JsonFormat::Json)
+                .finish(df)
+                .ctx("writing JSON")?;
+            writeln!(out).map_err(write_err(out_name))
+        }
         OutputFormat::Parquet => ParquetWriter::new(out)
             .with_compression(ParquetCompression::Zstd(None))
             .finish(df)

@@ -176,12 +176,20 @@ impl Settings {
     }
 
     pub fn lake(&self) -> Result<PathBuf> {
-        self.lake.clone().ok_or_else(|| {
+        let lake = self.lake.clone().ok_or_else(|| {
             Error::Usage(
                 "no lake given: pass --lake DIR, set MSGMETER_LAKE, or `lake` in the config file"
                     .into(),
             )
-        })
+        })?;
+        if lake.exists() && !lake.is_dir() {
+            return Err(Error::Usage(format!(
+                "{}: is a file, not a lake folder; pass the folder that holds events/ and _runs/ \
+                 (or a new folder for ingest to create)",
+                lake.display()
+            )));
+        }
+        Ok(lake)
     }
 
     /// The markets table in force and the SHA-256 of its text.

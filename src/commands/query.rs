@@ -23,8 +23,13 @@ pub struct QueryArgs {
     /// Write the result here instead of stdout (required for parquet)
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The SQL statement
-    pub sql: String,
+    /// Print DuckDB views over the lake's tables instead of running SQL (for the full SQL
+    /// dialect: `msgmeter query --duckdb-views --lake lake > views.sql; duckdb -init views.sql`)
+    #[arg(long, conflicts_with_all = ["sql", "out"])]
+    pub duckdb_views: bool,
+    /// The SQL statement (polars SQL; every time in the lake is UTC)
+    #[arg(required_unless_present = "duckdb_views")]
+    pub sql: Option<String>,
 }
 
 pub fn run(a: QueryArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome> {
@@ -32,7 +37,15 @@ pub fn run(a: QueryArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome
     if a.out.is_none() && a.format == OutputFormat::Parquet {
         return Err(Error::Usage("--format parquet needs --out FILE".into()));
     }
-    let mut df = query::run(&settings.lake()?, &a.sql)?;
+    let lake = settings.lake()?;
+    let Some(sql) = a.sql.as_deref() else {
+        let views = query::duckdb_views(&lake)?;
+        stdout
+            .write_all(views.as_bytes())
+            .map_err(super::to_stdout)?;
+        return Ok(Outcome::Success);
+    };
+    let mut df = query::run(&lake, sql)?;
     match &a.out {
         Some(path) => {
             let file = std::fs::File::create(path).map_err(write_err(path))?;

@@ -120,6 +120,14 @@ fn day_before(d: NaiveDate, n: u64) -> NaiveDate {
 pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     let clock = Instant::now();
     let lake = Lake::new(&opts.lake);
+    // A lake that does not exist is a usage error, and nothing is created for it.
+    if !lake.root.is_dir() {
+        return Err(crate::Error::Usage(format!(
+            "{}: no such lake; ingest something first (`msgmeter ingest --lake {} FILES`)",
+            lake.root.display(),
+            lake.root.display()
+        )));
+    }
     let _lock = lake.lock("build")?;
     lake::remove_leftovers(&lake)?;
     let event_dates = lake.partition_dates(&EVENTS)?;
