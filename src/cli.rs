@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+
+pub use crate::settings::LogFormat;
 
 use crate::commands;
 
@@ -32,9 +34,15 @@ pub struct Cli {
         env = "MSGMETER_QUIET"
     )]
     pub quiet: bool,
-    /// Log format on stderr
-    #[arg(long, global = true, help_heading = "Global options", env = "MSGMETER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log format on stderr [default: text, or `log_format` in the config file]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "MSGMETER_LOG_FORMAT",
+        value_enum
+    )]
+    pub log_format: Option<LogFormat>,
     /// Calling-code → market table [default: data/markets.csv, compiled in]
     #[arg(
         long,
@@ -73,12 +81,6 @@ pub struct Cli {
     pub pricing_rules: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

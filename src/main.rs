@@ -8,6 +8,7 @@ use clap::Parser;
 use msgmeter::cli::{Cli, Command, LogFormat};
 use msgmeter::commands::{self, Outcome};
 use msgmeter::error::Error;
+use msgmeter::settings::ConfigFile;
 
 // msgmeter allocates many small strings per event; mimalloc handles that far better than
 // the system allocator (measured: see docs/benchmarks.md).
@@ -22,8 +23,14 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Ingest(_) | Command::Demo(_)) {
         msgmeter::memory::keep_freed_memory(true);
     }
-    init_logging(cli.quiet, cli.log_format);
-    match commands::run(cli) {
+    // The config file is read first: it may choose the log format (a flag still wins).
+    let config = ConfigFile::load(cli.config.as_deref());
+    let format = cli
+        .log_format
+        .or(config.as_ref().ok().and_then(|(c, _)| c.log_format))
+        .unwrap_or(LogFormat::Text);
+    init_logging(cli.quiet, format);
+    match config.and_then(|config| commands::run(cli, config)) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Incomplete) => ExitCode::from(1),
         // The reader went away (`msgmeter query … | head -1`): nothing more to say.

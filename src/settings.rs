@@ -29,11 +29,19 @@ pub struct ConfigFile {
     pub max_quarantine_pct: Option<f64>,
     pub max_line_bytes: Option<usize>,
     pub memory_budget_mb: Option<usize>,
-    pub log_format: Option<String>,
+    pub log_format: Option<LogFormat>,
     #[serde(default)]
     pub metering: MeteringConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+}
+
+/// How logs are written on stderr: text for people, JSON for schedulers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// `[metrics]` in the config file.

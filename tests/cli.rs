@@ -221,3 +221,34 @@ fn demo_runs_the_main_job_and_its_books_balance() {
     assert!(text.contains("[balances]"), "{text}");
     assert!(text.contains("Events by type"));
 }
+
+/// `log_format` in the config file is honoured (a flag still wins): an error on stderr is one
+/// JSON object with its level and message.
+#[test]
+fn the_config_files_log_format_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("msgmeter.toml");
+    std::fs::write(&config, "log_format = \"json\"\n").unwrap();
+    let missing = dir.path().join("no-lake");
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_msgmeter"))
+            .arg("--config")
+            .arg(&config)
+            .args(extra)
+            .args(["build", "--lake"])
+            .arg(&missing)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let json = run(&[]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON object");
+    assert_eq!(v["level"], "ERROR");
+    assert!(v["fields"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no such lake"));
+    let text = run(&["--log-format", "text"]);
+    assert!(serde_json::from_str::<serde_json::Value>(text.trim()).is_err());
+    assert!(text.contains("ERROR") && text.contains("no such lake"));
+}

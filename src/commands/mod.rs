@@ -61,9 +61,8 @@ impl Context {
     }
 }
 
-/// Run the parsed command line.
-pub fn run(cli: Cli) -> Result<Outcome> {
-    let (config, config_path) = ConfigFile::load(cli.config.as_deref())?;
+/// Run the parsed command line with its config file (`ConfigFile::load`).
+pub fn run(cli: Cli, (config, config_path): (ConfigFile, Option<PathBuf>)) -> Result<Outcome> {
     let ctx = Context {
         line: CommandLine {
             markets: cli.markets,
