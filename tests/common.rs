@@ -117,7 +117,8 @@ pub fn events_content(lake: &Path) -> DataFrame {
     df.drop_many(["source_file", "source_sha256", "source_line"])
 }
 
-/// Every file under the lake outside `_runs/`, with its bytes, by relative path.
+/// Every file under the lake outside `_runs/` (and the watermark `_status.json`, which names
+/// the last run), with its bytes, by relative path.
 pub fn lake_files(lake: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).expect("readable").flatten() {
@@ -127,7 +128,8 @@ pub fn lake_files(lake: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
                 .expect("under root")
                 .to_string_lossy()
                 .to_string();
-            if rel.starts_with("_runs") || rel == "_lock" {
+            // Run records: the manifests, the lock and the watermark name runs and times.
+            if rel.starts_with("_runs") || rel == "_lock" || rel == "_status.json" {
                 continue;
             }
             if p.is_dir() {

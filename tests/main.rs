@@ -21,5 +21,6 @@ mod privacy;
 mod properties;
 mod quarantine;
 mod query;
+mod run_status;
 mod snapshots;
 mod spill;

@@ -28,8 +28,8 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::lake::manifest::{ingested_file_hashes, FileReport, FileStatus, RunManifest, Totals};
-use crate::lake::publication::{self, Publication};
-use crate::lake::{self, Lake};
+use crate::lake::run::{Completed, Run};
+use crate::lake::Lake;
 use crate::pricing::markets::MarketTable;
 use normalize::{Event, IdentityPair, Normalizer, Pseudonymizer, Reason, Rejection};
 pub use reader::{list_inputs, InputFormat, Listed};
@@ -203,11 +203,6 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     // A usage error (an input that does not exist) is found before the lake is touched.
     let inputs = list_inputs(paths)?;
     let lake = Lake::new(&opts.lake);
-    let _lock = lake.lock("ingest")?;
-    for said in publication::recover(&lake)? {
-        tracing::warn!("{said}");
-    }
-    lake::remove_leftovers(&lake)?;
 
     // Content hashes decide what is already ingested; hashing is I/O and SHA-256 bound,
     // so all files are hashed up front on every core. A file that cannot be read fails
@@ -268,10 +263,12 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
         "interrupted",
         vec![INTERRUPTED_BEFORE_PUBLISHING.to_string()],
     );
-    let publication = Publication::begin(&lake, "ingest", &digest, interrupted.clone())?;
-    let run_id = publication.run_id().to_string();
+    // Hashing reads only the inputs, so it runs before the lock: the run id and the run's
+    // recorded intent name the hashes.
+    let run = Run::start(&lake, "ingest", &digest, interrupted.clone())?;
+    let run_id = run.id().to_string();
     let clock = Instant::now();
-    match read_and_publish(opts, &lake, publication.stage(), &inputs, hashes) {
+    match read_and_publish(opts, &lake, run.stage(), &inputs, hashes) {
         Ok((files, dates_written, identities_changed)) => {
             let mut problems: Vec<String> = files
                 .iter()
@@ -318,7 +315,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             m.stage_seconds = crate::timing::take();
             m.stage_seconds
                 .insert("total".into(), clock.elapsed().as_secs_f64());
-            publication.commit(&m)?;
+            run.finish(&m, Completed::default())?;
             if crate::interrupt::requested() {
                 tracing::warn!(
                     "interrupted while publishing: run {} finished its publication first and is complete",
@@ -337,7 +334,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             let mut m = interrupted;
             m.run_id = run_id;
             m.finished_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            publication.abandon(&m)?;
+            run.abandon(&m)?;
             let _ = std::fs::remove_dir_all(lake.scratch_dir());
             Ok(IngestOutcome {
                 manifest: m,
@@ -351,7 +348,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             m.run_id = run_id;
             m.outcome = "failed".into();
             m.problems = vec![format!("{e}; nothing of this run was published")];
-            publication.abandon(&m)?;
+            run.abandon(&m)?;
             Err(e)
         }
     }

@@ -5,6 +5,7 @@
 pub mod columns;
 pub mod manifest;
 pub mod publication;
+pub mod run;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};

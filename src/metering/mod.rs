@@ -39,6 +39,7 @@ use crate::lake::columns::{
     table_frame, text, timestamps,
 };
 use crate::lake::manifest::{RunManifest, Totals};
+use crate::lake::run::{Completed, Run};
 use crate::lake::{self, Lake};
 use crate::pricing::markets::UNKNOWN_MARKET;
 use crate::pricing::rates::RateCard;
@@ -118,7 +119,6 @@ fn day_before(d: NaiveDate, n: u64) -> NaiveDate {
 }
 
 pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
-    let clock = Instant::now();
     let lake = Lake::new(&opts.lake);
     // A lake that does not exist is a usage error, and nothing is created for it.
     if !lake.root.is_dir() {
@@ -128,8 +128,66 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
             lake.root.display()
         )));
     }
-    let _lock = lake.lock("build")?;
-    lake::remove_leftovers(&lake)?;
+    let mut config = opts.config_hashes.clone();
+    config.insert("metering_source".into(), opts.source.as_str().into());
+    let digest = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(format!("{:?}..{:?}", opts.from, opts.to).as_bytes());
+        for (k, v) in &config {
+            h.update(k.as_bytes());
+            h.update(v.as_bytes());
+        }
+        hex::encode(h.finalize())
+    };
+    let record = |outcome: &str, problems: Vec<String>| RunManifest {
+        command: "build".into(),
+        started_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
+        now: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        config: config.clone(),
+        outcome: outcome.into(),
+        problems,
+        ..RunManifest::default()
+    };
+    let run = Run::start(
+        &lake,
+        "build",
+        &digest,
+        record(
+            "interrupted",
+            vec![
+                "interrupted: the dates it was building may be partly rewritten; build them again"
+                    .into(),
+            ],
+        ),
+    )?;
+    match build_in(&run, opts, config.clone()) {
+        Ok(outcome) => {
+            run.finish(
+                &outcome.manifest,
+                Completed {
+                    built_dates: outcome.dates.clone(),
+                },
+            )?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            run.abandon(&record("failed", vec![e.to_string()]))?;
+            Err(e)
+        }
+    }
+}
+
+/// The build under its run: every date's tables, then the manifest's content.
+fn build_in(
+    run: &Run,
+    opts: &BuildOptions,
+    config: BTreeMap<String, String>,
+) -> Result<BuildOutcome> {
+    let clock = Instant::now();
+    let lake = run.lake().clone();
     let event_dates = lake.partition_dates(&EVENTS)?;
     let (Some(&first), Some(&last)) = (event_dates.first(), event_dates.last()) else {
         return Err(Error::Usage(format!(
@@ -245,23 +303,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         partitions_written.insert(table.name.to_string(), labels.clone());
     }
     partitions_written.insert(BILLING_SOURCES.name.to_string(), months);
-    let mut config = opts.config_hashes.clone();
-    config.insert("metering_source".into(), opts.source.as_str().into());
     let started = opts.now;
     let finished = started
         + chrono::Duration::from_std(clock.elapsed()).unwrap_or_else(|_| chrono::Duration::zero());
-    let run_id = {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(format!("{start}..{to}").as_bytes());
-        for (k, v) in &config {
-            h.update(k.as_bytes());
-            h.update(v.as_bytes());
-        }
-        crate::lake::publication::new_run_id(&lake, "build", &hex::encode(h.finalize()))?
-    };
     let manifest = RunManifest {
-        run_id,
+        run_id: run.id().to_string(),
         command: "build".into(),
         started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -275,7 +321,6 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         problems,
         stage_seconds: crate::timing::take(),
     };
-    manifest.write(&lake)?;
     Ok(BuildOutcome {
         manifest,
         dates,

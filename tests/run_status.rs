@@ -1,0 +1,98 @@
+//! A run on the lake (spec README "Atomic", "The lake"): one lock, recovery of interrupted
+//! runs by whatever command comes next, and the `_status.json` watermark moved last.
+
+use msgmeter::lake::manifest::RunManifest;
+use msgmeter::lake::run::LakeStatus;
+use msgmeter::lake::Lake;
+
+use crate::common::*;
+use crate::metering_common::*;
+
+fn date(d: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()
+}
+
+#[test]
+fn the_watermark_names_the_last_ingest_its_dates_and_the_last_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = [("e1", "2025-10-01T10:00:00Z"), ("e2", "2025-10-03T10:00:00Z")]
+        .iter()
+        .map(|(id, ts)| {
+            format!(
+                r#"{{"event_id":"{id}","ts":"{ts}","type":"message_in","business_id":"B1","customer":"+5511987654321","message_id":"m-{id}","message_type":"text"}}"#
+            )
+        })
+        .collect();
+    let input = write_lines(dir.path(), "in.ndjson", &lines);
+    let lake = dir.path().join("lake");
+    assert_eq!(
+        LakeStatus::read(&Lake::new(&lake)).unwrap(),
+        LakeStatus::default()
+    );
+    let ingested = ingest_paths(&lake, &[input], "2025-10-09T00:00:00Z");
+    let status = LakeStatus::read(&Lake::new(&lake)).unwrap();
+    let last = status.last_ingest.clone().unwrap();
+    assert_eq!(last.run_id, ingested.manifest.run_id);
+    assert_eq!(status.last_run, Some(last));
+    assert_eq!(
+        status.event_dates,
+        Some([date("2025-10-01"), date("2025-10-03")])
+    );
+    assert!(status.last_build.is_none() && status.built_dates.is_empty());
+
+    let built = msgmeter::metering::build(&build_options(
+        &lake,
+        &msgmeter::accounts::Accounts::embedded(),
+        None,
+        None,
+        Default::default(),
+    ))
+    .unwrap();
+    let status = LakeStatus::read(&Lake::new(&lake)).unwrap();
+    assert_eq!(
+        status.last_build.as_ref().unwrap().run_id,
+        built.manifest.run_id
+    );
+    assert_eq!(status.last_run.as_ref().unwrap().command, "build");
+    assert_eq!(status.built_dates, built.dates);
+    assert_eq!(status.built_dates.first(), Some(&date("2025-10-01")));
+    // The ingest is still the last ingest.
+    assert_eq!(status.last_ingest.unwrap().run_id, ingested.manifest.run_id);
+}
+
+/// Whatever command takes the lake next completes an interrupted run first (a build after a
+/// killed ingest must not throw away what the ingest staged).
+#[test]
+fn a_build_records_an_interrupted_run_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_lines(
+        dir.path(),
+        "in.ndjson",
+        &[r#"{"event_id":"e1","ts":"2025-10-01T10:00:00Z","type":"message_in","business_id":"B1","customer":"+5511987654321","message_id":"m-e1","message_type":"text"}"#.to_string()],
+    );
+    let lake_path = dir.path().join("lake");
+    ingest_paths(&lake_path, &[input], "2025-10-09T00:00:00Z");
+    let lake = Lake::new(&lake_path);
+    let intent = RunManifest {
+        command: "ingest".into(),
+        outcome: "interrupted".into(),
+        ..RunManifest::default()
+    };
+    let p = msgmeter::lake::publication::Publication::begin(&lake, "ingest", "0123abcd", intent)
+        .unwrap();
+    let id = p.run_id().to_string();
+    drop(p);
+    assert!(!lake_path.join("_runs").join(format!("{id}.json")).exists());
+    msgmeter::metering::build(&build_options(
+        &lake_path,
+        &msgmeter::accounts::Accounts::embedded(),
+        None,
+        None,
+        Default::default(),
+    ))
+    .unwrap();
+    let text = std::fs::read_to_string(lake_path.join("_runs").join(format!("{id}.json"))).unwrap();
+    let m: RunManifest = serde_json::from_str(&text).unwrap();
+    assert_eq!(m.outcome, "interrupted");
+    assert!(!lake_path.join("_runs/open").exists());
+}
