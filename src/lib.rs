@@ -20,6 +20,7 @@ pub mod pricing;
 pub mod query;
 pub mod schema;
 pub mod settings;
+pub mod time;
 pub mod timing;
 
 pub use error::{Error, Result};

@@ -24,3 +24,4 @@ mod query;
 mod run_status;
 mod snapshots;
 mod spill;
+mod time;

@@ -18,7 +18,6 @@ use rayon::prelude::*;
 
 use crate::accounts::{Account, Accounts};
 use crate::error::Result;
-use crate::ingest::normalize::utc_day;
 use crate::lake::columns::{
     bool_values, bools, empty_frame, i64_values, ints, str_column, str_values, table_frame, text,
     timestamps,
@@ -28,6 +27,7 @@ use crate::schema::{
     BILLING_SOURCES, BUSINESS_DAILY, CASES, CONVERSATIONS, EVENTS, MESSAGES, REPLY_WAITS,
     USAGE_DAILY,
 };
+use crate::time::{start_of, utc_day};
 
 use super::cases::{case_clocks, is_done, is_satisfied, CaseEvents};
 use super::feed::{
@@ -52,13 +52,6 @@ type WaitOrder = (i64, i64, u64, u64, u32);
 
 /// Threads writing table files.
 const WRITERS: usize = 3;
-
-fn start_of(d: NaiveDate) -> i64 {
-    d.and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
-        .timestamp_micros()
-}
 
 fn kind_of(code: u8) -> Kind {
     match code {

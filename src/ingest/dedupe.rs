@@ -28,7 +28,7 @@ use crate::error::{PolarsContext, Result};
 use crate::lake::{self, Lake};
 use crate::schema::{EVENTS, IDENTITIES};
 
-const DAY_MICROS: i64 = 86_400_000_000;
+use crate::time::DAY_MICROS;
 
 /// What publishing did with one input file's rows.
 #[derive(Debug, Default, Clone, Copy)]

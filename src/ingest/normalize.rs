@@ -422,11 +422,7 @@ pub fn epoch_to_micros(value: f64) -> Option<i64> {
     (micros < 9.2e18).then(|| micros.round() as i64)
 }
 
-pub fn utc_day(ts_micros: i64) -> NaiveDate {
-    DateTime::<Utc>::from_timestamp_micros(ts_micros)
-        .map(|t| t.date_naive())
-        .unwrap_or_default()
-}
+pub use crate::time::utc_day;
 
 pub fn format_ts(ts_micros: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(ts_micros)

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -56,7 +56,8 @@ use timeline::{
 pub use usage::SourceChoice;
 
 use crate::analytics::feed::Feed;
-use usage::{BilledSource, Usage, UsageKey, DERIVED, REPORTED};
+use crate::time::{day_after, day_before, start_of, utc_day};
+use usage::{billing_month, BilledSource, Usage, UsageKey, DERIVED, REPORTED};
 
 const QUARTER_HOUR_MICROS: i64 = 15 * 60 * 1_000_000;
 
@@ -101,21 +102,6 @@ pub struct BuildSummary {
     /// Delivered messages the derived source could not meter (webhook-only under CBP, or
     /// statuses without a category).
     pub unmetered_deliveries: u64,
-}
-
-fn start_of(d: NaiveDate) -> i64 {
-    d.and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-        .timestamp_micros()
-}
-
-fn day_after(d: NaiveDate, n: u64) -> NaiveDate {
-    d.checked_add_days(Days::new(n)).expect("date in range")
-}
-
-fn day_before(d: NaiveDate, n: u64) -> NaiveDate {
-    d.checked_sub_days(Days::new(n)).expect("date in range")
 }
 
 pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
@@ -240,7 +226,7 @@ fn build_in(
     let mut reported_by_date: BTreeMap<NaiveDate, Vec<reported::ReportedUnit>> = BTreeMap::new();
     for u in reported {
         reported_by_date
-            .entry(crate::ingest::normalize::utc_day(u.delivered_at))
+            .entry(utc_day(u.delivered_at))
             .or_default()
             .push(u);
     }
@@ -839,7 +825,7 @@ fn build_day(
                     && period.draws_on_free_tier(&c.category)
                 {
                     *allowance_used
-                        .entry((c.business_id.clone(), usage::billing_month(billing_date)))
+                        .entry((c.business_id.clone(), billing_month(billing_date)))
                         .or_default() += 1;
                 }
             }
@@ -897,7 +883,7 @@ fn build_day(
             continue;
         }
         let used = allowance_used
-            .entry((c.business_id.clone(), usage::billing_month(billing_date)))
+            .entry((c.business_id.clone(), billing_month(billing_date)))
             .or_default();
         *used += 1;
         if *used <= period.free_tier_conversations {
@@ -1221,10 +1207,7 @@ fn conversations_frame(
     let billing_dates: Vec<NaiveDate> = r()
         .map(|c| local_date(&account_of[&c.business_id], c.opened_at))
         .collect();
-    let months: Vec<String> = billing_dates
-        .iter()
-        .map(|d| usage::billing_month(*d))
-        .collect();
+    let months: Vec<String> = billing_dates.iter().map(|d| billing_month(*d)).collect();
     table_frame(
         &CONVERSATIONS,
         rows.len(),
@@ -1324,24 +1307,20 @@ fn write_billing_sources(
         // A UTC day lies in one date file, so the summaries need no second aggregation.
         let events = concat(parts, UnionArgs::default())
             .and_then(LazyFrame::collect)
-            .ctx(format!(
-                "summarising events of {}",
-                usage::billing_month(month)
-            ))?;
+            .ctx(format!("summarising events of {}", billing_month(month)))?;
         let b = str_values(&events, "business_id")?;
         let first = i64_values(&events, "first")?;
         let last = i64_values(&events, "last")?;
         let first_priced = i64_values(&events, "first_priced")?;
         let last_priced = i64_values(&events, "last_priced")?;
-        let label = usage::billing_month(month);
+        let label = billing_month(month);
         // business → pricing objects seen in this month
         let mut seen: BTreeMap<String, bool> = BTreeMap::new();
         for i in 0..events.height() {
             let Some(business) = &b[i] else { continue };
             let a = accounts.get(business);
-            let in_month = |t: Option<i64>| {
-                t.is_some_and(|t| usage::billing_month(local_date(&a, t)) == label)
-            };
+            let in_month =
+                |t: Option<i64>| t.is_some_and(|t| billing_month(local_date(&a, t)) == label);
             // min and max are real instants: each names a month that certainly has one.
             if in_month(first[i]) || in_month(last[i]) {
                 seen.entry(business.clone()).or_insert(false);

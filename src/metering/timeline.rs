@@ -7,8 +7,7 @@
 
 use crate::pricing::rules::Period;
 
-pub const HOUR_MICROS: i64 = 3_600_000_000;
-pub const DAY_MICROS: i64 = 24 * HOUR_MICROS;
+pub use crate::time::{DAY_MICROS, HOUR_MICROS};
 
 /// A message the customer wrote (reactions included: they refresh the window too).
 #[derive(Debug, Clone, PartialEq)]

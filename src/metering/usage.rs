@@ -61,8 +61,9 @@ pub struct UsageKey {
 /// Units per key for one UTC date.
 pub type Usage = BTreeMap<UsageKey, i64>;
 
+/// A billing date's month as the tables write it (`2025-10`).
 pub fn billing_month(d: NaiveDate) -> String {
-    d.format("%Y-%m").to_string()
+    crate::time::BillingMonth::of(d).to_string()
 }
 
 pub fn usage_frame(usage: &Usage) -> Result<DataFrame> {
