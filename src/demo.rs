@@ -127,8 +127,13 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         },
         std::slice::from_ref(&landing),
     )?;
-    let built =
-        crate::metering::build(&settings.build_options(lake.clone(), None, None, Some(now))?)?;
+    let built = crate::metering::build(&crate::commands::build::options(
+        settings,
+        lake.clone(),
+        None,
+        None,
+        Some(now),
+    )?)?;
     let t = &outcome.manifest.totals;
     let w = |e: std::io::Error| write_err("stdout")(e);
     writeln!(

@@ -1154,7 +1154,7 @@ fn csv_row(line: &[u8]) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    let cells: Vec<String> = crate::ingest::eventlog::FIELDS
+    let cells: Vec<String> = crate::ingest::EVENT_LOG_FIELDS
         .iter()
         .map(|f| match rec.get(*f) {
             None | Some(serde_json::Value::Null) => String::new(),
@@ -1186,7 +1186,7 @@ impl DayFiles {
             let f = File::create(&path).map_err(write_err(&path))?;
             let mut w = BufWriter::with_capacity(1 << 20, f);
             if csv {
-                let mut header = crate::ingest::eventlog::FIELDS.join(",");
+                let mut header = crate::ingest::EVENT_LOG_FIELDS.join(",");
                 header.push('\n');
                 w.write_all(header.as_bytes()).map_err(write_err(&path))?;
             }

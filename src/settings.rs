@@ -10,11 +10,10 @@ use sha2::{Digest, Sha256};
 
 use crate::accounts::{Accounts, EMBEDDED_ACCOUNTS_CSV};
 use crate::error::{read_err, Error, Result};
-use crate::ingest::normalize::DEMO_PSEUDONYM_KEY;
-use crate::metering::SourceChoice;
 use crate::pricing::markets::{MarketTable, EMBEDDED_MARKETS_CSV};
 use crate::pricing::rates::{RateCard, EMBEDDED_RATE_CARD};
 use crate::pricing::rules::{PricingRules, EMBEDDED_PRICING_RULES};
+use crate::pricing::source::SourceChoice;
 
 /// The config file's keys (all optional).
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +72,10 @@ impl ConfigFile {
         Ok((cfg, Some(path.to_path_buf())))
     }
 }
+
+/// The key used when none is configured: public, so pseudonyms made with it can be reversed
+/// by anyone with a phone book. `ingest` warns loudly when it is in use.
+pub const DEMO_PSEUDONYM_KEY: &str = "msgmeter-demo-key-not-secret";
 
 pub const DEFAULT_MAX_QUARANTINE_PCT: f64 = 1.0;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
@@ -271,36 +274,6 @@ impl Settings {
     /// The ingest memory budget in bytes (a budget too large for the machine saturates).
     pub fn memory_budget_bytes(&self) -> usize {
         self.memory_budget_mb.saturating_mul(1 << 20)
-    }
-
-    /// Everything `build` needs, loaded and fingerprinted.
-    pub fn build_options(
-        &self,
-        lake: PathBuf,
-        from: Option<chrono::NaiveDate>,
-        to: Option<chrono::NaiveDate>,
-        now: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<crate::metering::BuildOptions> {
-        let (_, markets_sha) = self.markets()?;
-        let (accounts, accounts_sha) = self.accounts()?;
-        let (rates, rates_sha) = self.rate_card()?;
-        let (rules, rules_sha) = self.pricing_rules()?;
-        let mut config_hashes = self.config_hashes(&markets_sha);
-        config_hashes.insert("accounts_sha256".into(), accounts_sha);
-        config_hashes.insert("rate_card_sha256".into(), rates_sha);
-        config_hashes.insert("pricing_rules_sha256".into(), rules_sha);
-        Ok(crate::metering::BuildOptions {
-            lake,
-            from,
-            to,
-            source: self.metering_source,
-            rules,
-            rates,
-            accounts,
-            timely_response_hours: self.timely_response_hours,
-            now: now.unwrap_or_else(chrono::Utc::now),
-            config_hashes,
-        })
     }
 }
 

@@ -2,13 +2,16 @@
 //! analytics (metrics.md); see `crate::metering::build`.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 
 use super::{to_stdout, Context, LakeArg, Outcome};
 use crate::error::Result;
-use crate::metering::{self, SourceChoice};
+use crate::metering;
+use crate::pricing::source::SourceChoice;
+use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 #[command(
@@ -32,13 +35,42 @@ pub struct BuildArgs {
     pub now: Option<DateTime<Utc>>,
 }
 
+/// Everything `build` needs, loaded and fingerprinted from the settings.
+pub fn options(
+    settings: &Settings,
+    lake: PathBuf,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now: Option<DateTime<Utc>>,
+) -> Result<metering::BuildOptions> {
+    let (_, markets_sha) = settings.markets()?;
+    let (accounts, accounts_sha) = settings.accounts()?;
+    let (rates, rates_sha) = settings.rate_card()?;
+    let (rules, rules_sha) = settings.pricing_rules()?;
+    let mut config_hashes = settings.config_hashes(&markets_sha);
+    config_hashes.insert("accounts_sha256".into(), accounts_sha);
+    config_hashes.insert("rate_card_sha256".into(), rates_sha);
+    config_hashes.insert("pricing_rules_sha256".into(), rules_sha);
+    Ok(metering::BuildOptions {
+        lake,
+        from,
+        to,
+        source: settings.metering_source,
+        rules,
+        rates,
+        accounts,
+        timely_response_hours: settings.timely_response_hours,
+        now: now.unwrap_or_else(Utc::now),
+        config_hashes,
+    })
+}
+
 pub fn run(a: BuildArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome> {
     let settings = ctx.settings(|line| {
         line.lake = a.lake.lake;
         line.metering_source = a.source;
     })?;
-    let outcome =
-        metering::build(&settings.build_options(settings.lake()?, a.from, a.to, a.now)?)?;
+    let outcome = metering::build(&options(&settings, settings.lake()?, a.from, a.to, a.now)?)?;
     let s = &outcome.summary;
     let (first, last) = (outcome.dates.first(), outcome.dates.last());
     let out = &mut *stdout;

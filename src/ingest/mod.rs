@@ -31,6 +31,7 @@ use crate::lake::manifest::{ingested_file_hashes, FileReport, FileStatus, RunMan
 use crate::lake::run::{Completed, Run};
 use crate::lake::Lake;
 use crate::pricing::markets::MarketTable;
+pub use eventlog::FIELDS as EVENT_LOG_FIELDS;
 use normalize::{Event, IdentityPair, Normalizer, Pseudonymizer, Reason, Rejection};
 pub use reader::{list_inputs, InputFormat, Listed};
 

@@ -195,9 +195,6 @@ pub struct Pseudonymizer {
     mac: Hmac<Sha256>,
 }
 
-/// Used when no key is configured, so the demo runs; `ingest` warns loudly about it.
-pub const DEMO_PSEUDONYM_KEY: &str = "msgmeter-demo-key-not-secret";
-
 impl Pseudonymizer {
     pub fn new(key: &[u8]) -> Self {
         Pseudonymizer {

@@ -12,38 +12,7 @@ use crate::error::Result;
 use crate::lake::columns::{bools, dates, ints, table_frame, text};
 use crate::schema::{BILLING_SOURCES, RECONCILIATION, USAGE_DAILY};
 
-pub const DERIVED: &str = "derived";
-pub const REPORTED: &str = "reported";
-
-/// Which source is billed (billing.md §5; `--source`, config `metering.source`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceChoice {
-    /// `reported` if any status of the business in the month carries a pricing object
-    #[default]
-    Auto,
-    Derived,
-    Reported,
-}
-
-impl SourceChoice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceChoice::Auto => "auto",
-            SourceChoice::Derived => DERIVED,
-            SourceChoice::Reported => REPORTED,
-        }
-    }
-
-    pub fn billed(self, pricing_objects_seen: bool) -> &'static str {
-        match self {
-            SourceChoice::Derived => DERIVED,
-            SourceChoice::Reported => REPORTED,
-            SourceChoice::Auto if pricing_objects_seen => REPORTED,
-            SourceChoice::Auto => DERIVED,
-        }
-    }
-}
+pub use crate::pricing::source::{SourceChoice, DERIVED, REPORTED};
 
 /// The key of one `usage_daily` row; rows are written in this order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
