@@ -3,10 +3,10 @@
 
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
+use msgmeter::accounts::hours::{business_seconds, OpeningTimes, Schedule};
 use msgmeter::analytics::build::case_order;
 use msgmeter::analytics::cases::{case_clocks, csat, CaseEvents};
 use msgmeter::analytics::feed::{hex_customer, timeline_order_of};
-use msgmeter::analytics::hours::{business_seconds, OpeningTimes, Schedule};
 use msgmeter::analytics::waits::{nearest_rank, reply_waits};
 use msgmeter::analytics::{Happening, Kind};
 use proptest::prelude::*;

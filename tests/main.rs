@@ -5,6 +5,7 @@
 mod common;
 mod metering_common;
 
+mod accounts;
 mod analytics;
 mod analytics_pipeline;
 mod cli;

@@ -33,9 +33,9 @@ use super::cases::{case_clocks, is_done, is_satisfied, CaseEvents};
 use super::feed::{
     customer_column, Customer, Feed, MessageCounts, PairKey, Row, AGENT_MESSAGE, FEED_COLUMNS,
 };
-use super::hours::{OpeningTimes, Schedule};
 use super::waits::{nearest_rank, reply_waits, ReplyWait};
 use super::{Happening, Kind};
+use crate::accounts::hours::OpeningTimes;
 
 /// Counts a person checks after a build.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -86,12 +86,11 @@ impl Clocks<'_> {
     fn of(&mut self, business: &str) -> &BusinessClock {
         let (accounts, (first, last)) = (self.accounts, self.dates);
         if !self.by_business.contains_key(business) {
-            let account = accounts.get(business);
-            let schedule = Schedule::parse(&account.business_hours).unwrap_or_else(|e| {
-                tracing::warn!(business, "business_hours not understood ({e}): no schedule");
-                None
-            });
-            let openings = schedule.map(|s| OpeningTimes::new(&s, account.timezone, first, last));
+            let account = accounts.get(business).into_owned();
+            let openings = account
+                .business_hours
+                .as_ref()
+                .map(|s| OpeningTimes::new(s, account.timezone, first, last));
             self.by_business
                 .insert(business.to_string(), BusinessClock { account, openings });
         }

@@ -10,7 +10,6 @@
 pub mod build;
 pub mod cases;
 pub mod feed;
-pub mod hours;
 pub mod waits;
 
 /// One message in a customer's timeline with a business, as the reply-wait clock sees it.

@@ -761,7 +761,7 @@ fn account<'a>(
 ) -> &'a Account {
     account_of
         .entry(business.to_string())
-        .or_insert_with(|| accounts.get(business))
+        .or_insert_with(|| accounts.get(business).into_owned())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -4,17 +4,26 @@
 //!
 //! A business seen in events but missing here is metered and invoiced with the defaults of
 //! billing.md §7 (USD, UTC, no schedule, SLA 15 min) and flagged: [`Account::is_default`].
+//!
+//! Every field is parsed when the file is loaded (percentages and the fee as exact
+//! decimals, the schedule of business hours), so a bad `accounts.csv` fails at load with
+//! its file, line and field, not halfway through a build or an invoice.
+
+pub mod hours;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use rust_decimal::Decimal;
 use serde::Deserialize;
+
+use hours::Schedule;
 
 use crate::error::{Error, Result};
 
-pub const EMBEDDED_ACCOUNTS_CSV: &str = include_str!("../data/accounts.csv");
+pub const EMBEDDED_ACCOUNTS_CSV: &str = include_str!("../../data/accounts.csv");
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
@@ -29,17 +38,20 @@ pub struct Account {
     /// The billing and business-hours time zone.
     pub timezone: Tz,
     pub billing_email: String,
-    /// Raw decimal text, e.g. `21` for 21 % (billing is exact: parsed where it is priced).
-    pub tax_pct: String,
-    pub markup_pct: String,
-    pub monthly_fee: String,
+    /// Percent, e.g. `21` for 21 % VAT.
+    pub tax_pct: Decimal,
+    /// Percent added to the rate card's rates.
+    pub markup_pct: Decimal,
+    /// In `currency`, charged for every month the account is active.
+    pub monthly_fee: Decimal,
     pub payment_terms_days: u32,
     pub active_from: Option<NaiveDate>,
     pub active_to: Option<NaiveDate>,
     pub auth_intl_eligible: bool,
     pub sla_first_response_minutes: u32,
-    /// `mon-fri 09:00-18:00; sat 10:00-14:00`, empty when there is no schedule.
-    pub business_hours: String,
+    /// Opening hours (`mon-fri 09:00-18:00; sat 10:00-14:00` in the file); `None` when
+    /// the business has no schedule (its business-hours durations are null).
+    pub business_hours: Option<Schedule>,
     /// Not in the registry: the defaults of billing.md §7.
     pub is_default: bool,
 }
@@ -56,15 +68,15 @@ impl Account {
             currency: "USD".into(),
             timezone: Tz::UTC,
             billing_email: String::new(),
-            tax_pct: "0".into(),
-            markup_pct: "0".into(),
-            monthly_fee: "0".into(),
+            tax_pct: Decimal::ZERO,
+            markup_pct: Decimal::ZERO,
+            monthly_fee: Decimal::ZERO,
             payment_terms_days: 30,
             active_from: None,
             active_to: None,
             auth_intl_eligible: false,
             sla_first_response_minutes: 15,
-            business_hours: String::new(),
+            business_hours: None,
             is_default: true,
         }
     }
@@ -142,6 +154,18 @@ impl Accounts {
                     .map(Some)
                     .map_err(|e| bad(field, format!("{text:?}: {e}")))
             };
+            // Exact decimals, never negative: percentages and an amount of money.
+            let decimal = |field: &str, text: &str| -> Result<Decimal> {
+                let value: Decimal = text
+                    .parse()
+                    .map_err(|_| bad(field, format!("{text:?} is not a decimal number")))?;
+                if value.is_sign_negative() {
+                    return Err(bad(field, format!("{text:?} is negative")));
+                }
+                Ok(value)
+            };
+            let business_hours =
+                Schedule::parse(&row.business_hours).map_err(|e| bad("business_hours", e))?;
             let auth_intl_eligible = match row.auth_intl_eligible.as_str() {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" | "" => false,
@@ -163,13 +187,13 @@ impl Accounts {
                 currency: row.currency,
                 timezone,
                 billing_email: row.billing_email,
-                tax_pct: row.tax_pct,
-                markup_pct: row.markup_pct,
-                monthly_fee: row.monthly_fee,
+                tax_pct: decimal("tax_pct", &row.tax_pct)?,
+                markup_pct: decimal("markup_pct", &row.markup_pct)?,
+                monthly_fee: decimal("monthly_fee", &row.monthly_fee)?,
                 payment_terms_days: row.payment_terms_days,
                 auth_intl_eligible,
                 sla_first_response_minutes: row.sla_first_response_minutes,
-                business_hours: row.business_hours,
+                business_hours,
                 is_default: false,
             };
             if by_business
@@ -182,11 +206,12 @@ impl Accounts {
         Ok(Accounts { by_business })
     }
 
-    /// The business's account, or the defaults when it is not registered.
-    pub fn get(&self, business_id: &str) -> Account {
-        self.by_business
-            .get(business_id)
-            .cloned()
-            .unwrap_or_else(|| Account::default_for(business_id))
+    /// The business's account, or the defaults when it is not registered (a registered
+    /// account is lent, not copied).
+    pub fn get(&self, business_id: &str) -> std::borrow::Cow<'_, Account> {
+        match self.by_business.get(business_id) {
+            Some(a) => std::borrow::Cow::Borrowed(a),
+            None => std::borrow::Cow::Owned(Account::default_for(business_id)),
+        }
     }
 }
