@@ -127,7 +127,7 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         },
         std::slice::from_ref(&landing),
     )?;
-    let built = crate::metering::build(&crate::commands::build::options(
+    let built = crate::pipeline::build(&crate::commands::build::options(
         settings,
         lake.clone(),
         None,

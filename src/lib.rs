@@ -16,6 +16,7 @@ pub mod interrupt;
 pub mod lake;
 pub mod memory;
 pub mod metering;
+pub mod pipeline;
 pub mod pricing;
 pub mod query;
 pub mod schema;

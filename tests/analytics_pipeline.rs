@@ -268,7 +268,7 @@ fn the_timely_response_window_comes_from_the_config_file() {
     for (hours, timely) in [(24, "1"), (2, "0")] {
         let mut opts = build_options(&lake.lake(), &lake.accounts, None, None, Default::default());
         opts.timely_response_hours = hours;
-        msgmeter::metering::build(&opts).unwrap();
+        msgmeter::pipeline::build(&opts).unwrap();
         let row = one(
             &lake.lake(),
             "SELECT cases_timely_response FROM business_daily",

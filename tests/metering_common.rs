@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use msgmeter::accounts::Accounts;
-use msgmeter::metering::{build, BuildOptions, SourceChoice};
+use msgmeter::pipeline::{build, BuildOptions};
 use msgmeter::pricing::rates::RateCard;
 use msgmeter::pricing::rules::PricingRules;
+use msgmeter::pricing::source::SourceChoice;
 
 use crate::common::*;
 

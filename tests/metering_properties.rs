@@ -375,7 +375,7 @@ fn building_a_range_equals_building_each_day_in_order() {
     ingest_paths(&range, &inputs, "2025-07-10T00:00:00Z");
     ingest_paths(&daily, &inputs, "2025-07-10T00:00:00Z");
     let accounts = msgmeter::accounts::Accounts::embedded();
-    msgmeter::metering::build(&build_options(
+    msgmeter::pipeline::build(&build_options(
         &range,
         &accounts,
         None,
@@ -389,7 +389,7 @@ fn building_a_range_equals_building_each_day_in_order() {
     let (first, last) = (dates[0], *dates.last().unwrap());
     for d in first.iter_days().take_while(|d| *d <= last) {
         let d = d.to_string();
-        msgmeter::metering::build(&build_options(
+        msgmeter::pipeline::build(&build_options(
             &daily,
             &accounts,
             Some(&d),
@@ -417,7 +417,7 @@ fn building_a_range_equals_building_each_day_in_order() {
     );
     assert_eq!(usage.height(), 4, "{usage}");
     // Rebuilding changes nothing.
-    msgmeter::metering::build(&build_options(
+    msgmeter::pipeline::build(&build_options(
         &range,
         &accounts,
         None,
@@ -442,7 +442,7 @@ fn reported_usage_on_the_real_webhook_fixtures_equals_their_pricing_objects() {
     let lake = dir.path().join("lake");
     ingest_paths(&lake, &[input], "2030-01-01T00:00:00Z");
     let accounts = msgmeter::accounts::Accounts::embedded();
-    msgmeter::metering::build(&build_options(
+    msgmeter::pipeline::build(&build_options(
         &lake,
         &accounts,
         None,
@@ -471,7 +471,7 @@ fn reported_and_derived_usage_on_the_pmp_fixtures_and_their_reconciliation() {
         "2030-01-01T00:00:00Z",
     );
     let accounts = msgmeter::accounts::Accounts::embedded();
-    msgmeter::metering::build(&build_options(
+    msgmeter::pipeline::build(&build_options(
         &lake,
         &accounts,
         None,

@@ -40,7 +40,7 @@ fn the_watermark_names_the_last_ingest_its_dates_and_the_last_build() {
     );
     assert!(status.last_build.is_none() && status.built_dates.is_empty());
 
-    let built = msgmeter::metering::build(&build_options(
+    let built = msgmeter::pipeline::build(&build_options(
         &lake,
         &msgmeter::accounts::Accounts::embedded(),
         None,
@@ -83,7 +83,7 @@ fn a_build_records_an_interrupted_run_before_it_starts() {
     let id = p.run_id().to_string();
     drop(p);
     assert!(!lake_path.join("_runs").join(format!("{id}.json")).exists());
-    msgmeter::metering::build(&build_options(
+    msgmeter::pipeline::build(&build_options(
         &lake_path,
         &msgmeter::accounts::Accounts::embedded(),
         None,

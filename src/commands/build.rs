@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{to_stdout, Context, LakeArg, Outcome};
 use crate::error::Result;
-use crate::metering;
+use crate::pipeline;
 use crate::pricing::source::SourceChoice;
 use crate::settings::Settings;
 
@@ -42,7 +42,7 @@ pub fn options(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     now: Option<DateTime<Utc>>,
-) -> Result<metering::BuildOptions> {
+) -> Result<pipeline::BuildOptions> {
     let (_, markets_sha) = settings.markets()?;
     let (accounts, accounts_sha) = settings.accounts()?;
     let (rates, rates_sha) = settings.rate_card()?;
@@ -51,7 +51,7 @@ pub fn options(
     config_hashes.insert("accounts_sha256".into(), accounts_sha);
     config_hashes.insert("rate_card_sha256".into(), rates_sha);
     config_hashes.insert("pricing_rules_sha256".into(), rules_sha);
-    Ok(metering::BuildOptions {
+    Ok(pipeline::BuildOptions {
         lake,
         from,
         to,
@@ -70,7 +70,7 @@ pub fn run(a: BuildArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome
         line.lake = a.lake.lake;
         line.metering_source = a.source;
     })?;
-    let outcome = metering::build(&options(&settings, settings.lake()?, a.from, a.to, a.now)?)?;
+    let outcome = pipeline::build(&options(&settings, settings.lake()?, a.from, a.to, a.now)?)?;
     let s = &outcome.summary;
     let (first, last) = (outcome.dates.first(), outcome.dates.last());
     let out = &mut *stdout;

@@ -1,6 +1,8 @@
-//! `msgmeter build`: the metering stage (billing.md §1–§6). From the lake's `events` it
+//! The metering stage of `msgmeter build` (billing.md §1–§6). From the lake's `events` it
 //! computes, per UTC date, the tables `messages`, `conversations`, `usage_daily` and
-//! `reconciliation`, and per billing month `billing_sources`.
+//! `reconciliation`, and per billing month `billing_sources`. The build driver
+//! (`crate::pipeline`) loads the date windows and calls it date by date; metering knows
+//! nothing of the stages after it.
 //!
 //! Dates are built one after another, each the same way whether it is built alone or as
 //! part of a range, so a range equals its days built one by one:
@@ -25,21 +27,18 @@ pub mod timeline;
 pub mod usage;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::time::Instant;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::accounts::{Account, Accounts};
-use crate::error::{Error, PolarsContext, Result};
+use crate::error::{PolarsContext, Result};
 use crate::lake::columns::{
     bool_column, bools, dates, empty_frame, i64_column, i64_values, str_column, str_values,
     table_frame, text, timestamps,
 };
-use crate::lake::manifest::{RunManifest, Totals};
-use crate::lake::run::{Completed, Run};
 use crate::lake::{self, Lake};
 use crate::pricing::markets::UNKNOWN_MARKET;
 use crate::pricing::rates::RateCard;
@@ -55,7 +54,6 @@ use timeline::{
 };
 pub use usage::SourceChoice;
 
-use crate::analytics::feed::Feed;
 use crate::time::{day_after, day_before, start_of, utc_day};
 use usage::{billing_month, BilledSource, Usage, UsageKey, DERIVED, REPORTED};
 
@@ -67,26 +65,10 @@ pub const LOOKBACK_DAYS: u64 = 4;
 /// Days after a date whose statuses still describe its messages.
 pub const LOOKAHEAD_DAYS: u64 = 1;
 
-pub struct BuildOptions {
-    pub lake: PathBuf,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub source: SourceChoice,
-    pub rules: PricingRules,
-    pub rates: RateCard,
-    pub accounts: Accounts,
-    /// A case's first response within this many hours is timely (`[metrics]` in config).
-    pub timely_response_hours: u32,
-    /// The instant recorded in the manifest (nothing else reads the clock).
-    pub now: DateTime<Utc>,
-    pub config_hashes: BTreeMap<String, String>,
-}
-
-pub struct BuildOutcome {
-    pub manifest: RunManifest,
-    pub dates: Vec<NaiveDate>,
-    pub summary: BuildSummary,
-    pub analytics: crate::analytics::build::AnalyticsSummary,
+/// The pricing a date's build applies: the periods of rules and the rate card.
+pub struct Pricing<'a> {
+    pub rules: &'a PricingRules,
+    pub rates: &'a RateCard,
 }
 
 /// Counts a person checks after a build.
@@ -104,123 +86,65 @@ pub struct BuildSummary {
     pub unmetered_deliveries: u64,
 }
 
-pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
-    let lake = Lake::new(&opts.lake);
-    // A lake that does not exist is a usage error, and nothing is created for it.
-    if !lake.root.is_dir() {
-        return Err(crate::Error::Usage(format!(
-            "{}: no such lake; ingest something first (`msgmeter ingest --lake {} FILES`)",
-            lake.root.display(),
-            lake.root.display()
-        )));
-    }
-    let mut config = opts.config_hashes.clone();
-    config.insert("metering_source".into(), opts.source.as_str().into());
-    let digest = {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(format!("{:?}..{:?}", opts.from, opts.to).as_bytes());
-        for (k, v) in &config {
-            h.update(k.as_bytes());
-            h.update(v.as_bytes());
-        }
-        hex::encode(h.finalize())
-    };
-    let record = |outcome: &str, problems: Vec<String>| RunManifest {
-        command: "build".into(),
-        started_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
-        now: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        config: config.clone(),
-        outcome: outcome.into(),
-        problems,
-        ..RunManifest::default()
-    };
-    let run = Run::start(
-        &lake,
-        "build",
-        &digest,
-        record(
-            "interrupted",
-            vec![
-                "interrupted: the dates it was building may be partly rewritten; build them again"
-                    .into(),
-            ],
-        ),
-    )?;
-    match build_in(&run, opts, config.clone()) {
-        Ok(outcome) => {
-            run.finish(
-                &outcome.manifest,
-                Completed {
-                    built_dates: outcome.dates.clone(),
-                },
-            )?;
-            Ok(outcome)
-        }
-        Err(e) => {
-            run.abandon(&record("failed", vec![e.to_string()]))?;
-            Err(e)
-        }
-    }
-}
-
-/// The build under its run: every date's tables, then the manifest's content.
-fn build_in(
-    run: &Run,
-    opts: &BuildOptions,
-    config: BTreeMap<String, String>,
-) -> Result<BuildOutcome> {
-    let clock = Instant::now();
-    let lake = run.lake().clone();
-    let event_dates = lake.partition_dates(&EVENTS)?;
-    let (Some(&first), Some(&last)) = (event_dates.first(), event_dates.last()) else {
-        return Err(Error::Usage(format!(
-            "{}: the lake has no events; run `msgmeter ingest --lake {} FILES` first",
-            opts.lake.display(),
-            opts.lake.display()
-        )));
-    };
-    let from = opts.from.unwrap_or(first);
-    let to = opts.to.unwrap_or(last);
-    if from > to {
-        return Err(Error::Usage(format!("--from {from} is after --to {to}")));
-    }
+/// The first date a build of `[from, to]` must start at. When CBP rules were in force and
+/// the day before `from` has events but was never built, the build starts earlier (down to
+/// the first such date), because a conversation open at midnight depends on every
+/// conversation before it. Returns the start and, when it is not `from`, why.
+pub fn first_date_to_build(
+    lake: &Lake,
+    rules: &PricingRules,
+    event_dates: &[NaiveDate],
+    from: NaiveDate,
+) -> Result<(NaiveDate, Option<String>)> {
     let has_events: BTreeSet<NaiveDate> = event_dates.iter().copied().collect();
     let built: BTreeSet<NaiveDate> = lake.partition_dates(&CONVERSATIONS)?.into_iter().collect();
     let mut start = from;
-    let mut problems = Vec::new();
     loop {
         let before = day_before(start, 1);
-        let chained = opts
-            .rules
-            .conversations_between(day_before(before, 1), day_after(before, 1));
+        let chained = rules.conversations_between(day_before(before, 1), day_after(before, 1));
         if chained && has_events.contains(&before) && !built.contains(&before) {
             start = before;
         } else {
             break;
         }
     }
-    if start < from {
-        problems.push(format!(
+    let why = (start < from).then(|| {
+        format!(
             "started at {start}, not {from}: conversation-based pricing chains across days and \
              {start}…{} had never been built",
             day_before(from, 1)
-        ));
-        tracing::warn!("{}", problems[0]);
-    }
+        )
+    });
+    Ok((start, why))
+}
 
-    let accounts = &opts.accounts;
+/// What metering wrote for a range of dates.
+pub struct Metered {
+    pub dates: Vec<NaiveDate>,
+    /// Billing months of `billing_sources` written.
+    pub months: Vec<String>,
+    pub summary: BuildSummary,
+}
+
+/// Meter the dates `[start, to]` one after another: `messages`, `conversations`,
+/// `usage_daily`, `reconciliation` per date, then `billing_sources` per billing month. Each
+/// date's events are read once, as they enter the window, and handed to `loaded` too.
+pub fn meter(
+    lake: &Lake,
+    pricing: &Pricing<'_>,
+    choice: SourceChoice,
+    accounts: &Accounts,
+    (start, to): (NaiveDate, NaiveDate),
+    loaded: &mut dyn FnMut(NaiveDate, &DataFrame) -> Result<()>,
+) -> Result<Metered> {
     let mut account_of: HashMap<String, Account> = HashMap::new();
     let mut window = EventWindow::default();
-    let mut feed = Feed::new(day_before(start, 1));
     let mut summary = BuildSummary::default();
 
     // Reported usage: one group-by over the whole range.
     let t = Instant::now();
     let reported = reported::reported_units(
-        scan_events(&lake, day_before(start, LOOKBACK_DAYS), to)?,
+        scan_events(lake, day_before(start, LOOKBACK_DAYS), to)?,
         (start_of(start), start_of(day_after(to, 1))),
     )?;
     let mut reported_by_date: BTreeMap<NaiveDate, Vec<reported::ReportedUnit>> = BTreeMap::new();
@@ -239,11 +163,11 @@ fn build_in(
     let mut dates = Vec::new();
     let mut day = start;
     while day <= to {
-        window.advance(&lake, day, &mut feed)?;
+        window.advance(lake, day, loaded)?;
         let for_day = reported_by_date.remove(&day).unwrap_or_default();
         build_day(
-            &lake,
-            opts,
+            lake,
+            pricing,
             day,
             &window,
             for_day,
@@ -256,62 +180,20 @@ fn build_in(
         day = day_after(day, 1);
     }
 
-    // The window's dates are no longer needed: their memory goes to the analytics.
+    // The window's dates are no longer needed: their memory goes to the stages after.
     let activity = std::mem::take(&mut window.activity);
     drop(window);
     let t = Instant::now();
-    let months = write_billing_sources(&lake, opts, &dates, accounts, activity)?;
+    let months = write_billing_sources(lake, choice, &dates, accounts, activity)?;
     crate::timing::add("billing_sources", t.elapsed());
     tracing::debug!(
         rss_mib = crate::timing::rss_mib(),
         "billing sources written"
     );
-    // Response times and cases (metrics.md) need the billed source and usage above.
-    let analytics = crate::analytics::build::build(
-        &lake,
-        accounts,
-        &dates,
-        opts.timely_response_hours as i64 * 3_600_000_000,
-        feed,
-    )?;
-
-    let mut partitions_written = BTreeMap::new();
-    let labels: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
-    for table in [
-        &MESSAGES,
-        &CONVERSATIONS,
-        &USAGE_DAILY,
-        &RECONCILIATION,
-        &crate::schema::REPLY_WAITS,
-        &crate::schema::CASES,
-        &crate::schema::BUSINESS_DAILY,
-    ] {
-        partitions_written.insert(table.name.to_string(), labels.clone());
-    }
-    partitions_written.insert(BILLING_SOURCES.name.to_string(), months);
-    let started = opts.now;
-    let finished = started
-        + chrono::Duration::from_std(clock.elapsed()).unwrap_or_else(|_| chrono::Duration::zero());
-    let manifest = RunManifest {
-        run_id: run.id().to_string(),
-        command: "build".into(),
-        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
-        now: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        config,
-        files: Vec::new(),
-        totals: Totals::default(),
-        partitions_written,
-        outcome: "ok".into(),
-        problems,
-        stage_seconds: crate::timing::take(),
-    };
-    Ok(BuildOutcome {
-        manifest,
+    Ok(Metered {
         dates,
+        months,
         summary,
-        analytics,
     })
 }
 
@@ -339,7 +221,7 @@ pub(crate) fn scan_events(lake: &Lake, from: NaiveDate, to: NaiveDate) -> Result
 }
 
 /// The columns of `events` that metering reads (with those the analytics feed takes as
-/// each date is loaded: [`crate::analytics::feed::FEED_COLUMNS`]).
+/// each date is loaded: the build driver hands every loaded date on to analytics).
 const METERING_COLUMNS: [&str; 22] = [
     "event_key",
     "event_type",
@@ -455,8 +337,14 @@ struct EventWindow {
 
 impl EventWindow {
     /// Hold exactly the dates `[day − LOOKBACK_DAYS, day + LOOKAHEAD_DAYS]`.
-    /// Each date loaded is handed to the analytics `feed` too.
-    fn advance(&mut self, lake: &Lake, day: NaiveDate, feed: &mut Feed) -> Result<()> {
+    /// Each date's events are read once, when they enter the window, and handed to
+    /// `loaded` too (the build driver passes them on to the stages after metering).
+    fn advance(
+        &mut self,
+        lake: &Lake,
+        day: NaiveDate,
+        loaded: &mut dyn FnMut(NaiveDate, &DataFrame) -> Result<()>,
+    ) -> Result<()> {
         let lo = day_before(day, LOOKBACK_DAYS);
         let hi = day_after(day, LOOKAHEAD_DAYS);
         self.days.retain(|d, _| *d >= lo && *d <= hi);
@@ -473,9 +361,7 @@ impl EventWindow {
                     )?;
                     let parts = DayParts::of(df.clone())?;
                     crate::timing::add("load", t.elapsed());
-                    let t = Instant::now();
-                    feed.add(d, &df)?;
-                    crate::timing::add("analytics_feed", t.elapsed());
+                    loaded(d, &df)?;
                     let t = Instant::now();
                     let activity = billing_activity(df.lazy())
                         .collect()
@@ -767,7 +653,7 @@ fn account<'a>(
 #[allow(clippy::too_many_arguments)]
 fn build_day(
     lake: &Lake,
-    opts: &BuildOptions,
+    pricing: &Pricing<'_>,
     day: NaiveDate,
     window: &EventWindow,
     reported: Vec<reported::ReportedUnit>,
@@ -804,7 +690,7 @@ fn build_day(
     // (billing time zones, and the next day priced ahead) has one.
     let allowance_in_force = [day_before(day, 1), day, day_after(day, 2)]
         .into_iter()
-        .filter_map(|d| opts.rules.period_on(d))
+        .filter_map(|d| pricing.rules.period_on(d))
         .any(|p| p.free_tier_conversations > 0);
     let mut allowance_used: HashMap<(String, String), u64> = HashMap::new();
     if allowance_in_force {
@@ -818,7 +704,7 @@ fn build_day(
         let mut d = month_start;
         while d < day {
             for (c, billing_date) in read_conversations(lake, d)? {
-                let Some(period) = opts.rules.period_on(billing_date) else {
+                let Some(period) = pricing.rules.period_on(billing_date) else {
                     continue;
                 };
                 if (c.pricing_type == REGULAR || c.pricing_type == FREE_TIER)
@@ -847,8 +733,8 @@ fn build_day(
         .par_iter()
         .map(|tl| {
             let ctx = PricingContext {
-                rules: &opts.rules,
-                rates: &opts.rates,
+                rules: pricing.rules,
+                rates: pricing.rates,
                 account: &account_of[&tl.business_id],
             };
             let open = open_at_start
@@ -876,7 +762,7 @@ fn build_day(
     for c in conversations.iter_mut() {
         let a = &account_of[&c.business_id];
         let billing_date = local_date(a, c.opened_at);
-        let Some(period) = opts.rules.period_on(billing_date) else {
+        let Some(period) = pricing.rules.period_on(billing_date) else {
             continue;
         };
         if c.pricing_type != REGULAR || !period.draws_on_free_tier(&c.category) {
@@ -1261,7 +1147,7 @@ fn billing_activity(events: LazyFrame) -> LazyFrame {
 
 fn write_billing_sources(
     lake: &Lake,
-    opts: &BuildOptions,
+    choice: SourceChoice,
     dates: &[NaiveDate],
     accounts: &Accounts,
     mut activity: BTreeMap<NaiveDate, DataFrame>,
@@ -1332,10 +1218,10 @@ fn write_billing_sources(
         let rows: Vec<BilledSource> = seen
             .into_iter()
             .map(|(business_id, pricing_objects_seen)| BilledSource {
-                source: opts.source.billed(pricing_objects_seen),
+                source: choice.billed(pricing_objects_seen),
                 business_id,
                 billing_month: label.clone(),
-                choice: opts.source,
+                choice,
                 pricing_objects_seen,
             })
             .collect();

@@ -1,0 +1,193 @@
+//! `msgmeter build`, the build driver: resolves the dates to build, runs the metering stage
+//! over them (which reads each date's events once, as the date enters its window, and hands
+//! every loaded date on), feeds those events to the analytics stage, then runs analytics
+//! over the same dates. The stages never call each other: each reads tables and the events
+//! the driver hands it, and writes its own tables. `nightly` will drive the same stages.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::accounts::Accounts;
+use crate::analytics::build::AnalyticsSummary;
+use crate::analytics::feed::Feed;
+use crate::error::{Error, Result};
+use crate::lake::manifest::RunManifest;
+use crate::lake::run::{Completed, Run};
+use crate::lake::Lake;
+use crate::metering::{self, BuildSummary, Pricing};
+use crate::pricing::rates::RateCard;
+use crate::pricing::rules::PricingRules;
+use crate::pricing::source::SourceChoice;
+use crate::schema::{
+    BILLING_SOURCES, BUSINESS_DAILY, CASES, CONVERSATIONS, EVENTS, MESSAGES, RECONCILIATION,
+    REPLY_WAITS, USAGE_DAILY,
+};
+use crate::time::{day_before, HOUR_MICROS};
+
+pub struct BuildOptions {
+    pub lake: PathBuf,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub source: SourceChoice,
+    pub rules: PricingRules,
+    pub rates: RateCard,
+    pub accounts: Accounts,
+    /// A case's first response within this many hours is timely (`[metrics]` in config).
+    pub timely_response_hours: u32,
+    /// The instant recorded in the manifest (nothing else reads the clock).
+    pub now: DateTime<Utc>,
+    pub config_hashes: BTreeMap<String, String>,
+}
+
+pub struct BuildOutcome {
+    pub manifest: RunManifest,
+    pub dates: Vec<NaiveDate>,
+    /// Billing months of `billing_sources` written.
+    pub months: Vec<String>,
+    pub summary: BuildSummary,
+    pub analytics: AnalyticsSummary,
+}
+
+/// Build the derived tables of `[from, to]` as one run on the lake.
+pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
+    let lake = Lake::new(&opts.lake);
+    // A lake that does not exist is a usage error, and nothing is created for it.
+    if !lake.root.is_dir() {
+        return Err(Error::Usage(format!(
+            "{}: no such lake; ingest something first (`msgmeter ingest --lake {} FILES`)",
+            lake.root.display(),
+            lake.root.display()
+        )));
+    }
+    let mut config = opts.config_hashes.clone();
+    config.insert("metering_source".into(), opts.source.as_str().into());
+    let digest = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(format!("{:?}..{:?}", opts.from, opts.to).as_bytes());
+        for (k, v) in &config {
+            h.update(k.as_bytes());
+            h.update(v.as_bytes());
+        }
+        hex::encode(h.finalize())
+    };
+    let record = |outcome: &str, problems: Vec<String>| RunManifest {
+        command: "build".into(),
+        started_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
+        now: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        config: config.clone(),
+        outcome: outcome.into(),
+        problems,
+        ..RunManifest::default()
+    };
+    let interrupted = record(
+        "interrupted",
+        vec![
+            "interrupted: the dates it was building may be partly rewritten; build them again"
+                .into(),
+        ],
+    );
+    let run = Run::start(&lake, "build", &digest, interrupted)?;
+    let clock = Instant::now();
+    match build_in(&run, opts) {
+        Ok(mut outcome) => {
+            let mut partitions_written = BTreeMap::new();
+            let labels: Vec<String> = outcome.dates.iter().map(|d| d.to_string()).collect();
+            for table in [
+                &MESSAGES,
+                &CONVERSATIONS,
+                &USAGE_DAILY,
+                &RECONCILIATION,
+                &REPLY_WAITS,
+                &CASES,
+                &BUSINESS_DAILY,
+            ] {
+                partitions_written.insert(table.name.to_string(), labels.clone());
+            }
+            partitions_written.insert(BILLING_SOURCES.name.to_string(), outcome.months.clone());
+            let finished = opts.now
+                + chrono::Duration::from_std(clock.elapsed())
+                    .unwrap_or_else(|_| chrono::Duration::zero());
+            outcome.manifest = RunManifest {
+                run_id: run.id().to_string(),
+                finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                partitions_written,
+                stage_seconds: crate::timing::take(),
+                ..record("ok", std::mem::take(&mut outcome.manifest.problems))
+            };
+            let built_dates = outcome.dates.clone();
+            run.finish(&outcome.manifest, Completed { built_dates })?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            run.abandon(&record("failed", vec![e.to_string()]))?;
+            Err(e)
+        }
+    }
+}
+
+/// The stages, in order, under the run.
+fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
+    let lake = run.lake();
+    let event_dates = lake.partition_dates(&EVENTS)?;
+    let (Some(&first), Some(&last)) = (event_dates.first(), event_dates.last()) else {
+        return Err(Error::Usage(format!(
+            "{}: the lake has no events; run `msgmeter ingest --lake {} FILES` first",
+            opts.lake.display(),
+            opts.lake.display()
+        )));
+    };
+    let from = opts.from.unwrap_or(first);
+    let to = opts.to.unwrap_or(last);
+    if from > to {
+        return Err(Error::Usage(format!("--from {from} is after --to {to}")));
+    }
+    let (start, moved) = metering::first_date_to_build(lake, &opts.rules, &event_dates, from)?;
+    let problems: Vec<String> = moved.into_iter().collect();
+    for p in &problems {
+        tracing::warn!("{p}");
+    }
+
+    // Metering reads each date once; the analytics feed takes every date it loads.
+    let mut feed = Feed::new(day_before(start, 1));
+    let pricing = Pricing {
+        rules: &opts.rules,
+        rates: &opts.rates,
+    };
+    let metered = metering::meter(
+        lake,
+        &pricing,
+        opts.source,
+        &opts.accounts,
+        (start, to),
+        &mut |date, events| {
+            let t = Instant::now();
+            feed.add(date, events)?;
+            crate::timing::add("analytics_feed", t.elapsed());
+            Ok(())
+        },
+    )?;
+    // Response times and cases (metrics.md) read the billed source and usage just written.
+    let analytics = crate::analytics::build::build(
+        lake,
+        &opts.accounts,
+        &metered.dates,
+        i64::from(opts.timely_response_hours) * HOUR_MICROS,
+        feed,
+    )?;
+    Ok(BuildOutcome {
+        manifest: RunManifest {
+            problems,
+            ..RunManifest::default()
+        },
+        dates: metered.dates,
+        months: metered.months,
+        summary: metered.summary,
+        analytics,
+    })
+}
