@@ -342,6 +342,9 @@ fn derived_files(lake: &Path) -> BTreeMap<String, Vec<u8>> {
                 "usage_daily/",
                 "reconciliation/",
                 "billing_sources/",
+                "reply_waits/",
+                "cases/",
+                "business_daily/",
             ]
             .iter()
             .any(|t| path.starts_with(t))
