@@ -8,6 +8,7 @@ mod metering_common;
 mod accounts;
 mod analytics;
 mod analytics_pipeline;
+mod billed;
 mod cli;
 mod duckdb_views;
 mod fixtures;

@@ -18,14 +18,14 @@ use rayon::prelude::*;
 
 use crate::accounts::{Account, Accounts};
 use crate::error::Result;
+use crate::lake::billed::BilledSources;
 use crate::lake::columns::{
     bool_values, bools, empty_frame, i64_values, ints, str_column, str_values, table_frame, text,
     timestamps,
 };
 use crate::lake::{self, Lake};
 use crate::schema::{
-    BILLING_SOURCES, BUSINESS_DAILY, CASES, CONVERSATIONS, EVENTS, MESSAGES, REPLY_WAITS,
-    USAGE_DAILY,
+    BUSINESS_DAILY, CASES, CONVERSATIONS, EVENTS, MESSAGES, REPLY_WAITS, USAGE_DAILY,
 };
 use crate::time::{start_of, utc_day};
 
@@ -397,7 +397,7 @@ pub fn build(
             .or_default()
             .push(c);
     }
-    let billed = billed_sources(lake)?;
+    let billed = BilledSources::read(lake)?;
     // The clocks of every business with a wait or a case, looked up once each.
     let mut with_waits = vec![false; ranks.len()];
     for (key, _) in &waits {
@@ -861,36 +861,11 @@ fn read_partition(
     lake::read_parquet(&path, columns).map(Some)
 }
 
-/// The billed source per (business, billing month), from `billing_sources`.
-fn billed_sources(lake: &Lake) -> Result<HashMap<(String, String), String>> {
-    let mut billed: HashMap<(String, String), String> = HashMap::new();
-    let dir = lake.table_dir(&BILLING_SOURCES);
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let path = e.path().join("part-0.parquet");
-            if path.exists() {
-                let df = lake::read_parquet(&path, None)?;
-                let (b, m, s) = (
-                    str_values(&df, "business_id")?,
-                    str_values(&df, "billing_month")?,
-                    str_values(&df, "source")?,
-                );
-                for i in 0..df.height() {
-                    if let (Some(b), Some(m), Some(s)) = (&b[i], &m[i], &s[i]) {
-                        billed.insert((b.clone(), m.clone()), s.clone());
-                    }
-                }
-            }
-        }
-    }
-    Ok(billed)
-}
-
 /// Message, delivery, conversation and billable-unit counts of the day, from `events`,
 /// `messages`, `conversations`, `usage_daily` and `billing_sources`.
 fn add_message_counts(
     lake: &Lake,
-    billed: &HashMap<(String, String), String>,
+    billed: &BilledSources,
     day: NaiveDate,
     message_counts: Option<&BTreeMap<String, MessageCounts>>,
     daily: &mut BTreeMap<String, Daily>,
@@ -954,10 +929,7 @@ fn add_message_counts(
             let (Some(b), Some(m)) = (&b[i], &m[i]) else {
                 continue;
             };
-            let source = billed
-                .get(&(b.clone(), m.clone()))
-                .map(String::as_str)
-                .unwrap_or("derived");
+            let source = billed.of(b, m);
             if src[i].as_deref() != Some(source) || billable[i] != Some(true) {
                 continue;
             }

@@ -2,6 +2,7 @@
 //! destination, then renamed, so a crash never leaves half a file), the lock that keeps two
 //! runs apart, and the Parquet conventions every table shares (spec README "The lake").
 
+pub mod billed;
 pub mod columns;
 pub mod manifest;
 pub mod publication;

@@ -201,23 +201,7 @@ pub fn meter(
 /// file in (business, ts, event key) order, every message's or conversation's rows then
 /// come in time order (what [`first_in_time`] and `first` rely on).
 pub(crate) fn scan_events(lake: &Lake, from: NaiveDate, to: NaiveDate) -> Result<LazyFrame> {
-    let paths: Vec<PlRefPath> = lake
-        .partition_dates(&EVENTS)?
-        .into_iter()
-        .filter(|d| *d >= from && *d <= to)
-        .map(|d| {
-            PlRefPath::new(
-                lake.date_partition_file(&EVENTS, d)
-                    .to_string_lossy()
-                    .as_ref(),
-            )
-        })
-        .collect();
-    if paths.is_empty() {
-        return Ok(empty_frame(&EVENTS).lazy());
-    }
-    LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
-        .ctx(format!("scanning the events of {from} … {to}"))
+    lake.scan_dates(&EVENTS, from, to)
 }
 
 /// The columns of `events` that metering reads (with those the analytics feed takes as
