@@ -10,7 +10,6 @@
 //! reads every events file once; only the dates after the range are read here.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -437,304 +436,258 @@ pub fn build(
     // Files are written by threads of their own while the next date is computed (the
     // writes are mostly encoding and compression: skipping their fsyncs, as a test, did
     // not shorten them).
-    let (to_writer, files) =
-        std::sync::mpsc::sync_channel::<(std::path::PathBuf, DataFrame)>(WRITERS);
-    let files = std::sync::Mutex::new(files);
-    let failed = AtomicBool::new(false);
-    std::thread::scope(|scope| -> Result<()> {
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    let mut outcome = Ok(());
-                    // Until the producer is done; after a failure, files are drained
-                    // unwritten (so the producer never blocks) and the error kept.
-                    while let Ok(Ok((path, mut df))) = files.lock().map(|f| f.recv()) {
-                        if outcome.is_err() || failed.load(Ordering::Relaxed) {
-                            continue;
-                        }
-                        let t = std::time::Instant::now();
-                        outcome = lake::write_table_file(&path, &mut df);
-                        crate::timing::add("business_daily_write", t.elapsed());
-                        if outcome.is_err() {
-                            failed.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    outcome
-                })
-            })
-            .collect();
-        let produced = (|| -> Result<()> {
-            for &day in dates {
-                let frames_clock = std::time::Instant::now();
-                let day_end = start_of(day.succ_opt().expect("date"));
-                // reply_waits
-                let rows: Vec<(&str, PairKey, &ReplyWait, Customer)> = waits_by_date
-                    .remove(&day)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|o| {
-                        let (key, w) = &waits[o.4 as usize];
-                        // A hex key's bits are in its sort key (no second lookup).
-                        let customer = match o.0 & 0xff {
-                            0 => Customer::Hex((o.2 as u128) << 64 | o.3 as u128),
-                            _ => feed.customer(*key),
-                        };
-                        (feed.business_of(*key), *key, w, customer)
-                    })
-                    .collect();
-                // Each wait's business hours walk its days through the time zone: in parallel.
-                let business_secs: Vec<Option<i64>> = rows
-                    .par_iter()
-                    .map(|(b, _, w, _)| {
-                        w.replied_at
-                            .and_then(|r| ready[*b].business_seconds(w.started_at, r))
-                    })
-                    .collect();
-                let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
-                // The columns built in parallel.
-                type Build<'a> = &'a (dyn Fn() -> Column + Sync);
-                let columns: [Build; 11] = [
-                    &|| text("business_id", rows.iter().map(|r| Some(r.0))),
-                    &|| customer_column("customer_key", rows.iter().map(|r| r.3), &feed),
-                    &|| timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
-                    &|| timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
-                    &|| {
-                        ints(
-                            "wait_seconds",
-                            rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
-                        )
-                    },
-                    &|| ints("wait_business_seconds", business_secs.iter().copied()),
-                    &|| text("replied_by", rows.iter().map(|r| r.2.replied_by)),
-                    &|| {
-                        timestamps(
-                            "human_replied_at",
-                            rows.iter().map(|r| r.2.human_replied_at),
-                        )
-                    },
-                    &|| {
-                        ints(
-                            "human_wait_seconds",
-                            rows.iter()
-                                .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
-                        )
-                    },
-                    &|| {
-                        ints(
-                            "inbound_messages",
-                            rows.iter().map(|r| Some(r.2.inbound_messages)),
-                        )
-                    },
-                    &|| bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
-                ];
-                let waits_df = table_frame(
-                    &REPLY_WAITS,
-                    rows.len(),
-                    columns.par_iter().map(|build| build()).collect(),
-                )?;
-                // cases
-                let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
-                day_cases.sort_by(|a, b| {
-                    (&a.business_id, a.events.opened_at, &a.case_id).cmp(&(
-                        &b.business_id,
-                        b.events.opened_at,
-                        &b.case_id,
-                    ))
-                });
-                let case_clock: Vec<_> = day_cases.iter().map(|c| &c.clocks).collect();
-                let opened = |i: usize| day_cases[i].events.opened_at;
-                let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
-                let mut first_response_business = Vec::new();
-                let mut full_resolution_business = Vec::new();
-                for (i, k) in case_clock.iter().enumerate() {
-                    let clock = &ready[day_cases[i].business_id];
-                    first_response_business.push(
-                        k.first_response_at
-                            .and_then(|e| clock.business_seconds(opened(i), e)),
-                    );
-                    full_resolution_business.push(
-                        k.last_resolved_at
-                            .and_then(|e| clock.business_seconds(opened(i), e)),
-                    );
-                }
-                let idx = 0..day_cases.len();
-                let cases_df = table_frame(
-                    &CASES,
-                    day_cases.len(),
-                    vec![
-                        text("business_id", day_cases.iter().map(|c| Some(c.business_id))),
-                        text("case_id", day_cases.iter().map(|c| Some(c.case_id))),
-                        text("customer_key", day_cases.iter().map(|c| c.customer_key)),
-                        text("case_kind", day_cases.iter().map(|c| c.kind)),
-                        text("case_category", day_cases.iter().map(|c| c.category)),
-                        timestamps(
-                            "opened_at",
-                            day_cases.iter().map(|c| Some(c.events.opened_at)),
-                        ),
-                        timestamps(
-                            "first_response_at",
-                            case_clock.iter().map(|k| k.first_response_at),
-                        ),
-                        timestamps(
-                            "first_resolved_at",
-                            case_clock.iter().map(|k| k.first_resolved_at),
-                        ),
-                        timestamps(
-                            "last_resolved_at",
-                            case_clock.iter().map(|k| k.last_resolved_at),
-                        ),
-                        ints(
-                            "reopen_count",
-                            case_clock.iter().map(|k| Some(k.reopen_count)),
-                        ),
-                        ints(
-                            "agent_replies",
-                            case_clock.iter().map(|k| Some(k.agent_replies)),
-                        ),
-                        ints(
-                            "first_response_seconds",
-                            idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
-                        ),
-                        ints(
-                            "first_response_business_seconds",
-                            first_response_business.iter().copied(),
-                        ),
-                        ints(
-                            "first_resolution_seconds",
-                            idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
-                        ),
-                        ints(
-                            "full_resolution_seconds",
-                            idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
-                        ),
-                        ints(
-                            "full_resolution_business_seconds",
-                            full_resolution_business.iter().copied(),
-                        ),
-                        ints(
-                            "customer_wait_seconds",
-                            case_clock
-                                .iter()
-                                .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
-                        ),
-                        ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
-                    ],
-                )?;
-                summary.waits += rows.len() as u64;
-                summary.waits_answered +=
-                    rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
-                summary.cases += day_cases.len() as u64;
-
-                crate::timing::add("business_daily_frames", frames_clock.elapsed());
-                // business_daily
-                let mut daily = counted.remove(&day).unwrap_or_default();
-                // The day's waits come by business: one lookup per business.
-                let mut offset = 0;
-                for run in
-                    rows.chunk_by(|a, b| feed.business_index(a.1) == feed.business_index(b.1))
-                {
-                    let (from, b) = (offset, run[0].0);
-                    offset += run.len();
-                    let d = daily_of(&mut daily, b);
-                    let clock = &ready[b];
-                    let target = clock.account.sla_first_response_minutes as i64 * 60;
-                    for (i, (_, _, w, _)) in run.iter().enumerate() {
-                        d.waits += 1;
-                        if let Some(r) = w.replied_at {
-                            d.answered.push((r - w.started_at) / 1_000_000);
-                        }
-                        if !w.is_first {
-                            continue;
-                        }
-                        d.first_waits += 1;
-                        if let Some(r) = w.replied_at {
-                            d.first_answered.push((r - w.started_at) / 1_000_000);
-                        }
-                        if let Some(h) = w.human_replied_at {
-                            d.first_human.push((h - w.started_at) / 1_000_000);
-                        }
-                        // SLA: answered within target, over = answered or still open past
-                        // it. Answered: the wait's own duration (business hours above).
-                        let end = w.replied_at.unwrap_or(day_end);
-                        let elapsed = match w.replied_at {
-                            Some(_) => business_secs[from + i],
-                            None => clock.business_seconds(w.started_at, end),
-                        }
-                        .unwrap_or((end - w.started_at) / 1_000_000);
-                        match w.replied_at {
-                            Some(_) => {
-                                d.sla_over += 1;
-                                if elapsed <= target {
-                                    d.sla_met += 1;
-                                }
-                            }
-                            None if elapsed > target => d.sla_over += 1,
-                            None => {}
-                        }
-                    }
-                }
-                for (c, k) in day_cases.iter().zip(&case_clock) {
-                    let d = daily_of(&mut daily, c.business_id);
-                    d.cases_opened += 1;
-                    let done_by_end = case_done_at(&c.events, day_end);
-                    d.cases_resolved += done_by_end as i64;
-                    d.cases_reopened += (k.reopen_count > 0) as i64;
-                    d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
-                    d.timely += k
-                        .first_response_at
-                        .is_some_and(|r| r - c.events.opened_at <= timely_micros)
-                        as i64;
-                    if let Some(r) = k.rating {
-                        d.rated += 1;
-                        d.satisfied += is_satisfied(r) as i64;
-                    }
-                    if c.kind == Some("complaint") {
-                        d.complaints += 1;
-                    }
-                }
-                for (business, n) in backlog.remove(&day).into_iter().flatten() {
-                    daily_of(&mut daily, business).backlog += n;
-                }
-                for ((date, business), n) in &orphans {
-                    if *date == day {
-                        daily.entry(business.clone()).or_default().orphans += n;
-                        summary.orphan_case_events += *n as u64;
-                    }
-                }
-                let daily_df = daily_frame(&daily)?;
-                for (table, df) in [
-                    (&REPLY_WAITS, waits_df),
-                    (&CASES, cases_df),
-                    (&BUSINESS_DAILY, daily_df),
-                ] {
-                    let df = if df.height() == 0 {
-                        empty_frame(table)
-                    } else {
-                        df
+    lake::writer::in_background(WRITERS, WRITERS, "business_daily_write", |writes| {
+        for &day in dates {
+            let frames_clock = std::time::Instant::now();
+            let day_end = start_of(day.succ_opt().expect("date"));
+            // reply_waits
+            let rows: Vec<(&str, PairKey, &ReplyWait, Customer)> = waits_by_date
+                .remove(&day)
+                .unwrap_or_default()
+                .iter()
+                .map(|o| {
+                    let (key, w) = &waits[o.4 as usize];
+                    // A hex key's bits are in its sort key (no second lookup).
+                    let customer = match o.0 & 0xff {
+                        0 => Customer::Hex((o.2 as u128) << 64 | o.3 as u128),
+                        _ => feed.customer(*key),
                     };
-                    let _waiting = crate::timing::Stage::start("business_daily_send");
-                    if failed.load(Ordering::Relaxed)
-                        || to_writer
-                            .send((lake.date_partition_file(table, day), df))
-                            .is_err()
-                    {
-                        // A write failed: its error is the one reported.
-                        return Ok(());
+                    (feed.business_of(*key), *key, w, customer)
+                })
+                .collect();
+            // Each wait's business hours walk its days through the time zone: in parallel.
+            let business_secs: Vec<Option<i64>> = rows
+                .par_iter()
+                .map(|(b, _, w, _)| {
+                    w.replied_at
+                        .and_then(|r| ready[*b].business_seconds(w.started_at, r))
+                })
+                .collect();
+            let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
+            // The columns built in parallel.
+            type Build<'a> = &'a (dyn Fn() -> Column + Sync);
+            let columns: [Build; 11] = [
+                &|| text("business_id", rows.iter().map(|r| Some(r.0))),
+                &|| customer_column("customer_key", rows.iter().map(|r| r.3), &feed),
+                &|| timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
+                &|| timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
+                &|| {
+                    ints(
+                        "wait_seconds",
+                        rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
+                    )
+                },
+                &|| ints("wait_business_seconds", business_secs.iter().copied()),
+                &|| text("replied_by", rows.iter().map(|r| r.2.replied_by)),
+                &|| {
+                    timestamps(
+                        "human_replied_at",
+                        rows.iter().map(|r| r.2.human_replied_at),
+                    )
+                },
+                &|| {
+                    ints(
+                        "human_wait_seconds",
+                        rows.iter()
+                            .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
+                    )
+                },
+                &|| {
+                    ints(
+                        "inbound_messages",
+                        rows.iter().map(|r| Some(r.2.inbound_messages)),
+                    )
+                },
+                &|| bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
+            ];
+            let waits_df = table_frame(
+                &REPLY_WAITS,
+                rows.len(),
+                columns.par_iter().map(|build| build()).collect(),
+            )?;
+            // cases
+            let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
+            day_cases.sort_by(|a, b| {
+                (&a.business_id, a.events.opened_at, &a.case_id).cmp(&(
+                    &b.business_id,
+                    b.events.opened_at,
+                    &b.case_id,
+                ))
+            });
+            let case_clock: Vec<_> = day_cases.iter().map(|c| &c.clocks).collect();
+            let opened = |i: usize| day_cases[i].events.opened_at;
+            let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
+            let mut first_response_business = Vec::new();
+            let mut full_resolution_business = Vec::new();
+            for (i, k) in case_clock.iter().enumerate() {
+                let clock = &ready[day_cases[i].business_id];
+                first_response_business.push(
+                    k.first_response_at
+                        .and_then(|e| clock.business_seconds(opened(i), e)),
+                );
+                full_resolution_business.push(
+                    k.last_resolved_at
+                        .and_then(|e| clock.business_seconds(opened(i), e)),
+                );
+            }
+            let idx = 0..day_cases.len();
+            let cases_df = table_frame(
+                &CASES,
+                day_cases.len(),
+                vec![
+                    text("business_id", day_cases.iter().map(|c| Some(c.business_id))),
+                    text("case_id", day_cases.iter().map(|c| Some(c.case_id))),
+                    text("customer_key", day_cases.iter().map(|c| c.customer_key)),
+                    text("case_kind", day_cases.iter().map(|c| c.kind)),
+                    text("case_category", day_cases.iter().map(|c| c.category)),
+                    timestamps(
+                        "opened_at",
+                        day_cases.iter().map(|c| Some(c.events.opened_at)),
+                    ),
+                    timestamps(
+                        "first_response_at",
+                        case_clock.iter().map(|k| k.first_response_at),
+                    ),
+                    timestamps(
+                        "first_resolved_at",
+                        case_clock.iter().map(|k| k.first_resolved_at),
+                    ),
+                    timestamps(
+                        "last_resolved_at",
+                        case_clock.iter().map(|k| k.last_resolved_at),
+                    ),
+                    ints(
+                        "reopen_count",
+                        case_clock.iter().map(|k| Some(k.reopen_count)),
+                    ),
+                    ints(
+                        "agent_replies",
+                        case_clock.iter().map(|k| Some(k.agent_replies)),
+                    ),
+                    ints(
+                        "first_response_seconds",
+                        idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
+                    ),
+                    ints(
+                        "first_response_business_seconds",
+                        first_response_business.iter().copied(),
+                    ),
+                    ints(
+                        "first_resolution_seconds",
+                        idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
+                    ),
+                    ints(
+                        "full_resolution_seconds",
+                        idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
+                    ),
+                    ints(
+                        "full_resolution_business_seconds",
+                        full_resolution_business.iter().copied(),
+                    ),
+                    ints(
+                        "customer_wait_seconds",
+                        case_clock
+                            .iter()
+                            .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
+                    ),
+                    ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
+                ],
+            )?;
+            summary.waits += rows.len() as u64;
+            summary.waits_answered +=
+                rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
+            summary.cases += day_cases.len() as u64;
+
+            crate::timing::add("business_daily_frames", frames_clock.elapsed());
+            // business_daily
+            let mut daily = counted.remove(&day).unwrap_or_default();
+            // The day's waits come by business: one lookup per business.
+            let mut offset = 0;
+            for run in rows.chunk_by(|a, b| feed.business_index(a.1) == feed.business_index(b.1)) {
+                let (from, b) = (offset, run[0].0);
+                offset += run.len();
+                let d = daily_of(&mut daily, b);
+                let clock = &ready[b];
+                let target = clock.account.sla_first_response_minutes as i64 * 60;
+                for (i, (_, _, w, _)) in run.iter().enumerate() {
+                    d.waits += 1;
+                    if let Some(r) = w.replied_at {
+                        d.answered.push((r - w.started_at) / 1_000_000);
+                    }
+                    if !w.is_first {
+                        continue;
+                    }
+                    d.first_waits += 1;
+                    if let Some(r) = w.replied_at {
+                        d.first_answered.push((r - w.started_at) / 1_000_000);
+                    }
+                    if let Some(h) = w.human_replied_at {
+                        d.first_human.push((h - w.started_at) / 1_000_000);
+                    }
+                    // SLA: answered within target, over = answered or still open past
+                    // it. Answered: the wait's own duration (business hours above).
+                    let end = w.replied_at.unwrap_or(day_end);
+                    let elapsed = match w.replied_at {
+                        Some(_) => business_secs[from + i],
+                        None => clock.business_seconds(w.started_at, end),
+                    }
+                    .unwrap_or((end - w.started_at) / 1_000_000);
+                    match w.replied_at {
+                        Some(_) => {
+                            d.sla_over += 1;
+                            if elapsed <= target {
+                                d.sla_met += 1;
+                            }
+                        }
+                        None if elapsed > target => d.sla_over += 1,
+                        None => {}
                     }
                 }
             }
-            Ok(())
-        })();
-        drop(to_writer);
-        let _waiting = crate::timing::Stage::start("business_daily_last_writes");
-        let mut written = Ok(());
-        for writer in writers {
-            let w = writer
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            written = written.and(w);
+            for (c, k) in day_cases.iter().zip(&case_clock) {
+                let d = daily_of(&mut daily, c.business_id);
+                d.cases_opened += 1;
+                let done_by_end = case_done_at(&c.events, day_end);
+                d.cases_resolved += done_by_end as i64;
+                d.cases_reopened += (k.reopen_count > 0) as i64;
+                d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
+                d.timely += k
+                    .first_response_at
+                    .is_some_and(|r| r - c.events.opened_at <= timely_micros)
+                    as i64;
+                if let Some(r) = k.rating {
+                    d.rated += 1;
+                    d.satisfied += is_satisfied(r) as i64;
+                }
+                if c.kind == Some("complaint") {
+                    d.complaints += 1;
+                }
+            }
+            for (business, n) in backlog.remove(&day).into_iter().flatten() {
+                daily_of(&mut daily, business).backlog += n;
+            }
+            for ((date, business), n) in &orphans {
+                if *date == day {
+                    daily.entry(business.clone()).or_default().orphans += n;
+                    summary.orphan_case_events += *n as u64;
+                }
+            }
+            let daily_df = daily_frame(&daily)?;
+            for (table, df) in [
+                (&REPLY_WAITS, waits_df),
+                (&CASES, cases_df),
+                (&BUSINESS_DAILY, daily_df),
+            ] {
+                let df = if df.height() == 0 {
+                    empty_frame(table)
+                } else {
+                    df
+                };
+                let _waiting = crate::timing::Stage::start("business_daily_send");
+                writes.send(lake.date_partition_file(table, day), df)?;
+            }
         }
-        written.and(produced)
+        Ok(())
     })?;
     crate::timing::add("business_daily", t.elapsed());
     Ok(summary)

@@ -562,26 +562,13 @@ pub fn publish_events(
     };
     let conflicts_dir = stage.restricted_dir()?.join("conflicts");
 
-    // Writing a partition (sorting, compressing) overlaps deduping the next date: a writer
-    // thread takes finished frames through a channel of one, so at most about two dates
-    // are in memory at once.
-    // To bound memory to about two dates, the next date is read and judged while the
-    // previous one is written, but its kept rows are gathered only once that write is done.
-    let (to_writer, from_dedupe) = std::sync::mpsc::sync_channel::<(NaiveDate, DataFrame)>(0);
-    let (written_tx, written_rx) = std::sync::mpsc::sync_channel::<()>(1);
-    std::thread::scope(|scope| -> Result<()> {
-        let writer = scope.spawn(move || -> Result<Vec<NaiveDate>> {
-            let mut written = Vec::new();
-            for (date, kept) in from_dedupe {
-                let t = std::time::Instant::now();
-                let mut kept = kept;
-                lake::write_table_file(&stage.date_partition_file(&EVENTS, date), &mut kept)?;
-                written.push(date);
-                crate::timing::add("publish.write", t.elapsed());
-                let _ = written_tx.send(());
-            }
-            Ok(written)
-        });
+    // Writing a partition (sorting, compressing) overlaps deduping the next date: one
+    // background writer takes each finished frame as it is handed over, so at most about two
+    // dates are in memory at once. To bound memory to about two dates, the next date is
+    // read and judged while the previous one is written, but its kept rows are gathered only
+    // once that write is done.
+    published.dates_written = lake::writer::in_background(1, 0, "publish.write", |writes| {
+        let mut sent = Vec::new();
         let mut carry: Option<(NaiveDate, Carry)> = None;
         // Is a date being written? Waiting for it ends that.
         let mut writing = false;
@@ -589,103 +576,94 @@ pub fn publish_events(
         let await_write = |writing: &mut bool| {
             if std::mem::take(writing) {
                 let t = std::time::Instant::now();
-                let _ = written_rx.recv();
+                writes.wait_all();
                 crate::timing::add("publish.wait", t.elapsed());
             }
         };
-        let result = (|| -> Result<()> {
-            for date in dates {
-                if crate::interrupt::requested() {
-                    return Err(crate::Error::Interrupted);
-                }
-                let t = std::time::Instant::now();
-                let previous = date
-                    .pred_opt()
-                    .expect("dates are far from the calendar's start");
-                let carried = match carry.take() {
-                    Some((d, c)) if d == previous => c,
-                    _ => carry_from_partition(lake, previous)?,
-                };
-                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "before read");
-                // Two large dates are not held at once: the previous one's write is
-                // awaited first (a few dates a month, for the price of one overlap each).
-                if writing && spill.rows_of(date) + writing_rows > OVERLAPPED_ROWS {
-                    await_write(&mut writing);
-                }
-                let new_rows = spill.take_date(date, sources)?;
-                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "after spill read");
-                let old_rows = if existing.contains(&date) {
-                    Some(conform(lake::read_parquet(
-                        &lake.date_partition_file(&EVENTS, date),
-                        None,
-                    )?)?)
-                } else {
-                    None
-                };
-                let old_height = old_rows.as_ref().map_or(0, DataFrame::height);
-                let mut all = match (old_rows, new_rows) {
-                    (Some(mut o), Some(n)) => {
-                        o.vstack_mut_owned(n).ctx("stacking events")?;
-                        o
-                    }
-                    (Some(o), None) => o,
-                    (None, Some(n)) => n,
-                    (None, None) => continue,
-                };
-                let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
-                let has_new_rows = all.height() > old_height;
-                all.with_column(Column::new("__new".into(), origin_new))
-                    .ctx("marking origin")?;
-                all = resolve_user_ids(all, &identities.map)?;
-                // One contiguous frame: the dedupe reads every column and gathers rows, which is
-                // faster on one chunk than on the partition's and the new rows' apart.
-                all.rechunk_mut();
-                crate::timing::add("publish.read", t.elapsed());
-
-                tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
-                let t = std::time::Instant::now();
-                let verdict = judge(&all, &carried, &origin_of)?;
-                for (origin, counts) in &verdict.by_source {
-                    let Some(e) = origin
-                        .checked_sub(1)
-                        .and_then(|i| published.by_source.get_mut(i as usize))
-                    else {
-                        continue;
-                    };
-                    e.duplicates += counts.duplicates;
-                    e.conflicting += counts.conflicting;
-                    e.replaced += counts.replaced;
-                }
-                published.replaced_in_lake += verdict.replaced_in_lake;
-                let conflict_mask =
-                    BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
-                let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
-                await_write(&mut writing);
-                let kept = gather_column_by_column(all, verdict.kept_in_order)?;
-                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
-                carry = Some((date, verdict.carry));
-                crate::timing::add("publish.dedupe", t.elapsed());
-                if conflicts.height() > 0 {
-                    write_conflicts(&conflicts_dir, date, conflicts)?;
-                }
-                // New rows that were all duplicates rewrite nothing, unless identities
-                // learnt in this run may have resolved the date's customers.
-                if verdict.changed || (identities.changed && has_new_rows) {
-                    let kept = kept.drop("__new").ctx("events")?;
-                    writing_rows = kept.height();
-                    if to_writer.send((date, kept)).is_err() {
-                        break; // the writer failed: its error is reported below
-                    }
-                    writing = true;
-                }
+        for date in dates {
+            if crate::interrupt::requested() {
+                return Err(crate::Error::Interrupted);
             }
-            Ok(())
-        })();
-        drop(to_writer);
-        let written = writer.join().expect("the partition writer does not panic");
-        result?;
-        published.dates_written = written?;
-        Ok(())
+            let t = std::time::Instant::now();
+            let previous = date
+                .pred_opt()
+                .expect("dates are far from the calendar's start");
+            let carried = match carry.take() {
+                Some((d, c)) if d == previous => c,
+                _ => carry_from_partition(lake, previous)?,
+            };
+            tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "before read");
+            // Two large dates are not held at once: the previous one's write is
+            // awaited first (a few dates a month, for the price of one overlap each).
+            if writing && spill.rows_of(date) + writing_rows > OVERLAPPED_ROWS {
+                await_write(&mut writing);
+            }
+            let new_rows = spill.take_date(date, sources)?;
+            tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "after spill read");
+            let old_rows = if existing.contains(&date) {
+                Some(conform(lake::read_parquet(
+                    &lake.date_partition_file(&EVENTS, date),
+                    None,
+                )?)?)
+            } else {
+                None
+            };
+            let old_height = old_rows.as_ref().map_or(0, DataFrame::height);
+            let mut all = match (old_rows, new_rows) {
+                (Some(mut o), Some(n)) => {
+                    o.vstack_mut_owned(n).ctx("stacking events")?;
+                    o
+                }
+                (Some(o), None) => o,
+                (None, Some(n)) => n,
+                (None, None) => continue,
+            };
+            let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
+            let has_new_rows = all.height() > old_height;
+            all.with_column(Column::new("__new".into(), origin_new))
+                .ctx("marking origin")?;
+            all = resolve_user_ids(all, &identities.map)?;
+            // One contiguous frame: the dedupe reads every column and gathers rows, which is
+            // faster on one chunk than on the partition's and the new rows' apart.
+            all.rechunk_mut();
+            crate::timing::add("publish.read", t.elapsed());
+
+            tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
+            let t = std::time::Instant::now();
+            let verdict = judge(&all, &carried, &origin_of)?;
+            for (origin, counts) in &verdict.by_source {
+                let Some(e) = origin
+                    .checked_sub(1)
+                    .and_then(|i| published.by_source.get_mut(i as usize))
+                else {
+                    continue;
+                };
+                e.duplicates += counts.duplicates;
+                e.conflicting += counts.conflicting;
+                e.replaced += counts.replaced;
+            }
+            published.replaced_in_lake += verdict.replaced_in_lake;
+            let conflict_mask = BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
+            let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
+            await_write(&mut writing);
+            let kept = gather_column_by_column(all, verdict.kept_in_order)?;
+            tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
+            carry = Some((date, verdict.carry));
+            crate::timing::add("publish.dedupe", t.elapsed());
+            if conflicts.height() > 0 {
+                write_conflicts(&conflicts_dir, date, conflicts)?;
+            }
+            // New rows that were all duplicates rewrite nothing, unless identities
+            // learnt in this run may have resolved the date's customers.
+            if verdict.changed || (identities.changed && has_new_rows) {
+                let kept = kept.drop("__new").ctx("events")?;
+                writing_rows = kept.height();
+                writes.send(stage.date_partition_file(&EVENTS, date), kept)?;
+                sent.push(date);
+                writing = true;
+            }
+        }
+        Ok(sent)
     })?;
     Ok(published)
 }

@@ -7,6 +7,7 @@ pub mod columns;
 pub mod manifest;
 pub mod publication;
 pub mod run;
+pub mod writer;
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
