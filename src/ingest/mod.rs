@@ -271,32 +271,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     let clock = Instant::now();
     match read_and_publish(opts, &lake, run.stage(), &inputs, hashes) {
         Ok((files, dates_written, identities_changed)) => {
-            let mut problems: Vec<String> = files
-                .iter()
-                .filter(|f| f.status == Some(FileStatus::Failed))
-                .map(|f| {
-                    format!(
-                        "{}: not ingested: {}",
-                        f.path,
-                        f.reason.as_deref().unwrap_or("unreadable")
-                    )
-                })
-                .collect();
-            let totals = totals_of(&files);
-            let too_much_quarantined = totals.read > 0
-                && (totals.quarantined as f64) * 100.0
-                    > opts.max_quarantine_pct * totals.read as f64;
-            if too_much_quarantined {
-                problems.push(format!(
-                    "{} of {} records ({:.2} %) were quarantined, above --max-quarantine-pct {} %; \
-                     everything else was written — see {}",
-                    totals.quarantined,
-                    totals.read,
-                    totals.quarantined as f64 * 100.0 / totals.read as f64,
-                    opts.max_quarantine_pct,
-                    lake.root.join("_restricted").join("quarantine").display()
-                ));
-            }
+            let (problems, too_much_quarantined) = problems_of(opts, &lake, &files);
             let ok = problems.is_empty();
             let mut m = manifest(files, if ok { "ok" } else { "failed" }, problems);
             m.run_id = run_id;
@@ -355,6 +330,37 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     }
 }
 
+/// What did not fully succeed, for the manifest and the exit status: every failed file,
+/// and quarantine above `--max-quarantine-pct` (the second value says whether it was).
+fn problems_of(opts: &IngestOptions, lake: &Lake, files: &[FileReport]) -> (Vec<String>, bool) {
+    let mut problems: Vec<String> = files
+        .iter()
+        .filter(|f| f.status == Some(FileStatus::Failed))
+        .map(|f| {
+            format!(
+                "{}: not ingested: {}",
+                f.path,
+                f.reason.as_deref().unwrap_or("unreadable")
+            )
+        })
+        .collect();
+    let totals = totals_of(files);
+    let too_much_quarantined = totals.read > 0
+        && (totals.quarantined as f64) * 100.0 > opts.max_quarantine_pct * totals.read as f64;
+    if too_much_quarantined {
+        problems.push(format!(
+            "{} of {} records ({:.2} %) were quarantined, above --max-quarantine-pct {} %; \
+             everything else was written — see {}",
+            totals.quarantined,
+            totals.read,
+            totals.quarantined as f64 * 100.0 / totals.read as f64,
+            opts.max_quarantine_pct,
+            lake.root.join("_restricted").join("quarantine").display()
+        ));
+    }
+    (problems, too_much_quarantined)
+}
+
 const INTERRUPTED_BEFORE_PUBLISHING: &str = "interrupted before publishing: nothing of this run \
     reached the tables; the next ingest of the same files reads them again";
 
@@ -397,107 +403,136 @@ fn read_and_publish(
 ) -> Result<(Vec<FileReport>, Vec<NaiveDate>, bool)> {
     let already = ingested_file_hashes(lake)?;
     let pseudonyms = Pseudonymizer::new(&opts.pseudonym_key);
-    let normalizer = Normalizer::new(
-        &opts.markets,
-        &pseudonyms,
-        (opts.now + Duration::hours(24)).timestamp_micros(),
-    );
-    let quarantine_dir = stage
-        .restricted_dir()?
-        .join("quarantine")
-        .join(format!("date={}", opts.now.date_naive().format("%Y-%m-%d")));
-
-    let mut reports: Vec<FileReport> = Vec::new();
-    let mut sources: Vec<SourceFile> = Vec::new();
-    // The report of each source, by the source's index.
-    let mut report_of_source: Vec<usize> = Vec::new();
-    let mut seen_in_run: BTreeSet<String> = BTreeSet::new();
-    let mut collected = Collected {
-        spill: frame::Spill::new(lake.scratch_dir().join("spill"), opts.memory_budget_bytes),
-        identities: HashMap::new(),
+    let mut reading = Reading {
+        opts,
+        normalizer: Normalizer::new(
+            &opts.markets,
+            &pseudonyms,
+            (opts.now + Duration::hours(24)).timestamp_micros(),
+        ),
+        quarantine_dir: stage
+            .restricted_dir()?
+            .join("quarantine")
+            .join(format!("date={}", opts.now.date_naive().format("%Y-%m-%d"))),
+        reports: Vec::new(),
+        sources: Vec::new(),
+        report_of_source: Vec::new(),
+        collected: Collected {
+            spill: frame::Spill::new(lake.scratch_dir().join("spill"), opts.memory_budget_bytes),
+            identities: HashMap::new(),
+        },
     };
-
+    let mut seen_in_run: BTreeSet<String> = BTreeSet::new();
     for (input, hash) in inputs.iter().zip(hashes) {
         stop_if_interrupted()?;
-        let name = input
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let mut report = FileReport {
-            path: input.path.display().to_string(),
-            format: "unknown".into(),
-            ..FileReport::default()
+        match before_reading(input, hash, &already, &mut seen_in_run) {
+            Err(done) => reading.reports.push(done),
+            Ok(report) => reading.file(input, report)?,
+        }
+    }
+    publish(lake, stage, reading)
+}
+
+/// What a file is before it is read: `Err` with its finished report when it is not read
+/// (deferred, not a raw log, unreadable, empty, already ingested), else its report so far.
+fn before_reading(
+    input: &reader::InputFile,
+    hash: Option<std::result::Result<String, String>>,
+    already: &BTreeSet<String>,
+    seen_in_run: &mut BTreeSet<String>,
+) -> std::result::Result<FileReport, FileReport> {
+    let mut report = FileReport {
+        path: input.path.display().to_string(),
+        format: "unknown".into(),
+        ..FileReport::default()
+    };
+    let done = |mut report: FileReport, status, reason: Option<String>| {
+        report.status = Some(status);
+        report.reason = reason;
+        Err(report)
+    };
+    match (&input.listed, hash) {
+        (Listed::Deferred, _) => return done(report, FileStatus::Deferred, None),
+        (Listed::Unsupported(why), _) => {
+            return done(report, FileStatus::SkippedFile, Some(why.clone()))
+        }
+        (Listed::Log, Some(Ok(sha256))) => report.sha256 = sha256,
+        (Listed::Log, not_hashed) => {
+            let why = not_hashed.and_then(|h| h.err());
+            let why = why.unwrap_or_else(|| "cannot read it".into());
+            return done(report, FileStatus::Failed, Some(why));
+        }
+    }
+    if std::fs::metadata(&input.path).is_ok_and(|m| m.len() == 0) {
+        let why = "the file is empty (0 bytes): nothing to read".to_string();
+        return done(report, FileStatus::Empty, Some(why));
+    }
+    if already.contains(&report.sha256) || !seen_in_run.insert(report.sha256.clone()) {
+        tracing::info!(file = %input.path.display(), "already ingested (same content hash): skipped");
+        return done(report, FileStatus::AlreadyIngested, None);
+    }
+    Ok(report)
+}
+
+/// Phase 1's state: the files read so far and what they gave.
+struct Reading<'a> {
+    opts: &'a IngestOptions,
+    normalizer: Normalizer<'a>,
+    quarantine_dir: PathBuf,
+    reports: Vec<FileReport>,
+    sources: Vec<SourceFile>,
+    /// The report of each source, by the source's index.
+    report_of_source: Vec<usize>,
+    collected: Collected,
+}
+
+impl Reading<'_> {
+    /// Read one file: its records counted, quarantined or collected. A file that cannot be
+    /// read at all is reported `failed`; the run goes on.
+    fn file(&mut self, input: &reader::InputFile, mut report: FileReport) -> Result<()> {
+        let failed = |mut report: FileReport, e: &Error| {
+            tracing::error!(file = %input.path.display(), "not ingested: {e}");
+            report.status = Some(FileStatus::Failed);
+            report.reason = Some(file_failure(e));
+            report
         };
-        let set = |report: &mut FileReport, status, reason: String| {
-            report.status = Some(status);
-            report.reason = Some(reason);
-        };
-        match (&input.listed, hash) {
-            (Listed::Deferred, _) => {
-                report.status = Some(FileStatus::Deferred);
-                reports.push(report);
-                continue;
-            }
-            (Listed::Unsupported(why), _) => {
-                set(&mut report, FileStatus::SkippedFile, why.clone());
-                reports.push(report);
-                continue;
-            }
-            (Listed::Log, Some(Ok(sha256))) => report.sha256 = sha256,
-            (Listed::Log, not_hashed) => {
-                let why = not_hashed.and_then(|h| h.err());
-                set(
-                    &mut report,
-                    FileStatus::Failed,
-                    why.unwrap_or_else(|| "cannot read it".into()),
-                );
-                reports.push(report);
-                continue;
-            }
-        }
-        if std::fs::metadata(&input.path).is_ok_and(|m| m.len() == 0) {
-            set(
-                &mut report,
-                FileStatus::Empty,
-                "the file is empty (0 bytes): nothing to read".into(),
-            );
-            reports.push(report);
-            continue;
-        }
-        let sha256 = report.sha256.clone();
-        if already.contains(&sha256) || !seen_in_run.insert(sha256.clone()) {
-            report.status = Some(FileStatus::AlreadyIngested);
-            tracing::info!(file = %input.path.display(), "already ingested (same content hash): skipped");
-            reports.push(report);
-            continue;
-        }
-        let format = match reader::detect_format(&input.path, opts.format) {
+        let format = match reader::detect_format(&input.path, self.opts.format) {
             Ok(f) => f,
             Err(e) => {
-                set(&mut report, FileStatus::Failed, file_failure(&e));
-                tracing::error!(file = %input.path.display(), "not ingested: {e}");
-                reports.push(report);
-                continue;
+                self.reports.push(failed(report, &e));
+                return Ok(());
             }
         };
         report.format = format.label().to_string();
         report.status = Some(FileStatus::Ingested);
-        let source_index = sources.len() as u32;
         let source = SourceFile {
-            index: source_index,
+            index: self.sources.len() as u32,
             path: input.path.clone(),
-            name,
-            sha256: sha256.clone(),
+            name: input
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            sha256: report.sha256.clone(),
         };
-        let mut quarantine =
-            quarantine::QuarantineWriter::new(quarantine_dir.clone(), &source.name, &sha256);
+        let mut quarantine = quarantine::QuarantineWriter::new(
+            self.quarantine_dir.clone(),
+            &source.name,
+            &source.sha256,
+        );
         let file_clock = Instant::now();
+        let before = FileReport {
+            path: report.path.clone(),
+            sha256: report.sha256.clone(),
+            format: report.format.clone(),
+            ..FileReport::default()
+        };
         // Whether anything of the file was recorded: a failure before that is the file's
         // alone (unreadable, a CSV header without the required columns); after it, the
         // reader has already turned what it could not read into a `truncated_input` record,
         // so what remains is a failure of the run (writing the lake).
         let mut recorded_any = false;
+        let collected = &mut self.collected;
         let mut sink = |chunk: Chunk<'_>| -> Result<()> {
             stop_if_interrupted()?;
             recorded_any = true;
@@ -526,8 +561,8 @@ fn read_and_publish(
         let read = reader::read_records(
             &input.path,
             format,
-            &normalizer,
-            opts.max_line_bytes,
+            &self.normalizer,
+            self.opts.max_line_bytes,
             &source,
             &mut sink,
         );
@@ -535,16 +570,8 @@ fn read_and_publish(
             Ok(()) => {}
             Err(e @ Error::Interrupted) => return Err(e),
             Err(e) if !recorded_any => {
-                let mut report = FileReport {
-                    path: report.path.clone(),
-                    sha256: report.sha256.clone(),
-                    format: report.format.clone(),
-                    ..FileReport::default()
-                };
-                set(&mut report, FileStatus::Failed, file_failure(&e));
-                tracing::error!(file = %input.path.display(), "not ingested: {e}");
-                reports.push(report);
-                continue;
+                self.reports.push(failed(before, &e));
+                return Ok(());
             }
             Err(e) => return Err(e),
         }
@@ -556,19 +583,35 @@ fn read_and_publish(
             seconds = file_clock.elapsed().as_secs_f64(),
             "read"
         );
-        sources.push(source);
-        report_of_source.push(reports.len());
-        reports.push(report);
+        self.sources.push(source);
+        self.report_of_source.push(self.reports.len());
+        self.reports.push(report);
+        Ok(())
     }
+}
 
-    // Phase 2: identities first (they rewrite user-id customers), then events by date.
+/// Phase 2: identities first (they rewrite user-id customers), then events by date, and
+/// what dedupe found counted into the files' reports.
+fn publish(
+    lake: &Lake,
+    stage: &Lake,
+    reading: Reading<'_>,
+) -> Result<(Vec<FileReport>, Vec<NaiveDate>, bool)> {
+    let Reading {
+        mut reports,
+        sources,
+        report_of_source,
+        collected,
+        ..
+    } = reading;
     // Publishing holds one or two dates at a time besides the rows of a run that fits in
     // memory: nothing else of the parse phase stays — a larger run's last buffered rows go
     // to their scratch files, the workers' customer caches and the read buffer are dropped,
     // and what the workers freed goes back (publish runs on other threads). Memory freed
     // while the allocator keeps it never goes back (`memory.rs`), so keeping stops first.
     crate::memory::keep_freed_memory(false);
-    collected.spill.finish_parse()?;
+    let mut spill = collected.spill;
+    spill.finish_parse()?;
     rayon::broadcast(|_| normalize::forget_cached_customers());
     normalize::forget_cached_customers();
     reader::forget_read_buffer();
@@ -578,7 +621,7 @@ fn read_and_publish(
     let publish_clock = Instant::now();
     let pairs: Vec<IdentityPair> = collected.identities.into_values().collect();
     let identities = dedupe::publish_identities(lake, stage, &pairs)?;
-    let published = dedupe::publish_events(lake, stage, collected.spill, &sources, &identities)?;
+    let published = dedupe::publish_events(lake, stage, spill, &sources, &identities)?;
     crate::timing::add("publish", publish_clock.elapsed());
 
     for (source, counts) in published.by_source.iter().enumerate() {
