@@ -426,21 +426,27 @@ fn read_and_publish(
     for (input, hash) in inputs.iter().zip(hashes) {
         stop_if_interrupted()?;
         match before_reading(input, hash, &already, &mut seen_in_run) {
-            Err(done) => reading.reports.push(done),
-            Ok(report) => reading.file(input, report)?,
+            BeforeReading::Done(report) => reading.reports.push(report),
+            BeforeReading::Read(report) => reading.file(input, report)?,
         }
     }
     publish(lake, stage, reading)
 }
 
-/// What a file is before it is read: `Err` with its finished report when it is not read
-/// (deferred, not a raw log, unreadable, empty, already ingested), else its report so far.
+/// What a file is before it is read.
+enum BeforeReading {
+    /// To be read: its report so far.
+    Read(FileReport),
+    /// Not read (deferred, not a raw log, unreadable, empty, already ingested): its report.
+    Done(FileReport),
+}
+
 fn before_reading(
     input: &reader::InputFile,
     hash: Option<std::result::Result<String, String>>,
     already: &BTreeSet<String>,
     seen_in_run: &mut BTreeSet<String>,
-) -> std::result::Result<FileReport, FileReport> {
+) -> BeforeReading {
     let mut report = FileReport {
         path: input.path.display().to_string(),
         format: "unknown".into(),
@@ -449,7 +455,7 @@ fn before_reading(
     let done = |mut report: FileReport, status, reason: Option<String>| {
         report.status = Some(status);
         report.reason = reason;
-        Err(report)
+        BeforeReading::Done(report)
     };
     match (&input.listed, hash) {
         (Listed::Deferred, _) => return done(report, FileStatus::Deferred, None),
@@ -471,7 +477,7 @@ fn before_reading(
         tracing::info!(file = %input.path.display(), "already ingested (same content hash): skipped");
         return done(report, FileStatus::AlreadyIngested, None);
     }
-    Ok(report)
+    BeforeReading::Read(report)
 }
 
 /// Phase 1's state: the files read so far and what they gave.
