@@ -656,52 +656,8 @@ fn build_day(
 
     // State chained from the day before: open conversations, and the allowance used.
     let t = Instant::now();
-    let mut open_at_start: HashMap<(String, Option<String>), Vec<Conversation>> = HashMap::new();
-    for (c, _) in read_conversations(lake, day_before(day, 1))? {
-        if c.expires_at > day_start && c.pricing_type != timeline::FREE_ENTRY_POINT {
-            open_at_start
-                .entry((c.business_id.clone(), c.customer_key.clone()))
-                .or_default()
-                .push(c);
-        }
-    }
-    for list in open_at_start.values_mut() {
-        list.sort_by(|a, b| {
-            (a.opened_at, &a.conversation_id).cmp(&(b.opened_at, &b.conversation_id))
-        });
-    }
-    // The month's allowance chains from earlier days only where a period around the day
-    // (billing time zones, and the next day priced ahead) has one.
-    let allowance_in_force = [day_before(day, 1), day, day_after(day, 2)]
-        .into_iter()
-        .filter_map(|d| pricing.rules.period_on(d))
-        .any(|p| p.free_tier_conversations > 0);
-    let mut allowance_used: HashMap<(String, String), u64> = HashMap::new();
-    if allowance_in_force {
-        // Conversations earlier in the billing month: the UTC dates from two days before
-        // the first day of yesterday's month (so that on the 1st, accounts west of UTC
-        // still count the whole local month that is ending) to yesterday.
-        let month_start = day_before(day, 1)
-            .with_day0(0)
-            .map(|d| day_before(d, 2))
-            .unwrap_or(day);
-        let mut d = month_start;
-        while d < day {
-            for (c, billing_date) in read_conversations(lake, d)? {
-                let Some(period) = pricing.rules.period_on(billing_date) else {
-                    continue;
-                };
-                if (c.pricing_type == REGULAR || c.pricing_type == FREE_TIER)
-                    && period.draws_on_free_tier(&c.category)
-                {
-                    *allowance_used
-                        .entry((c.business_id.clone(), billing_month(billing_date)))
-                        .or_default() += 1;
-                }
-            }
-            d = day_after(d, 1);
-        }
-    }
+    let open_at_start = open_at_start(lake, day)?;
+    let mut allowance_used = allowance_used(lake, pricing, day)?;
     for t in &timelines {
         account(account_of, accounts, &t.business_id);
     }
@@ -729,38 +685,11 @@ fn build_day(
         .collect();
     crate::timing::add("derive", t.elapsed());
 
-    // The month's free allowance goes to the business's first conversations by opening
-    // time (ties: conversation id), across all its customers.
     let mut conversations: Vec<Conversation> = priced
         .iter()
         .flat_map(|p| p.conversations.iter().cloned())
         .collect();
-    conversations.sort_by(|a, b| {
-        (&a.business_id, a.opened_at, &a.conversation_id).cmp(&(
-            &b.business_id,
-            b.opened_at,
-            &b.conversation_id,
-        ))
-    });
-    let mut free_tier: BTreeSet<String> = BTreeSet::new();
-    for c in conversations.iter_mut() {
-        let a = &account_of[&c.business_id];
-        let billing_date = local_date(a, c.opened_at);
-        let Some(period) = pricing.rules.period_on(billing_date) else {
-            continue;
-        };
-        if c.pricing_type != REGULAR || !period.draws_on_free_tier(&c.category) {
-            continue;
-        }
-        let used = allowance_used
-            .entry((c.business_id.clone(), billing_month(billing_date)))
-            .or_default();
-        *used += 1;
-        if *used <= period.free_tier_conversations {
-            c.pricing_type = FREE_TIER;
-            free_tier.insert(c.conversation_id.clone());
-        }
-    }
+    let free_tier = assign_free_tier(&mut conversations, account_of, pricing, &mut allowance_used);
 
     // Usage of the day: PMP deliveries and CBP openings on it, and reported units.
     let mut counter = UsageCounter::new(account_of);
@@ -850,8 +779,134 @@ fn build_day(
     let usage_of_day = counter.into_usage();
     crate::timing::add("usage", t.elapsed());
 
-    // Write the day's partitions (every table, even empty: the date reads as built).
+    write_day(
+        lake,
+        day,
+        messages_rows,
+        &conversations,
+        &usage_of_day,
+        account_of,
+        summary,
+    )
+}
+
+/// The CBP conversations open at the start of `day` (free-entry-point ones aside), per
+/// business and customer, by opening time: read from `conversations` of the day before.
+fn open_at_start(
+    lake: &Lake,
+    day: NaiveDate,
+) -> Result<HashMap<(String, Option<String>), Vec<Conversation>>> {
+    let day_start = start_of(day);
+    let mut open_at_start: HashMap<(String, Option<String>), Vec<Conversation>> = HashMap::new();
+    for (c, _) in read_conversations(lake, day_before(day, 1))? {
+        if c.expires_at > day_start && c.pricing_type != timeline::FREE_ENTRY_POINT {
+            open_at_start
+                .entry((c.business_id.clone(), c.customer_key.clone()))
+                .or_default()
+                .push(c);
+        }
+    }
+    for list in open_at_start.values_mut() {
+        list.sort_by(|a, b| {
+            (a.opened_at, &a.conversation_id).cmp(&(b.opened_at, &b.conversation_id))
+        });
+    }
+    Ok(open_at_start)
+}
+
+/// The month's free allowance used before `day`, per business and billing month: counted
+/// from `conversations` of the earlier days of the month, where an allowance is in force.
+fn allowance_used(
+    lake: &Lake,
+    pricing: &Pricing<'_>,
+    day: NaiveDate,
+) -> Result<HashMap<(String, String), u64>> {
+    // The month's allowance chains from earlier days only where a period around the day
+    // (billing time zones, and the next day priced ahead) has one.
+    let allowance_in_force = [day_before(day, 1), day, day_after(day, 2)]
+        .into_iter()
+        .filter_map(|d| pricing.rules.period_on(d))
+        .any(|p| p.free_tier_conversations > 0);
+    let mut allowance_used: HashMap<(String, String), u64> = HashMap::new();
+    if allowance_in_force {
+        // Conversations earlier in the billing month: the UTC dates from two days before
+        // the first day of yesterday's month (so that on the 1st, accounts west of UTC
+        // still count the whole local month that is ending) to yesterday.
+        let month_start = day_before(day, 1)
+            .with_day0(0)
+            .map(|d| day_before(d, 2))
+            .unwrap_or(day);
+        let mut d = month_start;
+        while d < day {
+            for (c, billing_date) in read_conversations(lake, d)? {
+                let Some(period) = pricing.rules.period_on(billing_date) else {
+                    continue;
+                };
+                if (c.pricing_type == REGULAR || c.pricing_type == FREE_TIER)
+                    && period.draws_on_free_tier(&c.category)
+                {
+                    *allowance_used
+                        .entry((c.business_id.clone(), billing_month(billing_date)))
+                        .or_default() += 1;
+                }
+            }
+            d = day_after(d, 1);
+        }
+    }
+    Ok(allowance_used)
+}
+
+/// The free tier (billing.md §4): the month's free allowance goes to the business's first
+/// conversations by opening time (ties: conversation id), across all its customers. Sorts
+/// `conversations` into that order, marks the free ones, and returns their ids.
+fn assign_free_tier(
+    conversations: &mut [Conversation],
+    account_of: &HashMap<String, Account>,
+    pricing: &Pricing<'_>,
+    allowance_used: &mut HashMap<(String, String), u64>,
+) -> BTreeSet<String> {
+    conversations.sort_by(|a, b| {
+        (&a.business_id, a.opened_at, &a.conversation_id).cmp(&(
+            &b.business_id,
+            b.opened_at,
+            &b.conversation_id,
+        ))
+    });
+    let mut free_tier: BTreeSet<String> = BTreeSet::new();
+    for c in conversations.iter_mut() {
+        let a = &account_of[&c.business_id];
+        let billing_date = local_date(a, c.opened_at);
+        let Some(period) = pricing.rules.period_on(billing_date) else {
+            continue;
+        };
+        if c.pricing_type != REGULAR || !period.draws_on_free_tier(&c.category) {
+            continue;
+        }
+        let used = allowance_used
+            .entry((c.business_id.clone(), billing_month(billing_date)))
+            .or_default();
+        *used += 1;
+        if *used <= period.free_tier_conversations {
+            c.pricing_type = FREE_TIER;
+            free_tier.insert(c.conversation_id.clone());
+        }
+    }
+    free_tier
+}
+
+/// Write the day's partitions of `messages`, `conversations`, `usage_daily` and
+/// `reconciliation` (every table, even empty: the date reads as built), and count them.
+fn write_day(
+    lake: &Lake,
+    day: NaiveDate,
+    mut messages_rows: Vec<(&Timeline, &Outbound, Option<MessagePricing>)>,
+    conversations: &[Conversation],
+    usage_of_day: &Usage,
+    account_of: &HashMap<String, Account>,
+    summary: &mut BuildSummary,
+) -> Result<()> {
     let t = Instant::now();
+    let (day_start, day_end) = (start_of(day), start_of(day_after(day, 1)));
     messages_rows.sort_by(|a, b| {
         (&a.0.business_id, a.1.sent_at, &a.1.message_id).cmp(&(
             &b.0.business_id,
@@ -865,13 +920,13 @@ fn build_day(
         .filter(|c| c.opened_at >= day_start && c.opened_at < day_end)
         .collect();
     let mut conversations_df = conversations_frame(&days_conversations, account_of)?;
-    let mut usage_df = usage::usage_frame(&usage_of_day)?;
-    let mut reconciliation = usage::reconciliation_frame(&usage_of_day)?;
+    let mut usage_df = usage::usage_frame(usage_of_day)?;
+    let mut reconciliation = usage::reconciliation_frame(usage_of_day)?;
     summary.messages += messages.height() as u64;
     summary.conversations += conversations_df.height() as u64;
     summary.usage_rows += usage_df.height() as u64;
     summary.reconciliation_rows += reconciliation.height() as u64;
-    for (k, u) in &usage_of_day {
+    for (k, u) in usage_of_day {
         if k.billable {
             match k.source {
                 DERIVED => summary.derived_billable_units += u,
