@@ -790,14 +790,17 @@ fn build_day(
     )
 }
 
+/// Conversations per (business, customer key).
+type OpenConversations = HashMap<(String, Option<String>), Vec<Conversation>>;
+
 /// The CBP conversations open at the start of `day` (free-entry-point ones aside), per
 /// business and customer, by opening time: read from `conversations` of the day before.
 fn open_at_start(
     lake: &Lake,
     day: NaiveDate,
-) -> Result<HashMap<(String, Option<String>), Vec<Conversation>>> {
+) -> Result<OpenConversations> {
     let day_start = start_of(day);
-    let mut open_at_start: HashMap<(String, Option<String>), Vec<Conversation>> = HashMap::new();
+    let mut open_at_start = OpenConversations::new();
     for (c, _) in read_conversations(lake, day_before(day, 1))? {
         if c.expires_at > day_start && c.pricing_type != timeline::FREE_ENTRY_POINT {
             open_at_start
