@@ -384,6 +384,13 @@ fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<T
     if window.days.is_empty() {
         return Ok(Vec::new());
     }
+    let (inbound, messages) = assemble(window, day_start, day_end)?;
+    merge_into_timelines(&inbound, &messages)
+}
+
+/// The window's inbound messages and outbound messages (their `message_out` event and
+/// statuses combined) that matter to the day, both sorted by (business, customer, time).
+fn assemble(window: &EventWindow, day_start: i64, day_end: i64) -> Result<(DataFrame, DataFrame)> {
     let clock = Instant::now();
     let inbound_all = window.stacked(|d| &d.inbound)?;
     let referral_pairs = inbound_all
@@ -498,16 +505,20 @@ fn timelines(window: &EventWindow, day_start: i64, day_end: i64) -> Result<Vec<T
         .collect()
         .ctx("loading inbound messages")?;
     crate::timing::add("assemble_group_by", clock.elapsed());
+    Ok((inbound, messages))
+}
 
-    // Both frames are sorted by (business, customer), nulls first — the order of
-    // `(&str, Option<&str>)` — so each timeline is a run of rows in each: merge them.
+/// One timeline per (business, customer) from the assembled frames. Both are sorted by
+/// (business, customer), nulls first — the order of `(&str, Option<&str>)` — so each
+/// timeline is a run of rows in each: merge them.
+fn merge_into_timelines(inbound: &DataFrame, messages: &DataFrame) -> Result<Vec<Timeline>> {
     let (in_b, in_c, in_ts, in_ref) = (
-        str_column(&inbound, "business_id")?,
-        str_column(&inbound, "customer_key")?,
-        i64_column(&inbound, "ts")?,
-        bool_column(&inbound, "referral")?,
+        str_column(inbound, "business_id")?,
+        str_column(inbound, "customer_key")?,
+        i64_column(inbound, "ts")?,
+        bool_column(inbound, "referral")?,
     );
-    let m = &messages;
+    let m = messages;
     let (m_b, m_c, m_id, m_out, m_tpl, m_cat, m_sender, m_market, m_country) = (
         str_column(m, "business_id")?,
         str_column(m, "customer_key")?,
@@ -795,10 +806,7 @@ type OpenConversations = HashMap<(String, Option<String>), Vec<Conversation>>;
 
 /// The CBP conversations open at the start of `day` (free-entry-point ones aside), per
 /// business and customer, by opening time: read from `conversations` of the day before.
-fn open_at_start(
-    lake: &Lake,
-    day: NaiveDate,
-) -> Result<OpenConversations> {
+fn open_at_start(lake: &Lake, day: NaiveDate) -> Result<OpenConversations> {
     let day_start = start_of(day);
     let mut open_at_start = OpenConversations::new();
     for (c, _) in read_conversations(lake, day_before(day, 1))? {
