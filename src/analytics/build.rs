@@ -245,15 +245,6 @@ pub fn build(
     };
     let cts = i64_values(&case_events, "ts")?;
     let crating = i64_values(&case_events, "rating")?;
-    struct Case<'a> {
-        business_id: &'a str,
-        case_id: &'a str,
-        customer_key: Option<&'a str>,
-        kind: Option<&'a str>,
-        category: Option<&'a str>,
-        events: CaseEvents<'a>,
-        clocks: super::cases::CaseClocks,
-    }
     // Every case of the lake (the backlog counts them all) and the orphan case events
     // of the dates built, grouped while the timelines are ordered.
     let group_cases = || {
@@ -463,48 +454,7 @@ pub fn build(
                         .and_then(|r| ready[*b].business_seconds(w.started_at, r))
                 })
                 .collect();
-            let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
-            // The columns built in parallel.
-            type Build<'a> = &'a (dyn Fn() -> Column + Sync);
-            let columns: [Build; 11] = [
-                &|| text("business_id", rows.iter().map(|r| Some(r.0))),
-                &|| customer_column("customer_key", rows.iter().map(|r| r.3), &feed),
-                &|| timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
-                &|| timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
-                &|| {
-                    ints(
-                        "wait_seconds",
-                        rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
-                    )
-                },
-                &|| ints("wait_business_seconds", business_secs.iter().copied()),
-                &|| text("replied_by", rows.iter().map(|r| r.2.replied_by)),
-                &|| {
-                    timestamps(
-                        "human_replied_at",
-                        rows.iter().map(|r| r.2.human_replied_at),
-                    )
-                },
-                &|| {
-                    ints(
-                        "human_wait_seconds",
-                        rows.iter()
-                            .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
-                    )
-                },
-                &|| {
-                    ints(
-                        "inbound_messages",
-                        rows.iter().map(|r| Some(r.2.inbound_messages)),
-                    )
-                },
-                &|| bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
-            ];
-            let waits_df = table_frame(
-                &REPLY_WAITS,
-                rows.len(),
-                columns.par_iter().map(|build| build()).collect(),
-            )?;
+            let waits_df = reply_waits_frame(&rows, &business_secs, &feed)?;
             // cases
             let mut day_cases = cases_by_date.remove(&day).unwrap_or_default();
             day_cases.sort_by(|a, b| {
@@ -514,85 +464,7 @@ pub fn build(
                     &b.case_id,
                 ))
             });
-            let case_clock: Vec<_> = day_cases.iter().map(|c| &c.clocks).collect();
-            let opened = |i: usize| day_cases[i].events.opened_at;
-            let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
-            let mut first_response_business = Vec::new();
-            let mut full_resolution_business = Vec::new();
-            for (i, k) in case_clock.iter().enumerate() {
-                let clock = &ready[day_cases[i].business_id];
-                first_response_business.push(
-                    k.first_response_at
-                        .and_then(|e| clock.business_seconds(opened(i), e)),
-                );
-                full_resolution_business.push(
-                    k.last_resolved_at
-                        .and_then(|e| clock.business_seconds(opened(i), e)),
-                );
-            }
-            let idx = 0..day_cases.len();
-            let cases_df = table_frame(
-                &CASES,
-                day_cases.len(),
-                vec![
-                    text("business_id", day_cases.iter().map(|c| Some(c.business_id))),
-                    text("case_id", day_cases.iter().map(|c| Some(c.case_id))),
-                    text("customer_key", day_cases.iter().map(|c| c.customer_key)),
-                    text("case_kind", day_cases.iter().map(|c| c.kind)),
-                    text("case_category", day_cases.iter().map(|c| c.category)),
-                    timestamps(
-                        "opened_at",
-                        day_cases.iter().map(|c| Some(c.events.opened_at)),
-                    ),
-                    timestamps(
-                        "first_response_at",
-                        case_clock.iter().map(|k| k.first_response_at),
-                    ),
-                    timestamps(
-                        "first_resolved_at",
-                        case_clock.iter().map(|k| k.first_resolved_at),
-                    ),
-                    timestamps(
-                        "last_resolved_at",
-                        case_clock.iter().map(|k| k.last_resolved_at),
-                    ),
-                    ints(
-                        "reopen_count",
-                        case_clock.iter().map(|k| Some(k.reopen_count)),
-                    ),
-                    ints(
-                        "agent_replies",
-                        case_clock.iter().map(|k| Some(k.agent_replies)),
-                    ),
-                    ints(
-                        "first_response_seconds",
-                        idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
-                    ),
-                    ints(
-                        "first_response_business_seconds",
-                        first_response_business.iter().copied(),
-                    ),
-                    ints(
-                        "first_resolution_seconds",
-                        idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
-                    ),
-                    ints(
-                        "full_resolution_seconds",
-                        idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
-                    ),
-                    ints(
-                        "full_resolution_business_seconds",
-                        full_resolution_business.iter().copied(),
-                    ),
-                    ints(
-                        "customer_wait_seconds",
-                        case_clock
-                            .iter()
-                            .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
-                    ),
-                    ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
-                ],
-            )?;
+            let cases_df = cases_frame(&day_cases, ready)?;
             summary.waits += rows.len() as u64;
             summary.waits_answered +=
                 rows.iter().filter(|r| r.2.replied_at.is_some()).count() as u64;
@@ -601,68 +473,8 @@ pub fn build(
             crate::timing::add("business_daily_frames", frames_clock.elapsed());
             // business_daily
             let mut daily = counted.remove(&day).unwrap_or_default();
-            // The day's waits come by business: one lookup per business.
-            let mut offset = 0;
-            for run in rows.chunk_by(|a, b| feed.business_index(a.1) == feed.business_index(b.1)) {
-                let (from, b) = (offset, run[0].0);
-                offset += run.len();
-                let d = daily_of(&mut daily, b);
-                let clock = &ready[b];
-                let target = clock.account.sla_first_response_minutes as i64 * 60;
-                for (i, (_, _, w, _)) in run.iter().enumerate() {
-                    d.waits += 1;
-                    if let Some(r) = w.replied_at {
-                        d.answered.push((r - w.started_at) / 1_000_000);
-                    }
-                    if !w.is_first {
-                        continue;
-                    }
-                    d.first_waits += 1;
-                    if let Some(r) = w.replied_at {
-                        d.first_answered.push((r - w.started_at) / 1_000_000);
-                    }
-                    if let Some(h) = w.human_replied_at {
-                        d.first_human.push((h - w.started_at) / 1_000_000);
-                    }
-                    // SLA: answered within target, over = answered or still open past
-                    // it. Answered: the wait's own duration (business hours above).
-                    let end = w.replied_at.unwrap_or(day_end);
-                    let elapsed = match w.replied_at {
-                        Some(_) => business_secs[from + i],
-                        None => clock.business_seconds(w.started_at, end),
-                    }
-                    .unwrap_or((end - w.started_at) / 1_000_000);
-                    match w.replied_at {
-                        Some(_) => {
-                            d.sla_over += 1;
-                            if elapsed <= target {
-                                d.sla_met += 1;
-                            }
-                        }
-                        None if elapsed > target => d.sla_over += 1,
-                        None => {}
-                    }
-                }
-            }
-            for (c, k) in day_cases.iter().zip(&case_clock) {
-                let d = daily_of(&mut daily, c.business_id);
-                d.cases_opened += 1;
-                let done_by_end = case_done_at(&c.events, day_end);
-                d.cases_resolved += done_by_end as i64;
-                d.cases_reopened += (k.reopen_count > 0) as i64;
-                d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
-                d.timely += k
-                    .first_response_at
-                    .is_some_and(|r| r - c.events.opened_at <= timely_micros)
-                    as i64;
-                if let Some(r) = k.rating {
-                    d.rated += 1;
-                    d.satisfied += is_satisfied(r) as i64;
-                }
-                if c.kind == Some("complaint") {
-                    d.complaints += 1;
-                }
-            }
+            count_waits(&mut daily, &rows, &business_secs, ready, &feed, day_end);
+            count_cases(&mut daily, &day_cases, day_end, timely_micros);
             for (business, n) in backlog.remove(&day).into_iter().flatten() {
                 daily_of(&mut daily, business).backlog += n;
             }
@@ -691,6 +503,242 @@ pub fn build(
     })?;
     crate::timing::add("business_daily", t.elapsed());
     Ok(summary)
+}
+
+/// A case opened on a date built (or before: the backlog counts them), with its clocks.
+struct Case<'a> {
+    business_id: &'a str,
+    case_id: &'a str,
+    customer_key: Option<&'a str>,
+    kind: Option<&'a str>,
+    category: Option<&'a str>,
+    events: CaseEvents<'a>,
+    clocks: super::cases::CaseClocks,
+}
+
+/// Each business's clock (account and business hours), by business id.
+type BusinessClocks = HashMap<String, BusinessClock, foldhash::fast::FixedState>;
+
+/// A reply wait of the day: business, pair, the wait, the customer.
+type WaitRow<'a> = (&'a str, PairKey, &'a ReplyWait, Customer);
+
+/// The `reply_waits` frame of a day's waits; `business_secs` is each wait's business-hours
+/// duration.
+fn reply_waits_frame(
+    rows: &[WaitRow<'_>],
+    business_secs: &[Option<i64>],
+    feed: &Feed,
+) -> Result<DataFrame> {
+    let secs = |a: Option<i64>, s: i64| a.map(|a| (a - s) / 1_000_000);
+    // The columns built in parallel.
+    type Build<'a> = &'a (dyn Fn() -> Column + Sync);
+    let columns: [Build; 11] = [
+        &|| text("business_id", rows.iter().map(|r| Some(r.0))),
+        &|| customer_column("customer_key", rows.iter().map(|r| r.3), feed),
+        &|| timestamps("started_at", rows.iter().map(|r| Some(r.2.started_at))),
+        &|| timestamps("replied_at", rows.iter().map(|r| r.2.replied_at)),
+        &|| {
+            ints(
+                "wait_seconds",
+                rows.iter().map(|r| secs(r.2.replied_at, r.2.started_at)),
+            )
+        },
+        &|| ints("wait_business_seconds", business_secs.iter().copied()),
+        &|| text("replied_by", rows.iter().map(|r| r.2.replied_by)),
+        &|| {
+            timestamps(
+                "human_replied_at",
+                rows.iter().map(|r| r.2.human_replied_at),
+            )
+        },
+        &|| {
+            ints(
+                "human_wait_seconds",
+                rows.iter()
+                    .map(|r| secs(r.2.human_replied_at, r.2.started_at)),
+            )
+        },
+        &|| {
+            ints(
+                "inbound_messages",
+                rows.iter().map(|r| Some(r.2.inbound_messages)),
+            )
+        },
+        &|| bools("is_first", rows.iter().map(|r| Some(r.2.is_first))),
+    ];
+    table_frame(
+        &REPLY_WAITS,
+        rows.len(),
+        columns.par_iter().map(|build| build()).collect(),
+    )
+}
+
+/// The `cases` frame of the cases opened on a day (already in table order), with their
+/// business-hours durations.
+fn cases_frame(day_cases: &[&Case<'_>], clocks: &BusinessClocks) -> Result<DataFrame> {
+    let case_clock: Vec<_> = day_cases.iter().map(|c| &c.clocks).collect();
+    let opened = |i: usize| day_cases[i].events.opened_at;
+    let dur = |i: usize, end: Option<i64>| end.map(|e| (e - opened(i)) / 1_000_000);
+    let mut first_response_business = Vec::new();
+    let mut full_resolution_business = Vec::new();
+    for (i, k) in case_clock.iter().enumerate() {
+        let clock = &clocks[day_cases[i].business_id];
+        first_response_business.push(
+            k.first_response_at
+                .and_then(|e| clock.business_seconds(opened(i), e)),
+        );
+        full_resolution_business.push(
+            k.last_resolved_at
+                .and_then(|e| clock.business_seconds(opened(i), e)),
+        );
+    }
+    let idx = 0..day_cases.len();
+    table_frame(
+        &CASES,
+        day_cases.len(),
+        vec![
+            text("business_id", day_cases.iter().map(|c| Some(c.business_id))),
+            text("case_id", day_cases.iter().map(|c| Some(c.case_id))),
+            text("customer_key", day_cases.iter().map(|c| c.customer_key)),
+            text("case_kind", day_cases.iter().map(|c| c.kind)),
+            text("case_category", day_cases.iter().map(|c| c.category)),
+            timestamps(
+                "opened_at",
+                day_cases.iter().map(|c| Some(c.events.opened_at)),
+            ),
+            timestamps(
+                "first_response_at",
+                case_clock.iter().map(|k| k.first_response_at),
+            ),
+            timestamps(
+                "first_resolved_at",
+                case_clock.iter().map(|k| k.first_resolved_at),
+            ),
+            timestamps(
+                "last_resolved_at",
+                case_clock.iter().map(|k| k.last_resolved_at),
+            ),
+            ints(
+                "reopen_count",
+                case_clock.iter().map(|k| Some(k.reopen_count)),
+            ),
+            ints(
+                "agent_replies",
+                case_clock.iter().map(|k| Some(k.agent_replies)),
+            ),
+            ints(
+                "first_response_seconds",
+                idx.clone().map(|i| dur(i, case_clock[i].first_response_at)),
+            ),
+            ints(
+                "first_response_business_seconds",
+                first_response_business.iter().copied(),
+            ),
+            ints(
+                "first_resolution_seconds",
+                idx.clone().map(|i| dur(i, case_clock[i].first_resolved_at)),
+            ),
+            ints(
+                "full_resolution_seconds",
+                idx.clone().map(|i| dur(i, case_clock[i].last_resolved_at)),
+            ),
+            ints(
+                "full_resolution_business_seconds",
+                full_resolution_business.iter().copied(),
+            ),
+            ints(
+                "customer_wait_seconds",
+                case_clock
+                    .iter()
+                    .map(|k| k.customer_wait_micros.map(|m| m / 1_000_000)),
+            ),
+            ints("rating", case_clock.iter().map(|k| k.rating.map(i64::from))),
+        ],
+    )
+}
+
+/// Count a day's waits into `business_daily` (metrics.md): waits, answered, first waits,
+/// SLA met and over. The waits come grouped by business.
+fn count_waits(
+    daily: &mut BTreeMap<String, Daily>,
+    rows: &[WaitRow<'_>],
+    business_secs: &[Option<i64>],
+    clocks: &BusinessClocks,
+    feed: &Feed,
+    day_end: i64,
+) {
+    // The day's waits come by business: one lookup per business.
+    let mut offset = 0;
+    for run in rows.chunk_by(|a, b| feed.business_index(a.1) == feed.business_index(b.1)) {
+        let (from, b) = (offset, run[0].0);
+        offset += run.len();
+        let d = daily_of(daily, b);
+        let clock = &clocks[b];
+        let target = clock.account.sla_first_response_minutes as i64 * 60;
+        for (i, (_, _, w, _)) in run.iter().enumerate() {
+            d.waits += 1;
+            if let Some(r) = w.replied_at {
+                d.answered.push((r - w.started_at) / 1_000_000);
+            }
+            if !w.is_first {
+                continue;
+            }
+            d.first_waits += 1;
+            if let Some(r) = w.replied_at {
+                d.first_answered.push((r - w.started_at) / 1_000_000);
+            }
+            if let Some(h) = w.human_replied_at {
+                d.first_human.push((h - w.started_at) / 1_000_000);
+            }
+            // SLA: answered within target, over = answered or still open past
+            // it. Answered: the wait's own duration (business hours above).
+            let end = w.replied_at.unwrap_or(day_end);
+            let elapsed = match w.replied_at {
+                Some(_) => business_secs[from + i],
+                None => clock.business_seconds(w.started_at, end),
+            }
+            .unwrap_or((end - w.started_at) / 1_000_000);
+            match w.replied_at {
+                Some(_) => {
+                    d.sla_over += 1;
+                    if elapsed <= target {
+                        d.sla_met += 1;
+                    }
+                }
+                None if elapsed > target => d.sla_over += 1,
+                None => {}
+            }
+        }
+    }
+}
+
+/// Count a day's cases into `business_daily` (metrics.md): opened, resolved by the day's
+/// end, reopened, one-touch, timely first response, ratings, complaints.
+fn count_cases(
+    daily: &mut BTreeMap<String, Daily>,
+    day_cases: &[&Case<'_>],
+    day_end: i64,
+    timely_micros: i64,
+) {
+    for c in day_cases {
+        let k = &c.clocks;
+        let d = daily_of(daily, c.business_id);
+        d.cases_opened += 1;
+        let done_by_end = case_done_at(&c.events, day_end);
+        d.cases_resolved += done_by_end as i64;
+        d.cases_reopened += (k.reopen_count > 0) as i64;
+        d.one_touch += (done_by_end && k.agent_replies <= 1) as i64;
+        d.timely += k
+            .first_response_at
+            .is_some_and(|r| r - c.events.opened_at <= timely_micros) as i64;
+        if let Some(r) = k.rating {
+            d.rated += 1;
+            d.satisfied += is_satisfied(r) as i64;
+        }
+        if c.kind == Some("complaint") {
+            d.complaints += 1;
+        }
+    }
 }
 
 /// Per date built and business: the cases opened before the date's end and not in a done
