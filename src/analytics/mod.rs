@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod cases;
+mod daily;
 pub mod feed;
 pub mod waits;
 
