@@ -178,6 +178,12 @@ pub fn case_order<'a, K: Ord>(
 /// `feed` holds what metering handed over of the dates it loaded; the rest of the lake's
 /// dates are read here. `timely_micros`: a case's first response within this long is
 /// timely.
+///
+/// The analytics driver, in phases marked `// ----` (the lake's remaining dates, timelines
+/// and waits, cases, the per-date order, then the tables written per date): the phases
+/// borrow one another's results (interned keys, column slices of the feed) so they stay in
+/// one frame; each table's rows and counts are built by the functions below and in
+/// `daily.rs`.
 pub fn build(
     lake: &Lake,
     accounts: &Accounts,

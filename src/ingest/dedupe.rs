@@ -334,6 +334,10 @@ struct Verdict {
 /// The dedupe rule on one date's rows (see the module comment). Only keys seen more than
 /// once, or carried from the day before, need ordering; the rest are kept as they are.
 /// `origin_of` gives each source file's origin by its SHA-256 (the run's files are distinct).
+///
+/// One piece on purpose: it is the hot path of publishing (every row of every date), and
+/// its steps share borrowed column slices (`key_of`, `ts_of`, `hash_of`, …) that would
+/// have to be passed to every part if it were split.
 fn judge(all: &DataFrame, carried: &Carry, origin_of: &HashMap<&str, Origin>) -> Result<Verdict> {
     // Read each column once, in order, instead of indexing into it row by row.
     let text = |name: &str| -> Result<Vec<&str>> {
