@@ -147,6 +147,21 @@ fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
     if from > to {
         return Err(Error::Usage(format!("--from {from} is after --to {to}")));
     }
+    // A range without events has nothing to build: no partition is written for it.
+    if !event_dates.iter().any(|d| (from..=to).contains(d)) {
+        let said = format!("no events from {from} to {to}: nothing was built");
+        tracing::warn!("{said}");
+        return Ok(BuildOutcome {
+            manifest: RunManifest {
+                problems: vec![said],
+                ..RunManifest::default()
+            },
+            dates: Vec::new(),
+            months: Vec::new(),
+            summary: BuildSummary::default(),
+            analytics: AnalyticsSummary::default(),
+        });
+    }
     let (start, moved) = metering::first_date_to_build(lake, &opts.rules, &event_dates, from)?;
     let problems: Vec<String> = moved.into_iter().collect();
     for p in &problems {

@@ -121,3 +121,36 @@ fn a_closed_pipe_ends_quietly_and_a_lake_that_is_a_file_says_so() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!missing.exists());
 }
+
+/// A build over a range without events writes no partition and says so.
+#[test]
+fn a_build_over_a_range_without_events_writes_nothing_and_says_so() {
+    let dir = lake_with_three_events();
+    let lake = dir.path().join("lake");
+    let out = Command::new(env!("CARGO_BIN_EXE_msgmeter"))
+        .args([
+            "build",
+            "--from",
+            "2030-01-01",
+            "--to",
+            "2030-01-03",
+            "--lake",
+        ])
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .starts_with("nothing built: the range holds no events"));
+    for table in [
+        "messages",
+        "conversations",
+        "usage_daily",
+        "reply_waits",
+        "cases",
+        "business_daily",
+        "billing_sources",
+    ] {
+        assert!(!lake.join(table).exists(), "{table} was written");
+    }
+}

@@ -71,6 +71,15 @@ pub fn run(a: BuildArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome
         line.metering_source = a.source;
     })?;
     let outcome = pipeline::build(&options(&settings, settings.lake()?, a.from, a.to, a.now)?)?;
+    if outcome.dates.is_empty() {
+        writeln!(
+            stdout,
+            "nothing built: the range holds no events; run {}",
+            outcome.manifest.run_id
+        )
+        .map_err(to_stdout)?;
+        return Ok(Outcome::Success);
+    }
     let s = &outcome.summary;
     let (first, last) = (outcome.dates.first(), outcome.dates.last());
     let out = &mut *stdout;
