@@ -147,9 +147,14 @@ fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
     if from > to {
         return Err(Error::Usage(format!("--from {from} is after --to {to}")));
     }
-    // A range without events has nothing to build: no partition is written for it.
-    if !event_dates.iter().any(|d| (from..=to).contains(d)) {
-        let said = format!("no events from {from} to {to}: nothing was built");
+    // A range outside the lake's events has nothing to build: no partition is written for
+    // it. (A date without events inside their span is built like any other, as a range
+    // through it builds it: cases still open make its backlog.)
+    if to < first || from > last {
+        let said = format!(
+            "no events from {from} to {to} (the lake's events are from {first} to {last}): \
+             nothing was built"
+        );
         tracing::warn!("{said}");
         return Ok(BuildOutcome {
             manifest: RunManifest {

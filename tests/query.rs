@@ -122,7 +122,7 @@ fn a_closed_pipe_ends_quietly_and_a_lake_that_is_a_file_says_so() {
     assert!(!missing.exists());
 }
 
-/// A build over a range without events writes no partition and says so.
+/// A build over a range outside the lake's events writes no partition and says so.
 #[test]
 fn a_build_over_a_range_without_events_writes_nothing_and_says_so() {
     let dir = lake_with_three_events();
@@ -141,7 +141,7 @@ fn a_build_over_a_range_without_events_writes_nothing_and_says_so() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout)
-        .starts_with("nothing built: the range holds no events"));
+        .starts_with("nothing built: the range lies outside the lake's events"));
     for table in [
         "messages",
         "conversations",

@@ -74,7 +74,7 @@ pub fn run(a: BuildArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome
     if outcome.dates.is_empty() {
         writeln!(
             stdout,
-            "nothing built: the range holds no events; run {}",
+            "nothing built: the range lies outside the lake's events; run {}",
             outcome.manifest.run_id
         )
         .map_err(to_stdout)?;
