@@ -33,6 +33,9 @@ pub struct ConfigFile {
     pub metering: MeteringConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// SHA-256 of the file's text (set by `load`).
+    #[serde(skip)]
+    pub sha256: Option<String>,
 }
 
 /// How logs are written on stderr: text for people, JSON for schedulers.
@@ -65,10 +68,11 @@ impl ConfigFile {
             return Ok((ConfigFile::default(), None));
         };
         let text = std::fs::read_to_string(path).map_err(read_err(path))?;
-        let cfg = toml::from_str(&text).map_err(|e| Error::Config {
+        let mut cfg: ConfigFile = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.into(),
             message: format!("{e}"),
         })?;
+        cfg.sha256 = Some(sha256_hex(text.as_bytes()));
         Ok((cfg, Some(path.to_path_buf())))
     }
 }
@@ -103,6 +107,41 @@ pub struct Settings {
     pub max_quarantine_pct: f64,
     pub max_line_bytes: usize,
     pub memory_budget_mb: usize,
+    /// SHA-256 of the config file's text, read once when it was loaded.
+    pub config_sha256: Option<String>,
+    /// Each configuration input, read, parsed and hashed once (the first time it is asked).
+    loaded: Loaded,
+}
+
+/// The configuration inputs as loaded: the value and the SHA-256 of its text.
+#[derive(Debug, Clone, Default)]
+struct Loaded {
+    markets: std::sync::OnceLock<(MarketTable, String)>,
+    accounts: std::sync::OnceLock<(Accounts, String)>,
+    rate_card: std::sync::OnceLock<(RateCard, String)>,
+    pricing_rules: std::sync::OnceLock<(PricingRules, String)>,
+}
+
+/// A configuration input from its file, or the embedded default: read, parsed and hashed
+/// once, then lent from `cell`.
+fn load_once<T: Clone>(
+    cell: &std::sync::OnceLock<(T, String)>,
+    path: Option<&Path>,
+    embedded_text: &str,
+    embedded: impl FnOnce() -> T,
+    parse: impl FnOnce(&str, &Path) -> Result<T>,
+) -> Result<(T, String)> {
+    if let Some(loaded) = cell.get() {
+        return Ok(loaded.clone());
+    }
+    let loaded = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(read_err(p))?;
+            (parse(&text, p)?, sha256_hex(text.as_bytes()))
+        }
+        None => (embedded(), sha256_hex(embedded_text.as_bytes())),
+    };
+    Ok(cell.get_or_init(|| loaded).clone())
 }
 
 /// Values from flags or the environment (clap resolved those two already).
@@ -161,7 +200,10 @@ impl Settings {
                 "--max-quarantine-pct {max_quarantine_pct} is not a percentage between 0 and 100"
             )));
         }
+        let config_sha256 = config.sha256.clone();
         Ok(Settings {
+            config_sha256,
+            loaded: Loaded::default(),
             config_path,
             lake: cli.lake.or(from_file(config.lake)),
             markets_path: cli.markets.or(from_file(config.markets)),
@@ -205,66 +247,52 @@ impl Settings {
 
     /// The markets table in force and the SHA-256 of its text.
     pub fn markets(&self) -> Result<(MarketTable, String)> {
-        match &self.markets_path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(read_err(p))?;
-                Ok((MarketTable::parse(&text, p)?, sha256_hex(text.as_bytes())))
-            }
-            None => Ok((
-                MarketTable::embedded(),
-                sha256_hex(EMBEDDED_MARKETS_CSV.as_bytes()),
-            )),
-        }
+        load_once(
+            &self.loaded.markets,
+            self.markets_path.as_deref(),
+            EMBEDDED_MARKETS_CSV,
+            MarketTable::embedded,
+            MarketTable::parse,
+        )
     }
 
     /// The account registry in force and the SHA-256 of its text.
     pub fn accounts(&self) -> Result<(Accounts, String)> {
-        match &self.accounts_path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(read_err(p))?;
-                Ok((Accounts::parse(&text, p)?, sha256_hex(text.as_bytes())))
-            }
-            None => Ok((
-                Accounts::embedded(),
-                sha256_hex(EMBEDDED_ACCOUNTS_CSV.as_bytes()),
-            )),
-        }
+        load_once(
+            &self.loaded.accounts,
+            self.accounts_path.as_deref(),
+            EMBEDDED_ACCOUNTS_CSV,
+            Accounts::embedded,
+            Accounts::parse,
+        )
     }
 
     pub fn rate_card(&self) -> Result<(RateCard, String)> {
-        match &self.rate_card_path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(read_err(p))?;
-                Ok((RateCard::parse(&text, p)?, sha256_hex(text.as_bytes())))
-            }
-            None => Ok((
-                RateCard::embedded(),
-                sha256_hex(EMBEDDED_RATE_CARD.as_bytes()),
-            )),
-        }
+        load_once(
+            &self.loaded.rate_card,
+            self.rate_card_path.as_deref(),
+            EMBEDDED_RATE_CARD,
+            RateCard::embedded,
+            RateCard::parse,
+        )
     }
 
     pub fn pricing_rules(&self) -> Result<(PricingRules, String)> {
-        match &self.pricing_rules_path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(read_err(p))?;
-                Ok((PricingRules::parse(&text, p)?, sha256_hex(text.as_bytes())))
-            }
-            None => Ok((
-                PricingRules::embedded(),
-                sha256_hex(EMBEDDED_PRICING_RULES.as_bytes()),
-            )),
-        }
+        load_once(
+            &self.loaded.pricing_rules,
+            self.pricing_rules_path.as_deref(),
+            EMBEDDED_PRICING_RULES,
+            PricingRules::embedded,
+            PricingRules::parse,
+        )
     }
 
     /// Hashes of the configuration inputs, for the run manifest.
     pub fn config_hashes(&self, markets_sha: &str) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         m.insert("markets_sha256".into(), markets_sha.to_string());
-        if let Some(p) = &self.config_path {
-            if let Ok(bytes) = std::fs::read(p) {
-                m.insert("config_file_sha256".into(), sha256_hex(&bytes));
-            }
+        if let Some(sha) = &self.config_sha256 {
+            m.insert("config_file_sha256".into(), sha.clone());
         }
         m
     }

@@ -57,3 +57,31 @@ fn a_bad_field_fails_at_load_naming_file_line_and_field() {
         assert!(err.contains(field) && err.contains(what), "{err}");
     }
 }
+
+/// Settings read, parse and hash each configuration input once per command: asked twice,
+/// the file is not read again (here it is gone by then) and the hash is the same.
+#[test]
+fn a_configuration_input_is_read_and_hashed_once() {
+    use msgmeter::settings::{CommandLine, ConfigFile, Settings};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accounts.csv");
+    let text = with_row("B1,Acme,addr,VAT1,DE,EUR,UTC,b@x,19,0,0,14,,,false,30,");
+    std::fs::write(&path, &text).unwrap();
+    let settings = Settings::resolve(
+        CommandLine {
+            accounts: Some(path.clone()),
+            ..CommandLine::default()
+        },
+        ConfigFile::default(),
+        None,
+    )
+    .unwrap();
+    let (first, sha) = settings.accounts().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let (again, sha_again) = settings.accounts().unwrap();
+    assert_eq!(sha, sha_again);
+    // The SHA-256 of the text, computed here independently.
+    use sha2::Digest;
+    assert_eq!(sha, hex::encode(sha2::Sha256::digest(text.as_bytes())));
+    assert_eq!(first.get("B1").tax_pct, again.get("B1").tax_pct);
+}
