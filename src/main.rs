@@ -17,6 +17,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Query(_) | Command::Demo(_)) {
+        // Single-threaded still: the one moment the environment may be written.
+        for (name, value) in msgmeter::query::TABLE_DISPLAY {
+            if std::env::var_os(name).is_none() {
+                std::env::set_var(name, value);
+            }
+        }
+    }
     // Ingest keeps freed memory (see msgmeter::memory). Other commands return it: build's
     // peak would otherwise be every stage's peak added up (measured: 10M events, peak RSS
     // 2.6 GiB → see docs/benchmarks.md).

@@ -18,6 +18,16 @@ pub enum OutputFormat {
     Parquet,
 }
 
+/// How much of a result `--format table` shows: polars reads these variables, and only
+/// these (it has no setter). The binary sets the ones a person has not set, once, before it
+/// starts any thread: every column, up to 200 rows (the first and last 100 of a longer
+/// result), text up to 64 characters.
+pub const TABLE_DISPLAY: [(&str, &str); 3] = [
+    ("POLARS_FMT_MAX_ROWS", "200"),
+    ("POLARS_FMT_MAX_COLS", "-1"),
+    ("POLARS_FMT_STR_LEN", "64"),
+];
+
 /// Lazily scan one table of the lake, or `None` if the lake has no file of it.
 pub fn scan_table(lake: &Path, table: &Table) -> Result<Option<LazyFrame>> {
     let dir = lake.join(table.name);
@@ -216,23 +226,8 @@ pub fn write_result(
     out_name: &Path,
 ) -> Result<()> {
     match format {
-        OutputFormat::Table => {
-            // Show every row and column of a query result, as a person asked for them.
-            let rows = df.height().to_string();
-            let cols = df.width().to_string();
-            // SAFETY-free in edition 2021: set before any other thread reads the variables.
-            std::env::set_var(
-                "POLARS_FMT_MAX_ROWS",
-                if df.height() > 200 {
-                    "40"
-                } else {
-                    rows.as_str()
-                },
-            );
-            std::env::set_var("POLARS_FMT_MAX_COLS", cols);
-            std::env::set_var("POLARS_FMT_STR_LEN", "64");
-            writeln!(out, "{df}").map_err(write_err(out_name))
-        }
+        // How much of a table is shown: `TABLE_DISPLAY` (set by the binary at its start).
+        OutputFormat::Table => writeln!(out, "{df}").map_err(write_err(out_name)),
         // Times as RFC 3339 in UTC, with their `Z`.
         OutputFormat::Csv => CsvWriter::new(out)
             .include_header(true)
