@@ -9,7 +9,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 
 use crate::error::{write_err, Result};
 use crate::generate::{generate, GenerateOptions, TrafficFormat};
-use crate::ingest::{ingest, FormatChoice, IngestOptions};
+use crate::ingest::{ingest, FormatChoice};
 use crate::query;
 use crate::settings::Settings;
 
@@ -107,24 +107,13 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         })?;
         generated += summary.records;
     }
-    let (markets, markets_sha) = settings.markets()?;
     let now = Utc.from_utc_datetime(
         &(start + chrono::Duration::days(DEMO_DAYS as i64))
             .and_hms_opt(6, 0, 0)
             .expect("valid"),
     );
     let outcome = ingest(
-        &IngestOptions {
-            lake: lake.clone(),
-            format: FormatChoice::Auto,
-            now,
-            max_quarantine_pct: settings.max_quarantine_pct,
-            max_line_bytes: settings.max_line_bytes,
-            memory_budget_bytes: settings.memory_budget_bytes(),
-            markets,
-            pseudonym_key: settings.pseudonym_key.bytes.clone(),
-            config_hashes: settings.config_hashes(&markets_sha),
-        },
+        &crate::commands::ingest::options(settings, lake.clone(), FormatChoice::Auto, now)?,
         std::slice::from_ref(&landing),
     )?;
     let built = crate::pipeline::build(&crate::commands::build::options(

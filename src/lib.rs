@@ -2,7 +2,8 @@
 //!
 //! The library is the product; `src/main.rs` is a thin CLI over it. Data flows raw logs →
 //! [`ingest`] → the lake's `events` table ([`lake`], [`schema`]) → derived tables, invoices
-//! and reports (later stages). The contract is `../shared/spec/`.
+//! and reports (later stages). The contract is the
+//! project's spec (its README, events.md, billing.md, metrics.md).
 
 pub mod accounts;
 pub mod analytics;

@@ -10,6 +10,7 @@ use clap::Args;
 use super::{to_stdout, Context, LakeArg, Outcome};
 use crate::error::Result;
 use crate::ingest::{self, FormatChoice};
+use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 #[command(
@@ -40,6 +41,27 @@ pub struct IngestArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// What `ingest` needs, from the settings (the demo ingests with the same).
+pub fn options(
+    settings: &Settings,
+    lake: PathBuf,
+    format: FormatChoice,
+    now: DateTime<Utc>,
+) -> Result<ingest::IngestOptions> {
+    let (markets, markets_sha) = settings.markets()?;
+    Ok(ingest::IngestOptions {
+        lake,
+        format,
+        now,
+        max_quarantine_pct: settings.max_quarantine_pct,
+        max_line_bytes: settings.max_line_bytes,
+        memory_budget_bytes: settings.memory_budget_bytes(),
+        markets,
+        pseudonym_key: settings.pseudonym_key.bytes.clone(),
+        config_hashes: settings.config_hashes(&markets_sha),
+    })
+}
+
 pub fn run(a: IngestArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome> {
     let settings = ctx.settings(|line| {
         line.lake = a.lake.lake;
@@ -54,25 +76,17 @@ pub fn run(a: IngestArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcom
              `pseudonym_key` in the config file before ingesting real data."
         );
     }
-    let (markets, markets_sha) = settings.markets()?;
+    let opts = options(
+        &settings,
+        settings.lake()?,
+        a.format,
+        a.now.unwrap_or_else(Utc::now),
+    )?;
     crate::interrupt::watch().map_err(|e| crate::Error::Failed {
         what: "catching Ctrl-C".into(),
         message: e.to_string(),
     })?;
-    let outcome = ingest::ingest(
-        &ingest::IngestOptions {
-            lake: settings.lake()?,
-            format: a.format,
-            now: a.now.unwrap_or_else(Utc::now),
-            max_quarantine_pct: settings.max_quarantine_pct,
-            max_line_bytes: settings.max_line_bytes,
-            memory_budget_bytes: settings.memory_budget_bytes(),
-            markets,
-            pseudonym_key: settings.pseudonym_key.bytes.clone(),
-            config_hashes: settings.config_hashes(&markets_sha),
-        },
-        &a.paths,
-    )?;
+    let outcome = ingest::ingest(&opts, &a.paths)?;
     let m = &outcome.manifest;
     if outcome.interrupted {
         eprintln!(
