@@ -341,3 +341,47 @@ fn a_killed_run_then_rerun_leaves_the_same_lake() {
         "the kills must land mid-run ({interrupted} of 3 did)"
     );
 }
+
+/// The one background writer: a failed write stops writing, the producer's next send says
+/// so, and the write's error (naming its file) is what the run reports.
+#[test]
+fn a_failed_background_write_stops_the_producer_and_is_reported() {
+    use msgmeter::lake::writer::in_background;
+    let dir = tempfile::tempdir().unwrap();
+    // A file where a folder should be: nothing can be written under it.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"x").unwrap();
+    let frame = || {
+        polars::prelude::DataFrame::new(1, vec![polars::prelude::Column::new("a".into(), [1i64])])
+            .unwrap()
+    };
+    let mut sends_after_the_failure = 0;
+    let result = in_background(2, 0, "test_write", |writes| {
+        writes.send(blocker.join("t/part-0.parquet"), frame())?;
+        writes.wait_all();
+        for i in 0..5 {
+            if writes
+                .send(dir.path().join(format!("ok-{i}.parquet")), frame())
+                .is_err()
+            {
+                break;
+            }
+            sends_after_the_failure += 1;
+        }
+        Ok(())
+    });
+    let err = result.expect_err("the write failed").to_string();
+    assert!(err.contains("blocker"), "{err}");
+    assert_eq!(sends_after_the_failure, 0, "the producer was told at once");
+    // And a good run writes every file.
+    in_background(2, 1, "test_write", |writes| {
+        for i in 0..4 {
+            writes.send(dir.path().join(format!("good-{i}.parquet")), frame())?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    for i in 0..4 {
+        assert!(dir.path().join(format!("good-{i}.parquet")).exists());
+    }
+}

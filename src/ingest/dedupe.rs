@@ -45,7 +45,6 @@ pub struct Published {
     pub dates_written: Vec<NaiveDate>,
     /// Per source of the run, by its index.
     pub by_source: Vec<FileCounts>,
-    pub replaced_in_lake: u64,
 }
 
 /// Where a row comes from, in the order that breaks ties between identical versions: the
@@ -646,7 +645,6 @@ pub fn publish_events(
                 e.conflicting += counts.conflicting;
                 e.replaced += counts.replaced;
             }
-            published.replaced_in_lake += verdict.replaced_in_lake;
             let conflict_mask = BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
             let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
             await_write(&mut writing);

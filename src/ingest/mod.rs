@@ -291,6 +291,9 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             m.stage_seconds = crate::timing::take();
             m.stage_seconds
                 .insert("total".into(), clock.elapsed().as_secs_f64());
+            // Scratch rows go while the lock is held (the next run may start the moment it
+            // is released); the staged files go with the commit.
+            remove_spill(&lake);
             run.finish(&m, Completed::default())?;
             if crate::interrupt::requested() {
                 tracing::warn!(
@@ -298,7 +301,6 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
                     m.run_id
                 );
             }
-            let _ = std::fs::remove_dir_all(lake.scratch_dir());
             Ok(IngestOutcome {
                 failed_files: m.totals.failed_files,
                 manifest: m,
@@ -310,8 +312,8 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             let mut m = interrupted;
             m.run_id = run_id;
             m.finished_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            remove_spill(&lake);
             run.abandon(&m)?;
-            let _ = std::fs::remove_dir_all(lake.scratch_dir());
             Ok(IngestOutcome {
                 manifest: m,
                 too_much_quarantined: false,
@@ -324,10 +326,17 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             m.run_id = run_id;
             m.outcome = "failed".into();
             m.problems = vec![format!("{e}; nothing of this run was published")];
+            remove_spill(&lake);
             run.abandon(&m)?;
             Err(e)
         }
     }
+}
+
+/// The scratch rows of the parse phase (`_tmp/spill/`), removed before the run lets go of
+/// the lake. What is left after a crash goes at the next run's start.
+fn remove_spill(lake: &Lake) {
+    let _ = std::fs::remove_dir_all(lake.scratch_dir().join("spill"));
 }
 
 /// What did not fully succeed, for the manifest and the exit status: every failed file,

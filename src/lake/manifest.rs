@@ -105,13 +105,6 @@ pub struct RunManifest {
     pub stage_seconds: BTreeMap<String, f64>,
 }
 
-impl RunManifest {
-    /// Create `_runs/<run-id>.json` (never replacing another run's manifest).
-    pub fn write(&self, lake: &Lake) -> Result<()> {
-        super::publication::create_manifest(lake, self)
-    }
-}
-
 /// SHA-256 of every file some earlier run ingested, read from the manifests.
 pub fn ingested_file_hashes(lake: &Lake) -> Result<BTreeSet<String>> {
     let dir = lake.runs_dir();

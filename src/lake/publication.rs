@@ -101,6 +101,8 @@ impl Publication {
         write_json(&path, &journal)?;
         finish_commit(&self.lake, &journal)?;
         let _ = fs::remove_dir_all(&self.stage.root);
+        // The scratch folder too, if nothing else is left in it (still under the lock).
+        let _ = fs::remove_dir(self.lake.scratch_dir());
         Ok(())
     }
 
@@ -108,6 +110,7 @@ impl Publication {
     /// record, and the staged files are thrown away.
     pub fn abandon(self, manifest: &RunManifest) -> Result<()> {
         let _ = fs::remove_dir_all(&self.stage.root);
+        let _ = fs::remove_dir(self.lake.scratch_dir());
         let manifest = RunManifest {
             run_id: self.run_id.clone(),
             ..manifest.clone()

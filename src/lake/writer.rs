@@ -44,6 +44,17 @@ impl Writes<'_> {
     }
 }
 
+/// Runs its closure if the thread unwinds (a panic) past it.
+struct OnPanic<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnPanic<F> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            (self.0)();
+        }
+    }
+}
+
 fn stopped() -> Error {
     Error::Failed {
         what: "writing tables".into(),
@@ -61,17 +72,37 @@ pub fn in_background<T>(
     produce: impl FnOnce(&Writes<'_>) -> Result<T>,
 ) -> Result<T> {
     let (to_writers, frames) = sync_channel::<(PathBuf, DataFrame)>(queued);
-    let frames: Mutex<Receiver<(PathBuf, DataFrame)>> = Mutex::new(frames);
+    // `None` once writing is over for good (a writer panicked): the producer's sends fail.
+    let frames: Mutex<Option<Receiver<(PathBuf, DataFrame)>>> = Mutex::new(Some(frames));
     let failed = AtomicBool::new(false);
     let written = (Mutex::new(0usize), Condvar::new());
     std::thread::scope(|scope| {
         let writers: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| -> Result<()> {
+                    // A writer that panics stops all writing on its way out, so that the
+                    // producer is never left waiting for it.
+                    let _on_panic = OnPanic(|| {
+                        // Under the count's lock, so that `wait_all` cannot miss it; then
+                        // the queue is closed (after a wait for a frame another writer
+                        // may be taking), so that the producer's next send fails.
+                        {
+                            let _count = written.0.lock().unwrap_or_else(|p| p.into_inner());
+                            failed.store(true, Ordering::Relaxed);
+                            written.1.notify_all();
+                        }
+                        frames.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    });
                     let mut outcome = Ok(());
                     // Until the producer is done; after a failure, frames are drained
-                    // unwritten (so the producer never blocks) and the error kept.
-                    while let Ok(Ok((path, mut df))) = frames.lock().map(|f| f.recv()) {
+                    // unwritten (so the producer never blocks) and the error kept. The
+                    // queue is locked only to take a frame, not while writing it.
+                    loop {
+                        let next = match frames.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                            Some(queue) => queue.recv(),
+                            None => break,
+                        };
+                        let Ok((path, mut df)) = next else { break };
                         if outcome.is_ok() && !failed.load(Ordering::Relaxed) {
                             let t = std::time::Instant::now();
                             outcome = super::write_table_file(&path, &mut df);
