@@ -42,7 +42,7 @@ use crate::lake::columns::{
 use crate::lake::{self, Lake};
 use crate::pricing::markets::UNKNOWN_MARKET;
 use crate::pricing::rates::RateCard;
-use crate::pricing::rules::PricingRules;
+use crate::pricing::rules::{PricingRules, CBP, PMP};
 use crate::schema::{
     BILLING_SOURCES, CONVERSATIONS, EVENTS, MESSAGES, RECONCILIATION, USAGE_DAILY,
 };
@@ -723,7 +723,7 @@ fn build_day(
                 c.opened_at,
                 c.market.as_deref().unwrap_or(UNKNOWN_MARKET),
                 &c.category,
-                "CBP",
+                CBP,
                 c.pricing_type,
                 DERIVED,
                 c.pricing_type == REGULAR,
@@ -744,12 +744,12 @@ fn build_day(
                     summary.delivered += 1;
                     // CBP charges are conversations (counted above); PMP ones messages.
                     match (d.model, d.pricing_type) {
-                        (Some("PMP"), Some(t)) => add(
+                        (Some(PMP), Some(t)) => add(
                             &tl.business_id,
                             d.delivered_at,
                             m.market.as_deref().unwrap_or(UNKNOWN_MARKET),
                             d.category.as_deref().unwrap_or("unknown"),
-                            "PMP",
+                            PMP,
                             t,
                             DERIVED,
                             t == REGULAR,

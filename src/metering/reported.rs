@@ -15,6 +15,7 @@ use polars::prelude::*;
 use crate::error::{PolarsContext, Result};
 use crate::lake::columns::{bool_values, i64_values, str_column, str_values};
 use crate::pricing::markets::UNKNOWN_MARKET;
+use crate::pricing::rules::{CBP, PMP};
 
 use super::timeline::{FREE_CUSTOMER_SERVICE, FREE_ENTRY_POINT, REFERRAL_CONVERSION, REGULAR};
 
@@ -99,8 +100,8 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
         ]);
     let units = concat(
         [
-            units_of(statuses.clone(), "PMP", "message_id")?,
-            units_of(statuses, "CBP", "conversation_id")?,
+            units_of(statuses.clone(), PMP, "message_id")?,
+            units_of(statuses, CBP, "conversation_id")?,
         ],
         // One model after the other, each scanning only its own statuses: the peak memory
         // is the larger of the two, not their sum.
@@ -179,11 +180,7 @@ pub fn reported_units(events: LazyFrame, span: (i64, i64)) -> Result<Vec<Reporte
             business_id,
             market,
             category,
-            model: if model.get(i) == Some("CBP") {
-                "CBP"
-            } else {
-                "PMP"
-            },
+            model: if model.get(i) == Some(CBP) { CBP } else { PMP },
             pricing_type,
             billable,
             delivered_at: delivered[i].unwrap_or_default(),

@@ -25,8 +25,12 @@ pub enum PricingModel {
     PerMessage,
 }
 
+/// The models as the tables write them (`pricing_model`).
+pub const CBP: &str = PricingModel::Conversation.as_str();
+pub const PMP: &str = PricingModel::PerMessage.as_str();
+
 impl PricingModel {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             PricingModel::Conversation => "CBP",
             PricingModel::PerMessage => "PMP",
