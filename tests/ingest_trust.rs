@@ -901,3 +901,31 @@ mod ledger_properties {
         assert!(ok.success());
     }
 }
+
+/// A compressed file that breaks before its first byte (a corrupt header) is unreadable:
+/// `failed`, not ingested with a `truncated_input` record, so that a fixed upload is read.
+#[test]
+fn a_compressed_file_with_a_corrupt_header_fails_as_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = vec![0x1f, 0x8b];
+    bytes.extend((0..500u32).map(|i| (i * 31 % 251) as u8));
+    let path = dir.path().join("corrupt.ndjson.gz");
+    std::fs::write(&path, bytes).unwrap();
+    let good = write_lines(
+        dir.path(),
+        "good.ndjson",
+        &[event_line("e1", "B1", "2025-10-01T10:00:00Z")],
+    );
+    let lake = dir.path().join("lake");
+    let out = ingest_paths(&lake, &[path, good], NOW);
+    let f = report(&out, "corrupt.ndjson.gz");
+    assert_eq!(f.status, Some(FileStatus::Failed), "{f:?}");
+    assert!(
+        f.reason.as_deref().unwrap().starts_with("cannot read it"),
+        "{f:?}"
+    );
+    assert_eq!((f.read, f.accepted), (0, 0));
+    assert_eq!(report(&out, "good.ndjson").accepted, 1);
+    assert!(!out.succeeded());
+    assert_ledger_balances(&lake);
+}

@@ -285,6 +285,9 @@ fn read_ndjson(
     let mut pending: Option<Chunk<'static>> = None;
     // Why reading stopped before the end of the file, if it did.
     let mut broken: Option<std::io::Error> = None;
+    // Bytes decoded so far: a file that breaks before its first byte is unreadable (a
+    // compressed file with a corrupt header), not cut short.
+    let mut decoded: u64 = 0;
     while !eof {
         // Appended to the buffer's spare capacity: a plain file's bytes are read straight
         // into it, with no zero-filling first (the decoders of compressed files fill it
@@ -301,6 +304,13 @@ fn read_ndjson(
         };
         eof = got < CHUNK_BYTES || broken.is_some();
         crate::timing::add("read", read_clock.elapsed());
+        if decoded == 0 && got == 0 {
+            if let Some(e) = broken.take() {
+                READ_BUFFER.set(buf);
+                return Err(read_err(path)(e));
+            }
+        }
+        decoded += got as u64;
         let mut consumed = 0;
         if let Some((first_line, mut head, mut len)) = overlong.take() {
             if let Some(p) = pending.take() {
