@@ -164,9 +164,9 @@ fn first_line(message: &str) -> &str {
 /// instant; other string literals are left alone.
 pub fn time_literals(sql: &str) -> String {
     use std::sync::LazyLock;
-    static UTC_STRING: LazyLock<regex::Regex> = LazyLock::new(|| {
+    static UTC_INSTANT: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(
-            r"'(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(?:Z|\+00:?00)'",
+            r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(?:Z|\+00:?00)$",
         )
         .expect("a valid pattern")
     });
@@ -177,9 +177,43 @@ pub fn time_literals(sql: &str) -> String {
     static DATE_LITERAL: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(r"(?i)\bDATE\s+'(\d{4}-\d{2}-\d{2})'").expect("a valid pattern")
     });
-    let sql = UTC_STRING.replace_all(sql, "TIMESTAMP '$1 $2'");
+    // Whole string literals only (a quote inside one is written twice), so that text
+    // which merely contains a time is left alone.
+    let mut rewritten = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(open) = rest.find('\'') {
+        rewritten.push_str(&rest[..open]);
+        let body = &rest[open + 1..];
+        let mut end = None;
+        let mut i = 0;
+        while let Some(q) = body[i..].find('\'') {
+            let at = i + q;
+            if body[at + 1..].starts_with('\'') {
+                i = at + 2; // an escaped quote
+            } else {
+                end = Some(at);
+                break;
+            }
+        }
+        let Some(end) = end else {
+            rewritten.push_str(&rest[open..]); // unterminated: polars will say so
+            rest = "";
+            break;
+        };
+        let literal = &body[..end];
+        match UTC_INSTANT.captures(literal) {
+            Some(c) => rewritten.push_str(&format!("TIMESTAMP '{} {}'", &c[1], &c[2])),
+            None => {
+                rewritten.push('\'');
+                rewritten.push_str(literal);
+                rewritten.push('\'');
+            }
+        }
+        rest = &body[end + 1..];
+    }
+    rewritten.push_str(rest);
     let sql = CAST_DATE
-        .replace_all(&sql, "TIMESTAMP '$1 00:00:00'")
+        .replace_all(&rewritten, "TIMESTAMP '$1 00:00:00'")
         .into_owned();
     // `DATE '…'` is a deprecated string cast in polars (it prints a notice); `DATE('…')` is
     // the same date, parsed.

@@ -154,3 +154,26 @@ fn a_build_over_a_range_without_events_writes_nothing_and_says_so() {
         assert!(!lake.join(table).exists(), "{table} was written");
     }
 }
+
+/// Only whole literals that are UTC instants are rewritten; text that merely holds one (an
+/// escaped quote included) is left as written.
+#[test]
+fn only_whole_time_literals_are_rewritten() {
+    use msgmeter::query::time_literals;
+    assert_eq!(
+        time_literals("SELECT * FROM events WHERE ts >= '2025-10-02T00:00:00Z' AND ts < '2025-10-03 00:00:00.5+00:00'"),
+        "SELECT * FROM events WHERE ts >= TIMESTAMP '2025-10-02 00:00:00' AND ts < TIMESTAMP '2025-10-03 00:00:00.5'"
+    );
+    for untouched in [
+        "SELECT 'he said ''2025-10-30T00:00:00Z''' AS s",
+        "SELECT 'note 2025-10-30T00:00:00Z' AS s",
+        "SELECT '2025-10-30T00:00:00+02:00' AS s",
+        "SELECT 'unterminated 2025-10-30T00:00:00Z",
+    ] {
+        assert_eq!(time_literals(untouched), untouched);
+    }
+    assert_eq!(
+        time_literals("SELECT * FROM events WHERE ts >= cast('2025-10-02' as timestamp) AND date = DATE '2025-10-02'"),
+        "SELECT * FROM events WHERE ts >= TIMESTAMP '2025-10-02 00:00:00' AND date = DATE('2025-10-02')"
+    );
+}
