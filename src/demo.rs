@@ -174,13 +174,7 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
         b.reconciliation_rows
     )
     .map_err(w)?;
-    let a = &built.analytics;
-    writeln!(
-        stdout,
-        "  reply waits {} ({} answered), cases {}, orphan case events {}",
-        a.waits, a.waits_answered, a.cases, a.orphan_case_events
-    )
-    .map_err(w)?;
+    writeln!(stdout, "  {}", built.analytics).map_err(w)?;
     for (title, sql) in DEMO_QUERIES {
         writeln!(
             stdout,

@@ -175,6 +175,17 @@ pub fn case_order<'a, K: Ord>(
     (order, starts)
 }
 
+/// The summary line a person reads after a build.
+impl std::fmt::Display for AnalyticsSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reply waits {} ({} answered), cases {}, orphan case events {}",
+            self.waits, self.waits_answered, self.cases, self.orphan_case_events
+        )
+    }
+}
+
 /// `feed` holds what metering handed over of the dates it loaded; the rest of the lake's
 /// dates are read here. `timely_micros`: a case's first response within this long is
 /// timely.

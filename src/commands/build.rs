@@ -102,12 +102,7 @@ pub fn run(a: BuildArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome
             "billable units: derived {}, reported {}; run {}",
             s.derived_billable_units, s.reported_billable_units, outcome.manifest.run_id
         )?;
-        let a = &outcome.analytics;
-        writeln!(
-            out,
-            "reply waits {} ({} answered), cases {}, orphan case events {}",
-            a.waits, a.waits_answered, a.cases, a.orphan_case_events
-        )
+        writeln!(out, "{}", outcome.analytics)
     })()
     .map_err(to_stdout)?;
     for p in &outcome.manifest.problems {

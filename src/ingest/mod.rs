@@ -61,8 +61,6 @@ pub struct IngestOutcome {
     pub manifest: RunManifest,
     /// Quarantined records exceeded `--max-quarantine-pct` of all records read.
     pub too_much_quarantined: bool,
-    /// Files that could not be read at all (status `failed`, named in `problems`).
-    pub failed_files: u64,
     /// Stopped by Ctrl-C or SIGTERM before publishing: nothing was written to the tables.
     pub interrupted: bool,
 }
@@ -70,7 +68,7 @@ pub struct IngestOutcome {
 impl IngestOutcome {
     /// Everything read was ingested and within the quarantine limit (exit status 0).
     pub fn succeeded(&self) -> bool {
-        !self.too_much_quarantined && self.failed_files == 0 && !self.interrupted
+        !self.too_much_quarantined && self.manifest.totals.failed_files == 0 && !self.interrupted
     }
 }
 
@@ -302,7 +300,6 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
                 );
             }
             Ok(IngestOutcome {
-                failed_files: m.totals.failed_files,
                 manifest: m,
                 too_much_quarantined,
                 interrupted: false,
@@ -317,7 +314,6 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             Ok(IngestOutcome {
                 manifest: m,
                 too_much_quarantined: false,
-                failed_files: 0,
                 interrupted: true,
             })
         }
