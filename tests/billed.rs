@@ -1,8 +1,6 @@
 //! The billed usage of a month (billing.md §5): `usage_daily` rows of the source
 //! `billing_sources` names for each business × month — what invoices are computed from.
 
-use std::path::Path;
-
 use msgmeter::lake::billed::{billed_usage, BilledSources};
 use msgmeter::lake::Lake;
 use polars::prelude::*;
@@ -14,12 +12,7 @@ use crate::metering_common::build_options;
 fn billed_usage_is_the_usage_of_the_billed_source_only() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
-    ingest_paths(
-        &lake,
-        &[sample.join("whatsapp"), sample.join("events")],
-        "2025-10-09T00:00:00Z",
-    );
+    ingest_sample(&lake);
     msgmeter::pipeline::build(&build_options(
         &lake,
         &msgmeter::accounts::Accounts::embedded(),

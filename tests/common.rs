@@ -144,6 +144,46 @@ pub fn lake_files(lake: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// An event-log `message_in` of business `business` at `ts` (RFC 3339), id `id`.
+pub fn event_line(id: &str, business: &str, ts: &str) -> String {
+    serde_json::json!({
+        "event_id": id,
+        "ts": ts,
+        "type": "message_in",
+        "business_id": business,
+        "customer": "+5511987654321",
+        "message_id": format!("m-{id}"),
+        "message_type": "text",
+    })
+    .to_string()
+}
+
+/// `msgmeter ingest` through the CLI with the test key and a fixed `--now`, quiet.
+pub fn cli_ingest(lake: &Path, inputs: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_msgmeter"));
+    c.env("MSGMETER_PSEUDONYM_KEY", TEST_KEY)
+        .args([
+            "--quiet",
+            "ingest",
+            "--now",
+            "2025-10-10T00:00:00Z",
+            "--lake",
+        ])
+        .arg(lake)
+        .arg(inputs);
+    c
+}
+
+/// The committed sample (`data/sample/`, both formats) ingested into `lake`.
+pub fn ingest_sample(lake: &Path) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    ingest_paths(
+        lake,
+        &[sample.join("whatsapp"), sample.join("events")],
+        "2025-10-09T00:00:00Z",
+    );
+}
+
 /// Webhook body carrying one status item.
 pub fn status_body(
     business: &str,

@@ -77,12 +77,7 @@ fn duckdb_views_open_the_lake_typed_and_agree_with_query() {
     };
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
-    ingest_paths(
-        &lake,
-        &[sample.join("whatsapp"), sample.join("events")],
-        "2025-10-09T00:00:00Z",
-    );
+    ingest_sample(&lake);
     let built = Command::new(env!("CARGO_BIN_EXE_msgmeter"))
         .env("MSGMETER_PSEUDONYM_KEY", TEST_KEY)
         .args([

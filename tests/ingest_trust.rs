@@ -15,19 +15,6 @@ use crate::common::*;
 
 const NOW: &str = "2025-10-09T00:00:00Z";
 
-fn event_line(id: &str, business: &str, ts: &str) -> String {
-    serde_json::json!({
-        "event_id": id,
-        "ts": ts,
-        "type": "message_in",
-        "business_id": business,
-        "customer": "+5511987654321",
-        "message_id": format!("m-{id}"),
-        "message_type": "text",
-    })
-    .to_string()
-}
-
 /// The quarantine records of the run, in file order: (line, reason, message).
 fn quarantined(lake: &Path) -> Vec<(u64, String, String)> {
     let dir = lake.join("_restricted/quarantine");
@@ -807,21 +794,6 @@ mod ledger_properties {
             let files = lake_files(&clean);
             (dir, landing, files, took)
         })
-    }
-
-    fn cli_ingest(lake: &Path, landing: &Path) -> std::process::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_msgmeter"));
-        c.env("MSGMETER_PSEUDONYM_KEY", TEST_KEY)
-            .args([
-                "--quiet",
-                "ingest",
-                "--now",
-                "2025-10-10T00:00:00Z",
-                "--lake",
-            ])
-            .arg(lake)
-            .arg(landing);
-        c
     }
 
     proptest! {

@@ -289,20 +289,7 @@ fn a_killed_run_then_rerun_leaves_the_same_lake() {
         files_per_day: 2,
     })
     .unwrap();
-    let run = |lake: &Path| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_msgmeter"));
-        c.env("MSGMETER_PSEUDONYM_KEY", TEST_KEY)
-            .args([
-                "--quiet",
-                "ingest",
-                "--now",
-                "2025-10-10T00:00:00Z",
-                "--lake",
-            ])
-            .arg(lake)
-            .arg(&landing);
-        c
-    };
+    let run = |lake: &Path| cli_ingest(lake, &landing);
     let clean = dir.path().join("clean");
     assert!(run(&clean).status().unwrap().success());
     let expected = lake_files(&clean);

@@ -13,11 +13,7 @@ fn lake_with_three_events() -> tempfile::TempDir {
         ("e3", "2025-10-02T05:30:00Z"),
     ]
     .iter()
-    .map(|(id, ts)| {
-        format!(
-            r#"{{"event_id":"{id}","ts":"{ts}","type":"message_in","business_id":"B1","customer":"+5511987654321","message_id":"m-{id}","message_type":"text"}}"#
-        )
-    })
+    .map(|(id, ts)| event_line(id, "B1", ts))
     .collect();
     let input = write_lines(dir.path(), "in.ndjson", &lines);
     ingest_paths(&dir.path().join("lake"), &[input], "2025-10-09T00:00:00Z");

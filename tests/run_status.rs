@@ -15,14 +15,13 @@ fn date(d: &str) -> chrono::NaiveDate {
 #[test]
 fn the_watermark_names_the_last_ingest_its_dates_and_the_last_build() {
     let dir = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = [("e1", "2025-10-01T10:00:00Z"), ("e2", "2025-10-03T10:00:00Z")]
-        .iter()
-        .map(|(id, ts)| {
-            format!(
-                r#"{{"event_id":"{id}","ts":"{ts}","type":"message_in","business_id":"B1","customer":"+5511987654321","message_id":"m-{id}","message_type":"text"}}"#
-            )
-        })
-        .collect();
+    let lines: Vec<String> = [
+        ("e1", "2025-10-01T10:00:00Z"),
+        ("e2", "2025-10-03T10:00:00Z"),
+    ]
+    .iter()
+    .map(|(id, ts)| event_line(id, "B1", ts))
+    .collect();
     let input = write_lines(dir.path(), "in.ndjson", &lines);
     let lake = dir.path().join("lake");
     assert_eq!(
@@ -68,7 +67,7 @@ fn a_build_records_an_interrupted_run_before_it_starts() {
     let input = write_lines(
         dir.path(),
         "in.ndjson",
-        &[r#"{"event_id":"e1","ts":"2025-10-01T10:00:00Z","type":"message_in","business_id":"B1","customer":"+5511987654321","message_id":"m-e1","message_type":"text"}"#.to_string()],
+        &[event_line("e1", "B1", "2025-10-01T10:00:00Z")],
     );
     let lake_path = dir.path().join("lake");
     ingest_paths(&lake_path, &[input], "2025-10-09T00:00:00Z");
