@@ -114,11 +114,6 @@ impl Accounts {
             .expect("the shipped accounts are valid")
     }
 
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(crate::error::read_err(path))?;
-        Self::parse(&text, path)
-    }
-
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)

@@ -45,11 +45,6 @@ impl MarketTable {
         .expect("the embedded markets table is valid (checked by tests)")
     }
 
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(crate::error::read_err(path))?;
-        Self::parse(&text, path)
-    }
-
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let mut by_prefix: HashMap<String, Vec<Row>> = HashMap::new();
         let mut header_seen = false;

@@ -57,11 +57,6 @@ impl RateCard {
             .expect("the shipped rate card is valid")
     }
 
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(crate::error::read_err(path))?;
-        Self::parse(&text, path)
-    }
-
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let bad = |line: u64, message: String| Error::Data {
             path: path.into(),

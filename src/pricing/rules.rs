@@ -86,11 +86,6 @@ impl PricingRules {
             .expect("the shipped pricing rules are valid")
     }
 
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(crate::error::read_err(path))?;
-        Self::parse(&text, path)
-    }
-
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let file: RulesFile = toml::from_str(text).map_err(|e| Error::Config {
             path: path.into(),
