@@ -6,21 +6,14 @@ use msgmeter::lake::Lake;
 use polars::prelude::*;
 
 use crate::common::*;
-use crate::metering_common::build_options;
+use crate::metering_common::build_all;
 
 #[test]
 fn billed_usage_is_the_usage_of_the_billed_source_only() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     ingest_sample(&lake);
-    msgmeter::pipeline::build(&build_options(
-        &lake,
-        &msgmeter::accounts::Accounts::embedded(),
-        None,
-        None,
-        Default::default(),
-    ))
-    .unwrap();
+    build_all(&lake);
     let l = Lake::new(&lake);
     let got = billed_usage(&l, "2025-10".parse().unwrap())
         .unwrap()

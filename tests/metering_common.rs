@@ -166,6 +166,18 @@ impl MeterLake {
     }
 }
 
+/// Build every date of the lake with the shipped accounts and the automatic source.
+pub fn build_all(lake: &Path) -> msgmeter::pipeline::BuildOutcome {
+    build(&build_options(
+        lake,
+        &Accounts::embedded(),
+        None,
+        None,
+        SourceChoice::Auto,
+    ))
+    .expect("build runs")
+}
+
 pub fn build_options(
     lake: &Path,
     accounts: &Accounts,

@@ -39,14 +39,7 @@ fn the_watermark_names_the_last_ingest_its_dates_and_the_last_build() {
     );
     assert!(status.last_build.is_none() && status.built_dates.is_empty());
 
-    let built = msgmeter::pipeline::build(&build_options(
-        &lake,
-        &msgmeter::accounts::Accounts::embedded(),
-        None,
-        None,
-        Default::default(),
-    ))
-    .unwrap();
+    let built = build_all(&lake);
     let status = LakeStatus::read(&Lake::new(&lake)).unwrap();
     assert_eq!(
         status.last_build.as_ref().unwrap().run_id,
@@ -82,14 +75,7 @@ fn a_build_records_an_interrupted_run_before_it_starts() {
     let id = p.run_id().to_string();
     drop(p);
     assert!(!lake_path.join("_runs").join(format!("{id}.json")).exists());
-    msgmeter::pipeline::build(&build_options(
-        &lake_path,
-        &msgmeter::accounts::Accounts::embedded(),
-        None,
-        None,
-        Default::default(),
-    ))
-    .unwrap();
+    build_all(&lake_path);
     let text = std::fs::read_to_string(lake_path.join("_runs").join(format!("{id}.json"))).unwrap();
     let m: RunManifest = serde_json::from_str(&text).unwrap();
     assert_eq!(m.outcome, "interrupted");
