@@ -94,6 +94,8 @@ pub enum Command {
     /// Recompute the derived tables (messages, conversations, usage_daily, reconciliation,
     /// billing_sources, reply_waits, cases, business_daily) for a range of UTC dates
     Build(commands::build::BuildArgs),
+    /// Draft or finalize a billing month's invoices (invoices, invoice_lines, JSON, ERP CSV)
+    Invoice(commands::invoice::InvoiceArgs),
     /// SQL over the lake's tables (events, identities, messages, conversations, usage_daily, …)
     Query(commands::query::QueryArgs),
     /// The data dictionary: every table's columns with type, unit, nullability and meaning

@@ -121,7 +121,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
                 ..record("ok", std::mem::take(&mut outcome.manifest.problems))
             };
             let built_dates = outcome.dates.clone();
-            run.finish(&outcome.manifest, Completed { built_dates })?;
+            run.finish(
+                &outcome.manifest,
+                Completed {
+                    built_dates,
+                    ..Completed::default()
+                },
+            )?;
             Ok(outcome)
         }
         Err(e) => {

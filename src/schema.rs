@@ -22,6 +22,8 @@ pub enum ColumnType {
     /// UTC instant, microseconds.
     Timestamp,
     Date,
+    /// Exact decimal (Parquet DECIMAL(precision, scale)): money and rates.
+    Decimal(usize, usize),
 }
 
 impl ColumnType {
@@ -37,10 +39,20 @@ impl ColumnType {
                 DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))
             }
             ColumnType::Date => DataType::Date,
+            ColumnType::Decimal(p, s) => DataType::Decimal(p, s),
         }
     }
 
     pub fn label(self) -> &'static str {
+        if let ColumnType::Decimal(p, s) = self {
+            return match (p, s) {
+                (18, 8) => "decimal(18,8)",
+                (24, 10) => "decimal(24,10)",
+                (20, 4) => "decimal(20,4)",
+                (9, 4) => "decimal(9,4)",
+                _ => "decimal",
+            };
+        }
         match self {
             ColumnType::Text => "string",
             ColumnType::Bool => "bool",
@@ -50,6 +62,7 @@ impl ColumnType {
             ColumnType::Float64 => "float64",
             ColumnType::Timestamp => "timestamp[us, UTC]",
             ColumnType::Date => "date",
+            ColumnType::Decimal(..) => unreachable!("labelled above"),
         }
     }
 }
@@ -388,6 +401,63 @@ pub const BUSINESS_DAILY: Table = Table {
     ],
 };
 
+/// Money columns (spec README, "The lake"): rates DECIMAL(18, 8), unit prices (24, 10),
+/// amounts (20, 4) already rounded to the currency's minor unit; percentages (9, 4).
+const RATE: ColumnType = Decimal(18, 8);
+const UNIT_PRICE: ColumnType = Decimal(24, 10);
+const AMOUNT: ColumnType = Decimal(20, 4);
+const PERCENT: ColumnType = Decimal(9, 4);
+
+pub const INVOICES: Table = Table {
+    name: "invoices",
+    partition: Some("month"),
+    one_row_per: "invoice, credit note or adjustment note of a billing month: the invoice register (billing.md §8)",
+    columns: &[
+        col("invoice_number", Text, "", true, "PREFIX-YYYY-NNNNNN (ADJ notes: PREFIX-ADJ-YYYY-NNNNNN), gapless per year; null while draft"),
+        col("business_id", Text, "", false, "the business invoiced"),
+        col("status", Text, "", false, "draft (recomputed by every run) or final (never changes)"),
+        col("document", Text, "", false, "invoice, credit_note (negative total), adjustment_note or adjustment_credit_note (standalone ADJ notes for closed accounts)"),
+        col("customer_name", Text, "", false, "the account's name (the business id when it has no account)"),
+        col("account_registered", Bool, "", false, "false: the business is missing from accounts.csv and was invoiced with the defaults of billing.md §7"),
+        col("source", Text, "", false, "the metering source billed: derived or reported"),
+        col("currency", Text, "ISO 4217", false, "currency of every amount of the invoice"),
+        col("subtotal", AMOUNT, "currency", false, "sum of the line amounts"),
+        col("tax_pct", PERCENT, "percent", false, "the account's tax rate"),
+        col("tax", AMOUNT, "currency", false, "subtotal × tax_pct / 100, rounded once to the minor unit, half away from zero"),
+        col("total", AMOUNT, "currency", false, "subtotal + tax"),
+        col("issue_date", Date, "", false, "finalization date (a draft: the date it was computed as of)"),
+        col("due_date", Date, "", false, "issue date + the account's payment terms"),
+        col("period_start", Date, "account's time zone", false, "first day of the billing month"),
+        col("period_end", Date, "account's time zone", false, "last day of the billing month (inclusive)"),
+        col("lines", Int64, "", false, "number of lines in invoice_lines"),
+        col("msgmeter_version", Text, "", false, "version of msgmeter that computed the invoice"),
+        col("rounding_rule", Text, "", false, "how amounts were rounded"),
+    ],
+};
+
+pub const INVOICE_LINES: Table = Table {
+    name: "invoice_lines",
+    partition: Some("month"),
+    one_row_per: "line of an invoice: market × category × pricing type × tier × unit price of usage, the monthly fee, or an adjustment",
+    columns: &[
+        col("invoice_number", Text, "", true, "the invoice's number; null while draft"),
+        col("business_id", Text, "", false, "the business invoiced"),
+        col("line_no", Int64, "", false, "1, 2, … within the invoice"),
+        col("kind", Text, "", false, "usage, fee or adjustment"),
+        col("pricing_model", Text, "", true, "CBP or PMP (usage and adjustment lines)"),
+        col("market", Text, "", true, "pricing market (usage and adjustment lines)"),
+        col("category", Text, "", true, "conversation or message category (usage and adjustment lines)"),
+        col("pricing_type", Text, "", true, "regular (charged) or a free type: free lines are zero-priced"),
+        col("tier_from", Int64, "units", true, "first unit of the volume tier of a charged line; null for free units and the fee"),
+        col("quantity", Int64, "conversations or messages", false, "units (the fee: 1; an adjustment: the difference, may be negative)"),
+        col("rate", RATE, "currency per unit", true, "the rate card's rate before markup; null for free units and the fee"),
+        col("unit_price", UNIT_PRICE, "currency per unit", false, "rate × (1 + markup_pct / 100), shown rounded to 10 places (the amount uses the full price)"),
+        col("amount", AMOUNT, "currency", false, "quantity × unit price, rounded once to the minor unit (an adjustment: recomputed amount − invoiced amount)"),
+        col("currency", Text, "ISO 4217", false, "the invoice's currency"),
+        col("corrects_month", Text, "YYYY-MM", true, "for an adjustment: the finalized month it corrects"),
+    ],
+};
+
 /// The tables `query` and `schema` know, in dictionary order.
 pub const TABLES: &[&Table] = &[
     &EVENTS,
@@ -400,6 +470,8 @@ pub const TABLES: &[&Table] = &[
     &REPLY_WAITS,
     &CASES,
     &BUSINESS_DAILY,
+    &INVOICES,
+    &INVOICE_LINES,
 ];
 
 pub fn table(name: &str) -> Option<&'static Table> {

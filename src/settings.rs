@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub metering: MeteringConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub invoicing: InvoicingConfig,
     /// SHA-256 of the file's text (set by `load`).
     #[serde(skip)]
     pub sha256: Option<String>,
@@ -53,6 +55,23 @@ pub struct MetricsConfig {
     /// A case's first response within this many hours is timely (metrics.md; default 24).
     pub timely_response_hours: Option<u32>,
 }
+
+/// `[invoicing]` in the config file: who issues the invoices (billing.md §8).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicingConfig {
+    pub issuer_name: Option<String>,
+    pub issuer_address: Option<String>,
+    pub issuer_tax_id: Option<String>,
+    /// Invoice numbers are `<PREFIX>-<YYYY>-<NNNNNN>` (letters and digits; default `INV`).
+    pub number_prefix: Option<String>,
+    /// Days after a month's end during which its invoices stay drafts (default 3).
+    pub grace_days: Option<u32>,
+}
+
+pub const DEFAULT_ISSUER_NAME: &str = "msgmeter (configure [invoicing] issuer_name)";
+pub const DEFAULT_NUMBER_PREFIX: &str = "INV";
+pub const DEFAULT_GRACE_DAYS: u32 = 3;
 
 /// `[metering]` in the config file.
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +128,8 @@ pub struct Settings {
     pub memory_budget_mb: usize,
     /// SHA-256 of the config file's text, read once when it was loaded.
     pub config_sha256: Option<String>,
+    /// `[invoicing]`, with the number prefix checked.
+    pub invoicing: InvoicingConfig,
     /// Each configuration input, read, parsed and hashed once (the first time it is asked).
     loaded: Loaded,
 }
@@ -201,7 +222,23 @@ impl Settings {
             )));
         }
         let config_sha256 = config.sha256.clone();
+        let mut invoicing = config.invoicing.clone();
+        let prefix = invoicing
+            .number_prefix
+            .get_or_insert_with(|| DEFAULT_NUMBER_PREFIX.to_string());
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(Error::Config {
+                path: config_path.clone().unwrap_or_default(),
+                message: format!(
+                    "invoicing.number_prefix {prefix:?}: expected 1 to 16 letters or digits"
+                ),
+            });
+        }
         Ok(Settings {
+            invoicing,
             config_sha256,
             loaded: Loaded::default(),
             config_path,

@@ -67,6 +67,19 @@ impl BillingMonth {
         }
     }
 
+    pub fn previous(self) -> Self {
+        BillingMonth {
+            first_day: self
+                .first_day
+                .checked_sub_months(chrono::Months::new(1))
+                .expect("date in range"),
+        }
+    }
+
+    pub fn year(self) -> i32 {
+        self.first_day.year()
+    }
+
     pub fn contains(self, d: NaiveDate) -> bool {
         BillingMonth::of(d) == self
     }

@@ -159,6 +159,12 @@ impl Accounts {
                 }
                 Ok(value)
             };
+            if crate::money::Currency::of(&row.currency).is_none() {
+                return Err(bad(
+                    "currency",
+                    format!("{:?} is not an ISO 4217 currency code", row.currency),
+                ));
+            }
             let business_hours =
                 Schedule::parse(&row.business_hours).map_err(|e| bad("business_hours", e))?;
             let auth_intl_eligible = match row.auth_intl_eligible.as_str() {
@@ -199,6 +205,11 @@ impl Accounts {
             }
         }
         Ok(Accounts { by_business })
+    }
+
+    /// Every registered account, in business-id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Account> {
+        self.by_business.values()
     }
 
     /// The business's account, or the defaults when it is not registered (a registered

@@ -6,6 +6,7 @@ pub mod build;
 pub mod demo;
 pub mod generate;
 pub mod ingest;
+pub mod invoice;
 pub mod query;
 pub mod schema;
 
@@ -81,6 +82,7 @@ pub fn run(cli: Cli, (config, config_path): (ConfigFile, Option<PathBuf>)) -> Re
         Command::Generate(a) => generate::run(a, stdout),
         Command::Ingest(a) => ingest::run(a, ctx, stdout),
         Command::Build(a) => build::run(a, ctx, stdout),
+        Command::Invoice(a) => invoice::run(a, ctx, stdout),
         Command::Query(a) => query::run(a, ctx, stdout),
         Command::Schema(a) => schema::run(a, stdout),
     }?;

@@ -62,11 +62,7 @@ impl BilledSources {
 /// its last.
 pub fn billed_usage(lake: &Lake, month: BillingMonth) -> Result<LazyFrame> {
     let label = month.to_string();
-    let usage = lake.scan_dates(
-        &USAGE_DAILY,
-        day_before(month.first_day(), 1),
-        day_after(month.last_day(), 1),
-    )?;
+    let usage = month_usage(lake, month)?;
     let sources = match lake.month_partition_file(&BILLING_SOURCES, &label) {
         path if path.exists() => super::read_parquet(
             &path,
@@ -80,14 +76,23 @@ pub fn billed_usage(lake: &Lake, month: BillingMonth) -> Result<LazyFrame> {
             .select(["business_id", "billing_month", "source"])
             .ctx("billing_sources")?,
     };
-    Ok(usage
-        .filter(col("billing_month").eq(lit(label.clone())))
-        .join(
-            sources.lazy(),
-            [col("business_id"), col("billing_month"), col("source")],
-            [col("business_id"), col("billing_month"), col("source")],
-            JoinArgs::new(JoinType::Inner),
-        ))
+    Ok(usage.join(
+        sources.lazy(),
+        [col("business_id"), col("billing_month"), col("source")],
+        [col("business_id"), col("billing_month"), col("source")],
+        JoinArgs::new(JoinType::Inner),
+    ))
+}
+
+/// Every `usage_daily` row of one billing month, both sources (a recomputed final month is
+/// billed in the source its invoice recorded, which may not be today's choice).
+pub fn month_usage(lake: &Lake, month: BillingMonth) -> Result<LazyFrame> {
+    let usage = lake.scan_dates(
+        &USAGE_DAILY,
+        day_before(month.first_day(), 1),
+        day_after(month.last_day(), 1),
+    )?;
+    Ok(usage.filter(col("billing_month").eq(lit(month.to_string()))))
 }
 
 impl Lake {

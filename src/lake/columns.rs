@@ -35,6 +35,61 @@ pub fn ints(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
     numbers::<Int64Type>(name, values).into_column()
 }
 
+/// Exact decimals at `scale` places (Parquet DECIMAL(precision, scale)). A value with
+/// more places is rounded half away from zero; callers pass values already at or below the
+/// scale (money is rounded by `crate::money` before it gets here).
+pub fn decimals(
+    name: &str,
+    values: impl Iterator<Item = Option<rust_decimal::Decimal>>,
+    precision: usize,
+    scale: usize,
+) -> Result<Column> {
+    let mantissas = values.map(|v| {
+        v.map(|mut d| {
+            d = d.round_dp_with_strategy(
+                scale as u32,
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+            );
+            d.rescale(scale as u32);
+            d.mantissa()
+        })
+    });
+    Ok(Int128Chunked::from_iter_options(name.into(), mantissas)
+        .into_decimal(precision, scale)
+        .ctx(format!("column {name}"))?
+        .into_column())
+}
+
+/// A decimal column's values, exactly.
+pub fn decimal_values(df: &DataFrame, name: &str) -> Result<Vec<Option<rust_decimal::Decimal>>> {
+    let column = df.column(name).ctx(format!("column {name}"))?;
+    let d = column
+        .as_materialized_series()
+        .decimal()
+        .ctx(format!("column {name} as a decimal"))?;
+    let scale = d.scale() as u32;
+    Ok(d.physical()
+        .iter()
+        .map(|v| v.map(|m| rust_decimal::Decimal::from_i128_with_scale(m, scale)))
+        .collect())
+}
+
+/// Dates of a date column.
+pub fn date_values(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
+    let column = df.column(name).ctx(format!("column {name}"))?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let days = column
+        .as_materialized_series()
+        .date()
+        .ctx(format!("column {name} as a date"))?
+        .physical()
+        .clone();
+    Ok(days
+        .iter()
+        .map(|v| v.map(|d| epoch + chrono::Duration::days(d as i64)))
+        .collect())
+}
+
 /// A numeric column in one pass: the values and which are set, the latter dropped when
 /// every value is (a derived table's columns are mostly of one kind or the other).
 fn numbers<T: PolarsNumericType>(

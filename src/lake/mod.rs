@@ -81,6 +81,31 @@ impl Lake {
         Ok(dates)
     }
 
+    /// Billing months that have a partition of a `month=` table, ascending.
+    pub fn partition_months(&self, table: &Table) -> Result<Vec<crate::time::BillingMonth>> {
+        let dir = self.table_dir(table);
+        let mut months = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(months),
+            Err(e) => return Err(read_err(&dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(read_err(&dir))?;
+            let name = entry.file_name();
+            let Some(month) = name.to_str().and_then(|n| n.strip_prefix("month=")) else {
+                continue;
+            };
+            if let Ok(m) = month.parse::<crate::time::BillingMonth>() {
+                if entry.path().join("part-0.parquet").exists() {
+                    months.push(m);
+                }
+            }
+        }
+        months.sort();
+        Ok(months)
+    }
+
     /// Rows in `table`'s partition of `date` (from its footer), 0 if it has none.
     pub fn partition_rows(&self, table: &Table, date: NaiveDate) -> Result<usize> {
         let path = self.date_partition_file(table, date);

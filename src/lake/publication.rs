@@ -36,6 +36,8 @@ pub struct Publication {
     lake: Lake,
     stage: Lake,
     run_id: String,
+    /// Files of the lake the commit removes (a draft document replaced by a final one).
+    removals: std::sync::Mutex<Vec<String>>,
 }
 
 /// The commit record: the manifest and every staged file, by its path inside the lake.
@@ -43,6 +45,9 @@ pub struct Publication {
 struct CommitJournal {
     manifest: RunManifest,
     files: Vec<String>,
+    /// Paths inside the lake removed after the renames.
+    #[serde(default)]
+    removed: Vec<String>,
 }
 
 fn open_dir(lake: &Lake) -> PathBuf {
@@ -72,6 +77,7 @@ impl Publication {
             lake: lake.clone(),
             stage,
             run_id,
+            removals: Default::default(),
         })
     }
 
@@ -84,18 +90,31 @@ impl Publication {
         &self.stage
     }
 
+    /// Remove `path_in_lake` (relative, `/` separators) when the run commits, not before.
+    pub fn remove_on_commit(&self, path_in_lake: String) {
+        self.removals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path_in_lake);
+    }
+
     /// The commit: journal first, then every staged file renamed into place, then the
     /// manifest. From the journal on, the run completes even if this process dies.
     pub fn commit(self, manifest: &RunManifest) -> Result<()> {
         let mut files = Vec::new();
         collect_files(&self.stage.root, &self.stage.root, &mut files)?;
         files.sort();
+        let mut removed =
+            std::mem::take(&mut *self.removals.lock().unwrap_or_else(|e| e.into_inner()));
+        removed.sort();
+        removed.dedup();
         let journal = CommitJournal {
             manifest: RunManifest {
                 run_id: self.run_id.clone(),
                 ..manifest.clone()
             },
             files,
+            removed,
         };
         let path = open_dir(&self.lake).join(format!("{}.commit.json", self.run_id));
         write_json(&path, &journal)?;
@@ -194,6 +213,16 @@ fn finish_commit(lake: &Lake, journal: &CommitJournal) -> Result<()> {
         fs::create_dir_all(&dir).map_err(write_err(&dir))?;
         fs::rename(&from, &to).map_err(write_err(&to))?;
         dirs.insert(dir);
+    }
+    for rel in &journal.removed {
+        let path = lake.root.join(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                dirs.insert(path.parent().unwrap_or(&lake.root).to_path_buf());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // removed before
+            Err(e) => return Err(write_err(&path)(e)),
+        }
     }
     for dir in dirs {
         if let Ok(d) = fs::File::open(&dir) {

@@ -53,6 +53,11 @@ impl Run {
         self.publication.stage()
     }
 
+    /// Remove a file of the lake (relative path, `/` separators) when the run publishes.
+    pub fn remove_on_commit(&self, path_in_lake: String) {
+        self.publication.remove_on_commit(path_in_lake)
+    }
+
     /// Publish what was staged, write the manifest, then update the watermark with `done`.
     pub fn finish(self, manifest: &RunManifest, done: Completed) -> Result<()> {
         let manifest = RunManifest {
@@ -76,6 +81,8 @@ impl Run {
 pub struct Completed {
     /// UTC dates whose derived tables this run built (build).
     pub built_dates: Vec<NaiveDate>,
+    /// Billing months this run finalized (invoice).
+    pub final_months: Vec<String>,
 }
 
 /// A run, as the watermark names it.
@@ -134,6 +141,12 @@ impl LakeStatus {
             status.built_dates = done.built_dates;
             status.last_build = Some(run.clone());
         }
+        for month in done.final_months {
+            if !status.final_months.contains(&month) {
+                status.final_months.push(month);
+            }
+        }
+        status.final_months.sort();
         status.last_run = Some(run);
         let mut json = serde_json::to_vec_pretty(&status).expect("the watermark serialises");
         json.push(b'\n');

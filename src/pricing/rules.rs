@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 /// The rules shipped in `data/pricing_rules.toml`, compiled in.
 pub const EMBEDDED_PRICING_RULES: &str = include_str!("../../data/pricing_rules.toml");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 pub enum PricingModel {
     /// Conversation-based pricing: one charge per 24 h conversation.
     #[serde(rename = "CBP")]
@@ -34,6 +36,15 @@ impl PricingModel {
         match self {
             PricingModel::Conversation => "CBP",
             PricingModel::PerMessage => "PMP",
+        }
+    }
+
+    /// `CBP` or `PMP`, as the tables write it.
+    pub fn parse(text: &str) -> Option<PricingModel> {
+        match text {
+            "CBP" => Some(PricingModel::Conversation),
+            "PMP" => Some(PricingModel::PerMessage),
+            _ => None,
         }
     }
 }
