@@ -13,6 +13,8 @@ mod cli;
 mod duckdb_views;
 mod fixtures;
 mod ingest_trust;
+mod invoices;
+mod invoices_common;
 mod lake;
 mod markets;
 mod metering;
