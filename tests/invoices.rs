@@ -827,3 +827,45 @@ proptest! {
         prop_assert_eq!(&first, &hashes(&month_dir(&lake, "2025-10")));
     }
 }
+
+// ---- through the whole pipeline: events → build → invoice
+
+#[test]
+fn from_raw_events_to_a_final_invoice_and_a_late_event_adjusted_the_next_month() {
+    use crate::metering_common::{ingested, Script, BR};
+    let mut script = Script::new();
+    for (i, day) in ["06", "07", "08", "20"].iter().enumerate() {
+        let at = format!("2025-10-{day}T12:00:00Z");
+        script.template_delivered(BR, &format!("t{i}"), "marketing", &at);
+    }
+    // The first three messages arrive in time; the fourth (2 lines) after October is final.
+    let (in_time, late) = script.lines.split_at(6);
+    let mut early = Script::new();
+    early.lines = in_time.to_vec();
+    let m = ingested(&early);
+    m.build(None, None);
+    let accts = crate::metering_common::accounts("UTC", false);
+    let rates = msgmeter::pricing::rates::RateCard::embedded();
+    let oct = run_invoice(&m.lake(), "2025-10", "2025-11-04", true, &accts, &rates);
+    // 3 marketing templates delivered in Brazil (PMP, USD 0.0625 from 2025-07-01):
+    // 3 × 0.0625 = 0.1875 → 0.19.
+    let inv = &oct.invoices[0];
+    assert_eq!(inv.invoice_number.as_deref(), Some("INV-2025-000001"));
+    assert_eq!((inv.lines.len(), inv.lines[0].quantity, inv.total.to_string()), (1, 3, "0.19".into()));
+    let json = std::fs::read_to_string(month_dir(&m.lake(), "2025-10").join("INV-2025-000001.json")).unwrap();
+    insta::assert_snapshot!("invoice_json", json);
+    let frozen = hashes(&month_dir(&m.lake(), "2025-10"));
+
+    let late_file = write_lines(&m.dir.path().join("late"), "late.ndjson", late);
+    ingest_paths(&m.lake(), &[late_file], "2030-01-01T00:00:00Z");
+    m.build(None, None);
+    let nov = run_invoice(&m.lake(), "2025-11", "2025-11-20", false, &accts, &rates);
+    assert_eq!(frozen, hashes(&month_dir(&m.lake(), "2025-10")));
+    // November: only the correction of October: 4 × 0.0625 = 0.25 − 0.19 = 0.06.
+    let lines: Vec<(LineKind, i64, String, Option<String>)> = nov.invoices[0]
+        .lines
+        .iter()
+        .map(|l| (l.kind, l.quantity, l.amount.to_string(), l.corrects_month.map(|m| m.to_string())))
+        .collect();
+    assert_eq!(lines, vec![(LineKind::Adjustment, 1, "0.06".into(), Some("2025-10".into()))]);
+}
