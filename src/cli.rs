@@ -96,6 +96,8 @@ pub enum Command {
     Build(commands::build::BuildArgs),
     /// Draft or finalize a billing month's invoices (invoices, invoice_lines, JSON, ERP CSV)
     Invoice(commands::invoice::InvoiceArgs),
+    /// An invoice line's lineage: usage_daily rows, messages or conversations, raw events
+    Explain(commands::explain::ExplainArgs),
     /// SQL over the lake's tables (events, identities, messages, conversations, usage_daily, …)
     Query(commands::query::QueryArgs),
     /// The data dictionary: every table's columns with type, unit, nullability and meaning

@@ -851,8 +851,17 @@ fn from_raw_events_to_a_final_invoice_and_a_late_event_adjusted_the_next_month()
     // 3 × 0.0625 = 0.1875 → 0.19.
     let inv = &oct.invoices[0];
     assert_eq!(inv.invoice_number.as_deref(), Some("INV-2025-000001"));
-    assert_eq!((inv.lines.len(), inv.lines[0].quantity, inv.total.to_string()), (1, 3, "0.19".into()));
-    let json = std::fs::read_to_string(month_dir(&m.lake(), "2025-10").join("INV-2025-000001.json")).unwrap();
+    assert_eq!(
+        (
+            inv.lines.len(),
+            inv.lines[0].quantity,
+            inv.total.to_string()
+        ),
+        (1, 3, "0.19".into())
+    );
+    let json =
+        std::fs::read_to_string(month_dir(&m.lake(), "2025-10").join("INV-2025-000001.json"))
+            .unwrap();
     insta::assert_snapshot!("invoice_json", json);
     let frozen = hashes(&month_dir(&m.lake(), "2025-10"));
 
@@ -865,7 +874,109 @@ fn from_raw_events_to_a_final_invoice_and_a_late_event_adjusted_the_next_month()
     let lines: Vec<(LineKind, i64, String, Option<String>)> = nov.invoices[0]
         .lines
         .iter()
-        .map(|l| (l.kind, l.quantity, l.amount.to_string(), l.corrects_month.map(|m| m.to_string())))
+        .map(|l| {
+            (
+                l.kind,
+                l.quantity,
+                l.amount.to_string(),
+                l.corrects_month.map(|m| m.to_string()),
+            )
+        })
         .collect();
-    assert_eq!(lines, vec![(LineKind::Adjustment, 1, "0.06".into(), Some("2025-10".into()))]);
+    assert_eq!(
+        lines,
+        vec![(
+            LineKind::Adjustment,
+            1,
+            "0.06".into(),
+            Some("2025-10".into())
+        )]
+    );
+}
+
+#[test]
+fn explain_leads_from_an_invoice_line_to_the_raw_lines_that_made_it() {
+    use crate::metering_common::{ingested, Script, BR, BR2};
+    use msgmeter::invoicing::explain::{explain, Target};
+    let mut script = Script::new();
+    // Lines 1–4: two marketing templates to BR, each sent and delivered.
+    script.template_delivered(BR, "mk1", "marketing", "2025-10-06T12:00:00Z");
+    script.template_delivered(BR, "mk2", "marketing", "2025-10-07T12:00:00Z");
+    // Lines 5–6: a utility template to another customer: a line of its own.
+    script.template_delivered(BR2, "ut1", "utility", "2025-10-07T13:00:00Z");
+    // Line 7: a marketing template to BR2 that is never delivered: not billed, not traced.
+    script.template(BR2, "mk3", "marketing", "2025-10-08T12:00:00Z");
+    let m = ingested(&script);
+    m.build(None, None);
+    let accts = crate::metering_common::accounts("UTC", false);
+    run_invoice(
+        &m.lake(),
+        "2025-10",
+        "2025-11-04",
+        true,
+        &accts,
+        &msgmeter::pricing::rates::RateCard::embedded(),
+    );
+    let lake = msgmeter::lake::Lake::new(m.lake());
+    let found =
+        explain(&lake, &Target::Number("INV-2025-000001".into()), Some(1)).expect("explained");
+    assert_eq!(found.len(), 1);
+    let l = &found[0];
+    // Line 1 is Brazil marketing: 2 × 0.0625 = 0.125 → 0.13.
+    assert_eq!((l.line.quantity, l.amount()), (2, "0.13".to_string()));
+    assert_eq!(
+        strings(&l.usage, "units"),
+        vec![Some("1".into()), Some("1".into())]
+    );
+    assert_eq!(l.units_table, "messages");
+    assert_eq!(
+        strings(&l.units, "message_id"),
+        vec![Some("mk1".into()), Some("mk2".into())]
+    );
+    let events: Vec<(String, String, String)> = (0..l.events.height())
+        .map(|i| {
+            (
+                string(&l.events, "event_key", i).unwrap(),
+                string(&l.events, "source_file", i).unwrap(),
+                string(&l.events, "source_line", i).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("biz_1|e00001".into(), "events.ndjson".into(), "1".into()),
+            ("biz_1|e00002".into(), "events.ndjson".into(), "2".into()),
+            ("biz_1|e00003".into(), "events.ndjson".into(), "3".into()),
+            ("biz_1|e00004".into(), "events.ndjson".into(), "4".into()),
+        ]
+    );
+    // The same through the command line, as JSON.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_msgmeter"))
+        .args(["explain", "--lake"])
+        .arg(m.lake())
+        .args([
+            "--invoice",
+            "INV-2025-000001",
+            "--line",
+            "2",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["line"]["category"], "utility");
+    let lines: Vec<i64> = json[0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source_line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![5, 6]);
 }

@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod demo;
+pub mod explain;
 pub mod generate;
 pub mod ingest;
 pub mod invoice;
@@ -83,6 +84,7 @@ pub fn run(cli: Cli, (config, config_path): (ConfigFile, Option<PathBuf>)) -> Re
         Command::Ingest(a) => ingest::run(a, ctx, stdout),
         Command::Build(a) => build::run(a, ctx, stdout),
         Command::Invoice(a) => invoice::run(a, ctx, stdout),
+        Command::Explain(a) => explain::run(a, ctx, stdout),
         Command::Query(a) => query::run(a, ctx, stdout),
         Command::Schema(a) => schema::run(a, stdout),
     }?;

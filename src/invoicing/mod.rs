@@ -13,6 +13,7 @@
 
 pub mod adjust;
 pub mod documents;
+pub mod explain;
 pub mod lines;
 pub mod model;
 pub mod register;
