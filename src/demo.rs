@@ -1,6 +1,7 @@
 //! `msgmeter demo`: the main job on synthetic sample traffic. For now: a month of webhook
-//! and event-log traffic → ingest → build (metering) → a summary with the ingest balance,
-//! the usage and a few queries. Later stages (invoices, reports) extend it.
+//! and event-log traffic → ingest → build (metering, analytics) → October's invoices, drafted
+//! then finalized → a summary with the ingest balance, the usage, the invoices and a few
+//! queries. Reports extend it next.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,6 +16,8 @@ use crate::settings::Settings;
 
 pub const DEMO_START: (i32, u32, u32) = (2025, 10, 1);
 pub const DEMO_DAYS: u32 = 31;
+/// Days after a month's end its invoices stay drafts (billing.md §8, `grace_days`).
+pub const DEMO_GRACE_DAYS: i64 = 3;
 
 /// The questions the demo asks the lake, as an analyst would.
 pub const DEMO_QUERIES: &[(&str, &str)] = &[
@@ -71,6 +74,16 @@ pub const DEMO_QUERIES: &[(&str, &str)] = &[
         "SELECT case_kind, count(*) AS cases, sum(CASE WHEN reopen_count > 0 THEN 1 ELSE 0 END) AS reopened, \
          avg(full_resolution_seconds) AS mean_full_resolution_s, avg(rating) AS mean_rating \
          FROM cases GROUP BY 1 ORDER BY 1",
+    ),
+    (
+        "The invoice register, October (invoices)",
+        "SELECT invoice_number, business_id, currency, subtotal, tax, total, due_date FROM invoices \
+         WHERE month = '2025-10' ORDER BY invoice_number",
+    ),
+    (
+        "Invoiced usage by category across currencies (invoice_lines, count of lines and units)",
+        "SELECT category, currency, count(*) AS lines, sum(quantity) AS units, sum(amount) AS amount \
+         FROM invoice_lines WHERE kind = 'usage' GROUP BY 1, 2 ORDER BY 1, 2",
     ),
     (
         "Cases opened by kind and category (top 8)",
@@ -175,6 +188,7 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
     )
     .map_err(w)?;
     writeln!(stdout, "  {}", built.analytics).map_err(w)?;
+    let invoiced = invoice_month(settings, &lake, now, stdout)?;
     for (title, sql) in DEMO_QUERIES {
         writeln!(
             stdout,
@@ -190,5 +204,92 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
             Path::new("stdout"),
         )?;
     }
-    Ok(!outcome.too_much_quarantined)
+    Ok(!outcome.too_much_quarantined && invoiced)
+}
+
+/// October's drafts as of its last day, then the month finalized after its grace period:
+/// what finance sees at a month's end.
+fn invoice_month(
+    settings: &Settings,
+    lake: &Path,
+    now: chrono::DateTime<Utc>,
+    stdout: &mut dyn Write,
+) -> Result<bool> {
+    use crate::invoicing::{invoice, MonthState};
+    let w = |e: std::io::Error| write_err("stdout")(e);
+    let month = crate::time::BillingMonth::of(
+        NaiveDate::from_ymd_opt(DEMO_START.0, DEMO_START.1, DEMO_START.2).expect("valid date"),
+    );
+    let draft_day = month.last_day();
+    let final_day = month.last_day() + chrono::Duration::days(DEMO_GRACE_DAYS + 1);
+    let options = |as_of, finalize| {
+        crate::commands::invoice::options(
+            settings,
+            lake.to_path_buf(),
+            month,
+            Some(as_of),
+            finalize,
+            None,
+            Some(now),
+        )
+    };
+    let drafts = invoice(&options(draft_day, false)?)?;
+    writeln!(
+        stdout,
+        "\nInvoices for {month}: {} drafts as of {draft_day}\n  msgmeter invoice --lake {} --month {month} --date {draft_day}",
+        drafts.invoices.len(),
+        lake.display()
+    )
+    .map_err(w)?;
+    for i in &drafts.invoices {
+        writeln!(
+            stdout,
+            "  {:<16} {:<28} {:>4} lines  {} {:>12}  (source {}){}",
+            i.customer.business_id,
+            i.customer.name,
+            i.lines.len(),
+            i.currency,
+            i.total.to_string(),
+            i.source,
+            if i.customer.account_registered {
+                ""
+            } else {
+                "  not in accounts.csv"
+            }
+        )
+        .map_err(w)?;
+    }
+    let finals = invoice(&options(final_day, true)?)?;
+    if finals.state != MonthState::Finalized {
+        for f in &finals.failures {
+            writeln!(stdout, "  {f}").map_err(w)?;
+        }
+        return Ok(false);
+    }
+    writeln!(
+        stdout,
+        "\nFinalized on {final_day} (after the {DEMO_GRACE_DAYS}-day grace period): {} invoices\n  msgmeter invoice --lake {} --month {month} --finalize --date {final_day}",
+        finals.invoices.len(),
+        lake.display()
+    )
+    .map_err(w)?;
+    if let Some(first) = finals.invoices.first() {
+        let number = first.invoice_number.clone().unwrap_or_default();
+        writeln!(
+            stdout,
+            "  {number} for {}: subtotal {}, tax {}, total {} {}\n  {}\n  lineage: msgmeter explain --lake {} --invoice {number} --line 1",
+            first.customer.name,
+            first.subtotal,
+            first.tax,
+            first.total,
+            first.currency,
+            finals
+                .documents
+                .join(format!("{}.json", crate::invoicing::documents::document_name(first)))
+                .display(),
+            lake.display()
+        )
+        .map_err(w)?;
+    }
+    Ok(true)
 }

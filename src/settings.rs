@@ -65,13 +65,10 @@ pub struct InvoicingConfig {
     pub issuer_tax_id: Option<String>,
     /// Invoice numbers are `<PREFIX>-<YYYY>-<NNNNNN>` (letters and digits; default `INV`).
     pub number_prefix: Option<String>,
-    /// Days after a month's end during which its invoices stay drafts (default 3).
-    pub grace_days: Option<u32>,
 }
 
 pub const DEFAULT_ISSUER_NAME: &str = "msgmeter (configure [invoicing] issuer_name)";
 pub const DEFAULT_NUMBER_PREFIX: &str = "INV";
-pub const DEFAULT_GRACE_DAYS: u32 = 3;
 
 /// `[metering]` in the config file.
 #[derive(Debug, Default, Deserialize)]

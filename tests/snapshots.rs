@@ -71,7 +71,9 @@ macro_rules! snapshot {
 #[test]
 fn every_help_text() {
     let tmp = std::env::temp_dir();
-    for command in ["", "generate", "ingest", "build", "invoice", "explain", "query", "schema", "demo"] {
+    for command in [
+        "", "generate", "ingest", "build", "invoice", "explain", "query", "schema", "demo",
+    ] {
         let mut c = msgmeter();
         if !command.is_empty() {
             c.arg(command);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
@@ -12,7 +13,7 @@ use crate::error::Result;
 use crate::invoicing::model::{Invoice, Issuer};
 use crate::invoicing::{self, InvoiceOptions, MonthState};
 use crate::money::Money;
-use crate::settings::DEFAULT_ISSUER_NAME;
+use crate::settings::{Settings, DEFAULT_ISSUER_NAME};
 use crate::time::BillingMonth;
 
 #[derive(Debug, Args)]
@@ -44,8 +45,16 @@ fn parse_month(text: &str) -> std::result::Result<BillingMonth, String> {
     text.parse()
 }
 
-pub fn run(a: InvoiceArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome> {
-    let settings = ctx.settings(|line| line.lake = a.lake.lake)?;
+/// Everything `invoice` needs, loaded and fingerprinted from the settings.
+pub fn options(
+    settings: &Settings,
+    lake: PathBuf,
+    month: BillingMonth,
+    as_of: Option<NaiveDate>,
+    finalize: bool,
+    business: Option<String>,
+    now: Option<DateTime<Utc>>,
+) -> Result<InvoiceOptions> {
     let (_, markets_sha) = settings.markets()?;
     let (accounts, accounts_sha) = settings.accounts()?;
     let (rates, rates_sha) = settings.rate_card()?;
@@ -53,13 +62,13 @@ pub fn run(a: InvoiceArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outco
     config_hashes.insert("accounts_sha256".into(), accounts_sha);
     config_hashes.insert("rate_card_sha256".into(), rates_sha);
     let inv = &settings.invoicing;
-    let now = a.now.unwrap_or_else(Utc::now);
-    let opts = InvoiceOptions {
-        lake: settings.lake()?,
-        month: a.month,
-        as_of: a.date.unwrap_or_else(|| now.date_naive()),
-        finalize: a.finalize,
-        business: a.business.clone(),
+    let now = now.unwrap_or_else(Utc::now);
+    Ok(InvoiceOptions {
+        lake,
+        month,
+        as_of: as_of.unwrap_or_else(|| now.date_naive()),
+        finalize,
+        business,
         accounts,
         rates,
         issuer: Issuer {
@@ -73,7 +82,20 @@ pub fn run(a: InvoiceArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outco
         },
         now,
         config_hashes,
-    };
+    })
+}
+
+pub fn run(a: InvoiceArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome> {
+    let settings = ctx.settings(|line| line.lake = a.lake.lake)?;
+    let opts = options(
+        &settings,
+        settings.lake()?,
+        a.month,
+        a.date,
+        a.finalize,
+        a.business.clone(),
+        a.now,
+    )?;
     let outcome = invoicing::invoice(&opts)?;
     for f in &outcome.failures {
         tracing::error!("{f}");

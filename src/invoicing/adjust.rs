@@ -65,6 +65,9 @@ pub fn corrected_months(
     months
 }
 
+/// A business's adjustment lines for one month, or the rates its recompute lacked.
+type Recomputed = Result<Vec<Adjustment>, Vec<MissingRate>>;
+
 /// Billed quantity, amount and rate per stored key.
 type Billed = BTreeMap<LineKey, (i64, Decimal, Option<Decimal>)>;
 
@@ -131,7 +134,7 @@ pub fn for_month(
             .chain(usage.keys().map(String::as_str))
             .collect();
         let label = corrected.to_string();
-        let results: Vec<(String, Result<Vec<Adjustment>, Vec<MissingRate>>)> = businesses
+        let results: Vec<(String, Recomputed)> = businesses
             .into_par_iter()
             .map(|business| {
                 let account = accounts.get(business);

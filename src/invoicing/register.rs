@@ -240,9 +240,9 @@ pub fn read(lake: &Lake, month: BillingMonth) -> Result<Option<Register>> {
         date_values(&df, "issue_date")?,
     );
     let mut register = Register::default();
-    for i in 0..df.height() {
+    for (i, number) in number.iter().enumerate() {
         register.invoices.push(RegisteredInvoice {
-            invoice_number: number[i].clone(),
+            invoice_number: number.clone(),
             business_id: required(&business, i, "business_id", t)?,
             status: required(&status, i, "status", t)?,
             document: required(&document, i, "document", t)?,

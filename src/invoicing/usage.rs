@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::lines::UsageRow;
@@ -78,9 +77,4 @@ pub fn of_source(rows: &[(String, UsageRow)], source: &str) -> Vec<UsageRow> {
         .filter(|(s, _)| s == source)
         .map(|(_, r)| r.clone())
         .collect()
-}
-
-/// The first billing date of a set of rows (for messages).
-pub fn first_date(rows: &[UsageRow]) -> Option<NaiveDate> {
-    rows.iter().map(|r| r.billing_date).min()
 }
