@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::lines::{price_usage, MissingRate};
 use super::model::{LineKey, LineKind};
-use super::register::{self, stored_key, Register};
+use super::register::{stored_key, Register};
 use super::usage::{self, UsageByBusiness};
 use crate::accounts::Accounts;
 use crate::error::Result;
@@ -189,17 +189,6 @@ pub fn for_month(
                 Ok(lines) => out.by_business.entry(business).or_default().extend(lines),
                 Err(missing) => out.failures.entry(business).or_default().extend(missing),
             }
-        }
-    }
-    Ok(out)
-}
-
-/// Every month's register that exists, read once.
-pub fn read_registers(lake: &Lake) -> Result<BTreeMap<BillingMonth, Register>> {
-    let mut out = BTreeMap::new();
-    for m in lake.partition_months(&crate::schema::INVOICES)? {
-        if let Some(r) = register::read(lake, m)? {
-            out.insert(m, r);
         }
     }
     Ok(out)

@@ -30,9 +30,10 @@ pub const REGULAR: &str = "regular";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRow {
     pub pricing_model: PricingModel,
-    pub market: String,
-    pub category: String,
-    pub pricing_type: String,
+    /// Interned: a month holds few distinct values and many rows.
+    pub market: std::sync::Arc<str>,
+    pub category: std::sync::Arc<str>,
+    pub pricing_type: std::sync::Arc<str>,
     pub billable: bool,
     pub billing_date: NaiveDate,
     pub units: i64,
@@ -41,7 +42,7 @@ pub struct UsageRow {
 impl UsageRow {
     /// Charged: billed at the card's rate (billing.md §10: tiers count only these).
     pub fn is_charged(&self) -> bool {
-        self.billable && self.pricing_type == REGULAR
+        self.billable && &*self.pricing_type == REGULAR
     }
 }
 
@@ -90,16 +91,16 @@ pub fn price_usage(
     for r in rows.iter().filter(|r| r.units != 0) {
         if r.is_charged() {
             *charged
-                .entry((r.pricing_model, &r.market, &r.category))
+                .entry((r.pricing_model, &*r.market, &*r.category))
                 .or_default()
                 .entry(r.billing_date)
                 .or_default() += r.units as u64;
         } else {
             let key = LineKey {
-                market: r.market.clone(),
-                category: r.category.clone(),
+                market: r.market.to_string(),
+                category: r.category.to_string(),
                 pricing_model: r.pricing_model,
-                pricing_type: r.pricing_type.clone(),
+                pricing_type: r.pricing_type.to_string(),
                 tier_from: None,
                 unit_price: Decimal::ZERO,
             };

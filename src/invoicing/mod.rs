@@ -33,8 +33,9 @@ use crate::accounts::{Account, Accounts};
 use crate::error::{Error, Result};
 use crate::lake::billed::{billed_usage, BilledSources};
 use crate::lake::manifest::RunManifest;
+use crate::lake::publication::write_staged;
 use crate::lake::run::{Completed, LakeStatus, Run};
-use crate::lake::{write_bytes_atomically, write_table_file, Lake};
+use crate::lake::{write_table_file, Lake};
 use crate::money::{tax_on, Currency, Money, ROUNDING_RULE};
 use crate::pricing::rates::RateCard;
 use crate::schema::{INVOICES, INVOICE_LINES};
@@ -274,7 +275,7 @@ pub fn is_final(lake: &Lake, month: BillingMonth) -> Result<bool> {
     {
         return Ok(true);
     }
-    Ok(register::read(lake, month)?.is_some_and(|r| r.is_final()))
+    register::is_final(lake, month)
 }
 
 /// The month's invoices (drafts, in business-id order), the businesses that could not be
@@ -285,17 +286,37 @@ fn compute(
 ) -> Result<(Vec<Invoice>, Vec<PricingFailure>, Vec<BillingMonth>)> {
     let month = opts.month;
     let label = month.to_string();
+    tracing::debug!(rss_mib = crate::timing::rss_mib(), "invoice: start");
     let billed = BilledSources::read(lake)?;
+    tracing::debug!(
+        rss_mib = crate::timing::rss_mib(),
+        "invoice: billed sources"
+    );
     let usage = usage::by_business(billed_usage(lake, month)?, &format!("month {month}"))?;
-    let registers = adjust::read_registers(lake)?;
-    let mut final_months: BTreeSet<BillingMonth> = registers
-        .iter()
-        .filter(|(_, r)| r.is_final())
-        .map(|(m, _)| *m)
-        .collect();
+    // The query's working memory (scans of a month of partitions) is freed: give it back
+    // before the invoices are built.
+    crate::memory::release_freed_memory();
+    tracing::debug!(
+        rss_mib = crate::timing::rss_mib(),
+        businesses = usage.len(),
+        "invoice: usage read"
+    );
+    let mut final_months: BTreeSet<BillingMonth> = BTreeSet::new();
+    for m in lake.partition_months(&INVOICES)? {
+        if register::is_final(lake, m)? {
+            final_months.insert(m);
+        }
+    }
     for m in LakeStatus::read(lake)?.final_months {
         if let Ok(m) = m.parse() {
             final_months.insert(m);
+        }
+    }
+    // The registers the adjustments compare with: the final months just before this one.
+    let mut registers = BTreeMap::new();
+    for m in adjust::corrected_months(month, |m| final_months.contains(&m)) {
+        if let Some(r) = register::read(lake, m)? {
+            registers.insert(m, r);
         }
     }
     let adjustments = adjust::for_month(
@@ -307,6 +328,7 @@ fn compute(
         &opts.rates,
         &billed,
     )?;
+    tracing::debug!(rss_mib = crate::timing::rss_mib(), "invoice: adjustments");
     // Who gets an invoice: charged units, a fee or an adjustment (billing.md §8).
     let mut businesses: BTreeSet<String> = usage
         .iter()
@@ -334,7 +356,7 @@ fn compute(
             let source = usage
                 .get(business)
                 .and_then(|rows| rows.first())
-                .map(|(s, _)| s.clone())
+                .map(|(s, _)| s.to_string())
                 .unwrap_or_else(|| billed.of(business, &label).to_string());
             let currency = account_currency(&account);
             let usage_lines = price_usage(&rows, currency, account.markup_pct, &opts.rates)
@@ -359,6 +381,7 @@ fn compute(
             ))
         })
         .collect();
+    tracing::debug!(rss_mib = crate::timing::rss_mib(), "invoice: priced");
     let mut invoices = Vec::new();
     let mut failures: BTreeMap<String, PricingFailure> = BTreeMap::new();
     for r in results {
@@ -566,12 +589,8 @@ fn number(lake: &Lake, opts: &InvoiceOptions, invoices: &mut [Invoice]) -> Resul
 /// The highest number taken per (series, year) over every month's register.
 fn taken_numbers(lake: &Lake, prefix: &str) -> Result<BTreeMap<(String, i32), u32>> {
     let mut last: BTreeMap<(String, i32), u32> = BTreeMap::new();
-    for (_, reg) in adjust::read_registers(lake)? {
-        for number in reg
-            .invoices
-            .iter()
-            .filter_map(|i| i.invoice_number.as_deref())
-        {
+    for m in lake.partition_months(&INVOICES)? {
+        for number in register::numbers(lake, m)?.iter() {
             let Some(rest) = number
                 .strip_prefix(prefix)
                 .and_then(|r| r.strip_prefix('-'))
@@ -599,22 +618,41 @@ fn publish(run: &Run, month: BillingMonth, invoices: &[Invoice]) -> Result<()> {
     let stage = run.stage();
     let label = month.to_string();
     let (mut headers, mut lines) = register::frames(invoices)?;
+    tracing::debug!(
+        rss_mib = crate::timing::rss_mib(),
+        "invoice: register frames"
+    );
     write_table_file(&stage.month_partition_file(&INVOICES, &label), &mut headers)?;
     write_table_file(
         &stage.month_partition_file(&INVOICE_LINES, &label),
         &mut lines,
     )?;
     let dir = stage.table_dir(&INVOICES).join(format!("month={label}"));
+    std::fs::create_dir_all(&dir).map_err(crate::error::write_err(&dir))?;
+    // One JSON per invoice, rendered in parallel and written unsynced into the stage (the
+    // commit flushes the stage once: an fsync per file was most of the run's time).
+    // In chunks, so that the rendered documents held at once stay a few MiB.
     let mut written = BTreeSet::new();
-    for inv in invoices {
-        let name = format!("{}.json", documents::document_name(inv));
-        write_bytes_atomically(&dir.join(&name), &documents::json(inv))?;
-        written.insert(name);
+    for chunk in invoices.chunks(1024) {
+        let rendered: Vec<(String, Vec<u8>)> = chunk
+            .par_iter()
+            .map(|inv| {
+                (
+                    format!("{}.json", documents::document_name(inv)),
+                    documents::json(inv),
+                )
+            })
+            .collect();
+        for (name, bytes) in rendered {
+            write_staged(&dir.join(&name), &bytes)?;
+            written.insert(name);
+        }
     }
-    write_bytes_atomically(
+    write_staged(
         &dir.join(documents::erp_csv_name(month)),
         &documents::erp_csv(invoices)?,
     )?;
+    tracing::debug!(rss_mib = crate::timing::rss_mib(), "invoice: documents");
     // Drafts of the month that this run did not write again.
     let live = run
         .lake()

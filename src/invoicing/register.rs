@@ -258,7 +258,9 @@ pub fn read(lake: &Lake, month: BillingMonth) -> Result<Option<Register>> {
     }
     let df = read_parquet(&lines_path, None)?;
     let t = &INVOICE_LINES;
-    let text_of = |name: &str| str_values(&df, name);
+    // Text read in place (no column copied into owned strings first): a register of 100,000
+    // invoices has over half a million lines.
+    let text_of = |name: &str| crate::lake::columns::str_column(&df, name);
     let (number, business, kind, model, market, category, pricing_type, corrects) = (
         text_of("invoice_number")?,
         text_of("business_id")?,
@@ -281,35 +283,46 @@ pub fn read(lake: &Lake, month: BillingMonth) -> Result<Option<Register>> {
         decimal_values(&df, "amount")?,
     );
     for i in 0..df.height() {
-        let kind_text: String = required(&kind, i, "kind", t)?;
-        let kind = LineKind::parse(&kind_text).ok_or_else(|| Error::Failed {
+        let kind_text = kind.get(i).unwrap_or_default();
+        let kind = LineKind::parse(kind_text).ok_or_else(|| Error::Failed {
             what: "reading the invoice_lines register".into(),
             message: format!("row {}: unknown kind {kind_text:?}", i + 1),
         })?;
-        let key = match (&market[i], &category[i], &pricing_type[i], &model[i]) {
+        let key = match (
+            market.get(i),
+            category.get(i),
+            pricing_type.get(i),
+            model.get(i),
+        ) {
             (Some(market), Some(category), Some(pricing_type), Some(model)) => Some(LineKey {
-                market: market.clone(),
-                category: category.clone(),
+                market: market.to_string(),
+                category: category.to_string(),
                 pricing_model: PricingModel::parse(model).ok_or_else(|| Error::Failed {
                     what: "reading the invoice_lines register".into(),
                     message: format!("row {}: unknown pricing model {model:?}", i + 1),
                 })?,
-                pricing_type: pricing_type.clone(),
+                pricing_type: pricing_type.to_string(),
                 tier_from: tier_from[i].map(|t| t as u64),
                 unit_price: required(&unit_price, i, "unit_price", t)?,
             }),
             _ => None,
         };
         register.lines.push(RegisteredLine {
-            business_id: required(&business, i, "business_id", t)?,
-            invoice_number: number[i].clone(),
+            business_id: business
+                .get(i)
+                .map(str::to_string)
+                .ok_or_else(|| Error::Failed {
+                    what: "reading the invoice_lines register".into(),
+                    message: format!("row {} has no business_id", i + 1),
+                })?,
+            invoice_number: number.get(i).map(str::to_string),
             line_no: required(&line_no, i, "line_no", t)?,
             kind,
             key,
             quantity: required(&quantity, i, "quantity", t)?,
             rate: rate[i],
             amount: required(&amount, i, "amount", t)?,
-            corrects_month: corrects[i].as_deref().and_then(|m| m.parse().ok()),
+            corrects_month: corrects.get(i).and_then(|m| m.parse().ok()),
         });
     }
     Ok(Some(register))
@@ -326,4 +339,33 @@ pub fn stored_key(key: &LineKey) -> LineKey {
         unit_price: price,
         ..key.clone()
     }
+}
+
+/// One text column of a month's `invoices` partition (none when the month has none).
+fn header_column(
+    lake: &Lake,
+    month: BillingMonth,
+    column: &str,
+) -> Result<Option<Vec<Option<String>>>> {
+    let path = lake.month_partition_file(&INVOICES, &month.to_string());
+    if !path.exists() {
+        return Ok(None);
+    }
+    let df = read_parquet(&path, Some(vec![column.to_string()]))?;
+    Ok(Some(str_values(&df, column)?))
+}
+
+/// Whether the month's register is final (read from its `status` column alone).
+pub fn is_final(lake: &Lake, month: BillingMonth) -> Result<bool> {
+    Ok(header_column(lake, month, "status")?
+        .is_some_and(|s| s.iter().any(|s| s.as_deref() == Some("final"))))
+}
+
+/// The invoice numbers the month's register holds.
+pub fn numbers(lake: &Lake, month: BillingMonth) -> Result<Vec<String>> {
+    Ok(header_column(lake, month, "invoice_number")?
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect())
 }

@@ -116,6 +116,9 @@ impl Publication {
             files,
             removed,
         };
+        // Everything staged reaches the disk before the journal says it is there: one flush
+        // of the file system, not an fsync per file (staged files are written unsynced).
+        sync_file_system(&self.stage.root)?;
         let path = open_dir(&self.lake).join(format!("{}.commit.json", self.run_id));
         write_json(&path, &journal)?;
         finish_commit(&self.lake, &journal)?;
@@ -195,6 +198,34 @@ pub fn recover(lake: &Lake) -> Result<Vec<String>> {
     Ok(said)
 }
 
+/// Flush every written file of the file system holding `dir` to disk (Linux `syncfs`;
+/// elsewhere `sync`).
+fn sync_file_system(dir: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let d = fs::File::open(dir).map_err(read_err(dir))?;
+        // SAFETY: `d` is an open descriptor for the duration of the call.
+        if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+            return Err(write_err(dir)(std::io::Error::last_os_error()));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        // SAFETY: sync takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+    Ok(())
+}
+
+/// Write a file into a run's staging folder: no temporary name and no fsync, because no
+/// reader sees the stage and the commit flushes it whole before its journal
+/// ([`Publication::commit`]). The folder must exist.
+pub fn write_staged(dest: &Path, bytes: &[u8]) -> Result<()> {
+    fs::write(dest, bytes).map_err(write_err(dest))
+}
+
 /// Rename every staged file into place (those already moved are skipped), write the
 /// manifest, drop the journal and the intent.
 fn finish_commit(lake: &Lake, journal: &CommitJournal) -> Result<()> {
@@ -207,10 +238,12 @@ fn finish_commit(lake: &Lake, journal: &CommitJournal) -> Result<()> {
             continue; // moved before the interruption
         }
         let dir = to.parent().unwrap_or(&lake.root).to_path_buf();
-        if rel.starts_with("_restricted") {
-            lake.restricted_dir()?;
+        if !dirs.contains(&dir) {
+            if rel.starts_with("_restricted") {
+                lake.restricted_dir()?;
+            }
+            fs::create_dir_all(&dir).map_err(write_err(&dir))?;
         }
-        fs::create_dir_all(&dir).map_err(write_err(&dir))?;
         fs::rename(&from, &to).map_err(write_err(&to))?;
         dirs.insert(dir);
     }
