@@ -980,3 +980,51 @@ fn explain_leads_from_an_invoice_line_to_the_raw_lines_that_made_it() {
         .collect();
     assert_eq!(lines, vec![5, 6]);
 }
+
+fn months_strategy() -> impl Strategy<Value = Vec<Usage>> {
+    let one = (0usize..4, 0usize..4, 1u32..28, 1i64..50).prop_map(|(b, m, day, units)| {
+        let business = ["q1", "q2", "q3", "q4"][b];
+        let month = ["2025-10", "2025-11", "2025-12", "2026-01"][m];
+        charged(business, &format!("{month}-{day:02}"), "Brazil", "marketing", units)
+    });
+    proptest::collection::vec(one, 1..20)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// Numbers are gapless per year over several months and businesses, in business-id
+    /// order within a month; finalizing twice changes nothing.
+    #[test]
+    fn numbers_are_gapless_and_finalizing_twice_equals_once(rows in months_strategy()) {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        write_usage(&lake, &rows);
+        let accts = accounts(&["q1", "q2", "q3", "q4"].iter().map(|b| format!(
+            "{b},Prop {b},1 Test,,BR,USD,UTC,x@example.com,0,0,0,30,2025-01-01,,false,15,\n"
+        )).collect::<String>());
+        let rates = card(CARD);
+        let mut by_year: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+        for (m, on) in [("2025-10", "2025-11-03"), ("2025-11", "2025-12-03"), ("2025-12", "2026-01-03"), ("2026-01", "2026-02-03")] {
+            let done = run_invoice(&lake, m, on, true, &accts, &rates);
+            // Businesses with usage that month, by hand.
+            let mut expected: Vec<&str> = rows.iter().filter(|r| r.billing_date.to_string().starts_with(m)).map(|r| r.business.as_str()).collect();
+            expected.sort();
+            expected.dedup();
+            let got: Vec<&str> = done.invoices.iter().map(|i| i.customer.business_id.as_str()).collect();
+            prop_assert_eq!(got, expected);
+            for i in &done.invoices {
+                let number = i.invoice_number.clone().unwrap();
+                let (year, seq) = number.strip_prefix("INV-").unwrap().split_once('-').unwrap();
+                by_year.entry(year.to_string()).or_default().push(seq.parse().unwrap());
+            }
+            let frozen = hashes(&month_dir(&lake, m));
+            let again = run_invoice(&lake, m, on, true, &accts, &rates);
+            prop_assert_eq!(again.state, MonthState::AlreadyFinal);
+            prop_assert_eq!(&frozen, &hashes(&month_dir(&lake, m)));
+        }
+        for (_, seqs) in by_year {
+            prop_assert_eq!(seqs.clone(), (1..=seqs.len() as u32).collect::<Vec<_>>());
+        }
+    }
+}
