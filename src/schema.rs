@@ -423,6 +423,7 @@ pub const INVOICES: Table = Table {
         col("currency", Text, "ISO 4217", false, "currency of every amount of the invoice"),
         col("subtotal", AMOUNT, "currency", false, "sum of the line amounts"),
         col("tax_pct", PERCENT, "percent", false, "the account's tax rate"),
+        col("markup_pct", PERCENT, "percent", false, "the account's markup on the card's rates when the invoice was computed (a recompute of a final month uses it again)"),
         col("tax", AMOUNT, "currency", false, "subtotal × tax_pct / 100, rounded once to the minor unit, half away from zero"),
         col("total", AMOUNT, "currency", false, "subtotal + tax"),
         col("issue_date", Date, "", false, "finalization date (a draft: the date it was computed as of)"),

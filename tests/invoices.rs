@@ -473,7 +473,7 @@ fn a_missing_rate_fails_one_invoice_drafts_the_others_and_refuses_finalization()
     drafts.sort();
     assert_eq!(drafts, vec!["draft-b1.json", "draft-b2.json"]);
 
-    let before = hashes(&month_dir(&lake, "2025-10"));
+    let before = month_hashes(&lake, "2025-10");
     let out = cli_invoice(
         &lake,
         &accounts_csv,
@@ -488,9 +488,7 @@ fn a_missing_rate_fails_one_invoice_drafts_the_others_and_refuses_finalization()
     // The refused run rewrote the drafts as of its date: still drafts, no numbers.
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
-        hashes(&month_dir(&lake, "2025-10"))
-            .keys()
-            .collect::<Vec<_>>()
+        month_hashes(&lake, "2025-10").keys().collect::<Vec<_>>()
     );
 }
 
@@ -503,9 +501,9 @@ fn finalization_numbers_in_business_order_and_twice_equals_once() {
     let drafted = run_invoice(&lake, "2025-10", "2025-10-20", false, &accts, &rates);
     assert_eq!(drafted.state, MonthState::Drafted);
     // Drafting twice gives the same bytes.
-    let first = hashes(&month_dir(&lake, "2025-10"));
+    let first = month_hashes(&lake, "2025-10");
     run_invoice(&lake, "2025-10", "2025-10-20", false, &accts, &rates);
-    assert_eq!(first, hashes(&month_dir(&lake, "2025-10")));
+    assert_eq!(first, month_hashes(&lake, "2025-10"));
 
     let done = run_invoice(&lake, "2025-10", "2025-11-04", true, &accts, &rates);
     assert_eq!(done.state, MonthState::Finalized);
@@ -528,17 +526,18 @@ fn finalization_numbers_in_business_order_and_twice_equals_once() {
     assert_eq!(b1.lines.len(), 2);
     assert_eq!(b1.issue_date, date("2025-11-04"));
     assert_eq!(b1.status, Status::Final);
-    let frozen = hashes(&month_dir(&lake, "2025-10"));
+    let frozen = month_hashes(&lake, "2025-10");
     assert!(frozen.keys().any(|p| p.ends_with("INV-2025-000001.json")));
-    assert!(!frozen
-        .keys()
-        .any(|p| p.to_string_lossy().starts_with("draft-")));
+    assert!(!frozen.keys().any(|p| p
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("draft-")));
     let again = run_invoice(&lake, "2025-10", "2025-11-09", true, &accts, &rates);
     assert_eq!(again.state, MonthState::AlreadyFinal);
-    assert_eq!(frozen, hashes(&month_dir(&lake, "2025-10")));
     assert_eq!(
         frozen,
-        hashes(&month_dir(&lake, "2025-10")),
+        month_hashes(&lake, "2025-10"),
         "a final month never changes"
     );
 }
@@ -675,7 +674,7 @@ b5,Shrinking Co,5 Rua Test,BRVAT5,BR,USD,UTC,e@example.com,0,0,0,30,2025-01-01,2
     // b1 3 × 0.0625 = 0.1875 → 0.19; b4 2 × 0.0625 = 0.125 → 0.13; b5 3 → 0.19.
     let totals: Vec<String> = oct.invoices.iter().map(|i| i.total.to_string()).collect();
     assert_eq!(totals, vec!["0.19", "0.13", "0.19"]);
-    let frozen = hashes(&month_dir(&lake, "2025-10"));
+    let frozen = month_hashes(&lake, "2025-10");
 
     // Late events: one more message of b1 and two of b4 on 2025-10-20; b5's usage was
     // restated down to 1 message on 2025-10-03 (a rebuild after a correction).
@@ -697,7 +696,7 @@ b5,Shrinking Co,5 Rua Test,BRVAT5,BR,USD,UTC,e@example.com,0,0,0,30,2025-01-01,2
     let nov = run_invoice(&lake, "2025-11", "2025-12-03", true, &accts, &rates);
     assert_eq!(
         frozen,
-        hashes(&month_dir(&lake, "2025-10")),
+        month_hashes(&lake, "2025-10"),
         "the final month never changes"
     );
     assert_eq!(nov.corrected_months, vec![month("2025-10")]);
@@ -817,14 +816,56 @@ proptest! {
             for l in &inv.lines {
                 prop_assert_eq!(l.amount, Money::round(Decimal::from(l.quantity) * l.unit_price, usd));
             }
+            // A second method for the charged lines: walk the units one by one in billing-
+            // date order through the card (written out again here), count each unit at
+            // its tier's rate, and compare quantities and amounts per (market, tier, rate).
+            let mut by_unit: std::collections::BTreeMap<(String, u64, String), i64> = Default::default();
+            for market in ["Brazil", "India", "Mexico"] {
+                let mut days: Vec<(chrono::NaiveDate, i64)> = rows
+                    .iter()
+                    .filter(|r| r.business == inv.customer.business_id && r.market == market && r.pricing_type == "regular")
+                    .map(|r| (r.billing_date, r.units))
+                    .collect();
+                days.sort();
+                let mut n = 0u64;
+                for (d, units) in days {
+                    for _ in 0..units {
+                        n += 1;
+                        let late = d >= date("2025-10-15");
+                        let (tier, rate) = match market {
+                            "Brazil" if n >= 501 => (501, "0.00612"),
+                            "Brazil" if n >= 101 => (101, "0.00646"),
+                            "Brazil" => (1, "0.0068"),
+                            "India" => (1, "0.0014"),
+                            "Mexico" if late && n >= 201 => (201, "0.011"),
+                            "Mexico" if late => (1, "0.0125"),
+                            _ => (1, "0.013"),
+                        };
+                        *by_unit.entry((market.to_string(), tier, rate.to_string())).or_default() += 1;
+                    }
+                }
+            }
+            let charged: std::collections::BTreeMap<(String, u64, String), i64> = inv
+                .lines
+                .iter()
+                .filter_map(|l| {
+                    let k = l.key.as_ref()?;
+                    Some(((k.market.clone(), k.tier_from?, l.rate?.normalize().to_string()), l.quantity))
+                })
+                .collect();
+            prop_assert_eq!(&charged, &by_unit);
+            for l in inv.lines.iter().filter(|l| l.key.as_ref().is_some_and(|k| k.tier_from.is_some())) {
+                let by_hand = Decimal::from(l.quantity) * l.rate.unwrap() * (Decimal::ONE + Decimal::from(markup) / Decimal::from(100));
+                prop_assert_eq!(l.amount, Money::round(by_hand, usd));
+            }
             // Every unit of the business is on a line, charged or free.
             let units: i64 = rows.iter().filter(|r| r.business == inv.customer.business_id).map(|r| r.units).sum();
             let billed: i64 = inv.lines.iter().map(|l| l.quantity).sum();
             prop_assert_eq!(units, billed);
         }
-        let first = hashes(&month_dir(&lake, "2025-10"));
+        let first = month_hashes(&lake, "2025-10");
         run_invoice(&lake, "2025-10", "2025-10-29", false, &accts, &rates);
-        prop_assert_eq!(&first, &hashes(&month_dir(&lake, "2025-10")));
+        prop_assert_eq!(&first, &month_hashes(&lake, "2025-10"));
     }
 }
 
@@ -863,13 +904,13 @@ fn from_raw_events_to_a_final_invoice_and_a_late_event_adjusted_the_next_month()
         std::fs::read_to_string(month_dir(&m.lake(), "2025-10").join("INV-2025-000001.json"))
             .unwrap();
     insta::assert_snapshot!("invoice_json", json);
-    let frozen = hashes(&month_dir(&m.lake(), "2025-10"));
+    let frozen = month_hashes(&m.lake(), "2025-10");
 
     let late_file = write_lines(&m.dir.path().join("late"), "late.ndjson", late);
     ingest_paths(&m.lake(), &[late_file], "2030-01-01T00:00:00Z");
     m.build(None, None);
     let nov = run_invoice(&m.lake(), "2025-11", "2025-11-20", false, &accts, &rates);
-    assert_eq!(frozen, hashes(&month_dir(&m.lake(), "2025-10")));
+    assert_eq!(frozen, month_hashes(&m.lake(), "2025-10"));
     // November: only the correction of October: 4 × 0.0625 = 0.25 − 0.19 = 0.06.
     let lines: Vec<(LineKind, i64, String, Option<String>)> = nov.invoices[0]
         .lines
@@ -985,7 +1026,13 @@ fn months_strategy() -> impl Strategy<Value = Vec<Usage>> {
     let one = (0usize..4, 0usize..4, 1u32..28, 1i64..50).prop_map(|(b, m, day, units)| {
         let business = ["q1", "q2", "q3", "q4"][b];
         let month = ["2025-10", "2025-11", "2025-12", "2026-01"][m];
-        charged(business, &format!("{month}-{day:02}"), "Brazil", "marketing", units)
+        charged(
+            business,
+            &format!("{month}-{day:02}"),
+            "Brazil",
+            "marketing",
+            units,
+        )
     });
     proptest::collection::vec(one, 1..20)
 }
@@ -1018,13 +1065,67 @@ proptest! {
                 let (year, seq) = number.strip_prefix("INV-").unwrap().split_once('-').unwrap();
                 by_year.entry(year.to_string()).or_default().push(seq.parse().unwrap());
             }
-            let frozen = hashes(&month_dir(&lake, m));
+            let frozen = month_hashes(&lake, m);
             let again = run_invoice(&lake, m, on, true, &accts, &rates);
             prop_assert_eq!(again.state, MonthState::AlreadyFinal);
-            prop_assert_eq!(&frozen, &hashes(&month_dir(&lake, m)));
+            prop_assert_eq!(&frozen, &month_hashes(&lake, m));
         }
         for (_, seqs) in by_year {
             prop_assert_eq!(seqs.clone(), (1..=seqs.len() as u32).collect::<Vec<_>>());
         }
     }
+}
+
+#[test]
+fn free_units_alone_never_make_an_adjustment_and_a_currency_change_is_refused_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let rates = card(&format!(
+        "{CARD}\n2025-01-01,EUR,PMP,Brazil,marketing,,0.06,illustrative"
+    ));
+    let accts = |b2_currency: &str| {
+        accounts(&format!(
+            "b1,Alpha Bank,1 Rua Test,BRVAT1,BR,USD,UTC,a@example.com,0,0,0,30,2025-01-01,,false,15,
+b2,Beta,2 Rua Test,BRVAT2,BR,{b2_currency},UTC,b@example.com,0,0,0,30,2025-01-01,,false,15,"
+        ))
+    };
+    write_usage(
+        &lake,
+        &[
+            free("b1", "2025-10-03", "Brazil", "service", 9),
+            charged("b2", "2025-10-03", "Brazil", "marketing", 2),
+        ],
+    );
+    let oct = run_invoice(&lake, "2025-10", "2025-11-04", true, &accts("USD"), &rates);
+    // b1 had only free units: no invoice.
+    assert_eq!(oct.invoices.len(), 1);
+    // Late events: 4 more free messages for b1, 1 more marketing message for b2.
+    write_usage(
+        &lake,
+        &[
+            free("b1", "2025-10-03", "Brazil", "service", 9),
+            charged("b2", "2025-10-03", "Brazil", "marketing", 2),
+            free("b1", "2025-10-20", "Brazil", "service", 4),
+            charged("b2", "2025-10-20", "Brazil", "marketing", 1),
+        ],
+    );
+    let nov = run_invoice(&lake, "2025-11", "2025-11-20", false, &accts("USD"), &rates);
+    let businesses: Vec<&str> = nov
+        .invoices
+        .iter()
+        .map(|i| i.customer.business_id.as_str())
+        .collect();
+    // b2's correction: 3 × 0.0625 = 0.1875 → 0.19 − 0.13 = 0.06; b1: nothing to invoice.
+    assert_eq!(businesses, vec!["b2"]);
+    assert_eq!(nov.invoices[0].total.to_string(), "0.06");
+    // b2 now billed in EUR: October's USD correction cannot go on a EUR invoice.
+    let nov = run_invoice(&lake, "2025-11", "2025-11-20", false, &accts("EUR"), &rates);
+    assert!(nov.invoices.is_empty());
+    assert_eq!(nov.failures.len(), 1);
+    let said = nov.failures[0].to_string();
+    assert!(
+        said.contains("business b2")
+            && said.contains("changed from USD (the final invoice of 2025-10) to EUR"),
+        "{said}"
+    );
 }

@@ -230,3 +230,15 @@ pub fn hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
 pub fn month_dir(lake: &Path, m: &str) -> PathBuf {
     lake.join("invoices").join(format!("month={m}"))
 }
+
+/// SHA-256 of every file of a month: both tables' partitions and the documents.
+pub fn month_hashes(lake: &Path, m: &str) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    for table in ["invoices", "invoice_lines"] {
+        let dir = lake.join(table).join(format!("month={m}"));
+        for (p, h) in hashes(&dir) {
+            out.insert(Path::new(table).join(p), h);
+        }
+    }
+    out
+}

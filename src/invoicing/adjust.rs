@@ -44,7 +44,8 @@ pub struct Adjustment {
 #[derive(Debug, Default)]
 pub struct Adjustments {
     pub by_business: BTreeMap<String, Vec<Adjustment>>,
-    pub failures: BTreeMap<String, Vec<MissingRate>>,
+    /// Per business, the first corrected month that could not be recomputed.
+    pub failures: BTreeMap<String, super::PricingFailure>,
     /// The final months recomputed.
     pub months: Vec<BillingMonth>,
 }
@@ -65,8 +66,8 @@ pub fn corrected_months(
     months
 }
 
-/// A business's adjustment lines for one month, or the rates its recompute lacked.
-type Recomputed = Result<Vec<Adjustment>, Vec<MissingRate>>;
+/// A business's adjustment lines for one month, or why its recompute failed.
+type Recomputed = Result<Vec<Adjustment>, (Vec<MissingRate>, Option<String>)>;
 
 /// Billed quantity, amount and rate per stored key.
 type Billed = BTreeMap<LineKey, (i64, Decimal, Option<Decimal>)>;
@@ -114,13 +115,13 @@ pub fn for_month(
                 }
             }
         }
-        let invoiced: BTreeMap<&str, (&str, &str)> = reg
+        let invoiced: BTreeMap<&str, (&str, &str, Decimal)> = reg
             .invoices
             .iter()
             .map(|i| {
                 (
                     i.business_id.as_str(),
-                    (i.source.as_str(), i.currency.as_str()),
+                    (i.source.as_str(), i.currency.as_str(), i.markup_pct),
                 )
             })
             .collect();
@@ -138,21 +139,33 @@ pub fn for_month(
             .into_par_iter()
             .map(|business| {
                 let account = accounts.get(business);
-                let (source, currency) = match invoiced.get(business) {
-                    Some(&(s, c)) => (s.to_string(), c.to_string()),
+                // The source, currency and markup the final invoice was priced in (a
+                // business without one: today's).
+                let (source, currency, markup) = match invoiced.get(business) {
+                    Some(&(s, c, m)) => (s.to_string(), c.to_string(), m),
                     None => (
                         billed_sources.of(business, &label).to_string(),
                         account.currency.clone(),
+                        account.markup_pct,
                     ),
                 };
+                if currency != account.currency {
+                    let problem = format!(
+                        "its account's currency changed from {currency} (the final invoice of \
+                         {corrected}) to {}: corrections of {corrected} cannot go on an invoice \
+                         in {}; correct them by hand",
+                        account.currency, account.currency
+                    );
+                    return (business.to_string(), Err((Vec::new(), Some(problem))));
+                }
                 let currency = Currency::of(&currency).expect("currencies are checked on load");
                 let rows = usage
                     .get(business)
                     .map(|rows| usage::of_source(rows, &source))
                     .unwrap_or_default();
-                let recomputed = match price_usage(&rows, currency, account.markup_pct, card) {
+                let recomputed = match price_usage(&rows, currency, markup, card) {
                     Ok(lines) => lines,
-                    Err(missing) => return (business.to_string(), Err(missing)),
+                    Err(missing) => return (business.to_string(), Err((missing, None))),
                 };
                 let mut now: Billed = BTreeMap::new();
                 for l in recomputed {
@@ -169,7 +182,9 @@ pub fn for_month(
                     let (bq, ba, brate) =
                         before.get(key).cloned().unwrap_or((0, Decimal::ZERO, None));
                     let (nq, na, nrate) = now.get(key).cloned().unwrap_or((0, Decimal::ZERO, None));
-                    if bq == nq && ba == na {
+                    // No difference of amount, and none of charged units: no line (a free
+                    // line's quantity alone never makes an invoice).
+                    if ba == na && (bq == nq || key.tier_from.is_none()) {
                         continue;
                     }
                     lines.push(Adjustment {
@@ -187,7 +202,17 @@ pub fn for_month(
             match result {
                 Ok(lines) if lines.is_empty() => {}
                 Ok(lines) => out.by_business.entry(business).or_default().extend(lines),
-                Err(missing) => out.failures.entry(business).or_default().extend(missing),
+                Err((missing, problem)) => {
+                    // The oldest month that fails is the one reported.
+                    out.failures
+                        .entry(business.clone())
+                        .or_insert(super::PricingFailure {
+                            business_id: business,
+                            month: corrected,
+                            missing,
+                            problem,
+                        });
+                }
             }
         }
     }

@@ -104,13 +104,19 @@ pub fn explain(lake: &Lake, target: &Target, line_no: Option<i64>) -> Result<Vec
         .into_iter()
         .map(|l| {
             let (usage, units_table, units, events) = match (&l.key, l.kind) {
-                (Some(_), LineKind::Usage | LineKind::Adjustment) => trace(
-                    lake,
-                    &business,
-                    l.corrects_month.unwrap_or(month),
-                    &invoice.source,
-                    l,
-                )?,
+                (Some(_), LineKind::Usage | LineKind::Adjustment) => {
+                    // An adjustment is traced in the month it corrects, in the source that
+                    // month's invoice billed.
+                    let (traced_month, source) = match l.corrects_month {
+                        Some(m) => (
+                            m,
+                            source_of(lake, m, &business)?
+                                .unwrap_or_else(|| invoice.source.clone()),
+                        ),
+                        None => (month, invoice.source.clone()),
+                    };
+                    trace(lake, &business, traced_month, &source, l)?
+                }
                 _ => {
                     let empty = DataFrame::empty();
                     (empty.clone(), "messages", empty.clone(), empty)
@@ -132,6 +138,16 @@ pub fn explain(lake: &Lake, target: &Target, line_no: Option<i64>) -> Result<Vec
             })
         })
         .collect()
+}
+
+/// The source a business's invoice of `month` billed.
+fn source_of(lake: &Lake, month: BillingMonth, business: &str) -> Result<Option<String>> {
+    Ok(register::read(lake, month)?.and_then(|r| {
+        r.invoices
+            .into_iter()
+            .find(|i| i.business_id == business)
+            .map(|i| i.source)
+    }))
 }
 
 fn scan(lake: &Lake, table: &crate::schema::Table) -> Result<LazyFrame> {
@@ -225,10 +241,17 @@ fn trace(
                 .and(market_is("market"))
                 .and(col("reported_pricing_model").eq(lit(key.pricing_model.as_str())))
                 .and(col("reported_category").eq(lit(key.category.clone()))),
-            "reported_billable",
+            "reported_billable_or_regular",
         );
+        // A status without Meta's billable flag is billable when its type is regular
+        // (events.md, `reported_billable`).
         let statuses = events_of_business
             .clone()
+            .with_column(
+                col("reported_billable")
+                    .fill_null(col("reported_pricing_type").eq(lit("regular")))
+                    .alias("reported_billable_or_regular"),
+            )
             .filter(filter)
             .select(event_columns.map(col))
             .sort(["ts", "event_key"], SortMultipleOptions::default())

@@ -79,6 +79,8 @@ pub struct PricingFailure {
     /// recomputed for its adjustments).
     pub month: BillingMonth,
     pub missing: Vec<MissingRate>,
+    /// Anything else that keeps the invoice from being priced.
+    pub problem: Option<String>,
 }
 
 impl std::fmt::Display for PricingFailure {
@@ -90,6 +92,9 @@ impl std::fmt::Display for PricingFailure {
         )?;
         for m in &self.missing {
             write!(f, "\n  {m}")?;
+        }
+        if let Some(p) = &self.problem {
+            write!(f, "\n  {p}")?;
         }
         Ok(())
     }
@@ -189,6 +194,8 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
     )?;
     let result = (|| -> Result<InvoiceOutcome> {
         if is_final(&lake, opts.month)? {
+            // (The watermark lists it again below: a run killed between its commit and
+            // the watermark's move is repaired by the next.)
             return Ok(InvoiceOutcome {
                 manifest: RunManifest::default(),
                 month: opts.month,
@@ -247,7 +254,7 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
                 ..record(outcome_label, problems)
             };
             let final_months = match outcome.state {
-                MonthState::Finalized => vec![opts.month.to_string()],
+                MonthState::Finalized | MonthState::AlreadyFinal => vec![opts.month.to_string()],
                 _ => Vec::new(),
             };
             run.finish(
@@ -364,6 +371,7 @@ fn compute(
                     business_id: business.clone(),
                     month,
                     missing,
+                    problem: None,
                 })?;
             let adjusted = adjustments
                 .by_business
@@ -392,19 +400,14 @@ fn compute(
             }
         }
     }
-    for (business, missing) in adjustments.failures {
+    for (business, failure) in adjustments.failures {
         if opts.business.as_ref().is_some_and(|b| *b != business) {
             continue;
         }
         // The recompute of a final month failed: this business's adjustments are unknown,
         // so its invoice of this month is not written either.
         invoices.retain(|i| i.customer.business_id != business);
-        let month = adjustments.months.last().copied().unwrap_or(month);
-        failures.entry(business.clone()).or_insert(PricingFailure {
-            business_id: business,
-            month,
-            missing,
-        });
+        failures.entry(business.clone()).or_insert(failure);
     }
     Ok((
         invoices,
@@ -553,6 +556,7 @@ pub fn assemble(
         lines,
         subtotal,
         tax_pct: account.tax_pct,
+        markup_pct: account.markup_pct,
         tax,
         total,
         vat_breakdown: vec![VatRow {

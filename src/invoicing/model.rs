@@ -193,6 +193,9 @@ pub struct Invoice {
     pub subtotal: Money,
     #[serde(serialize_with = "decimal_str")]
     pub tax_pct: Decimal,
+    /// The markup the unit prices carry (billing.md §8).
+    #[serde(serialize_with = "decimal_str")]
+    pub markup_pct: Decimal,
     pub tax: Money,
     pub total: Money,
     pub vat_breakdown: Vec<VatRow>,

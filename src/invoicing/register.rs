@@ -26,6 +26,7 @@ pub struct RegisteredInvoice {
     pub document: String,
     pub source: String,
     pub currency: String,
+    pub markup_pct: Decimal,
     pub total: Decimal,
     pub issue_date: NaiveDate,
 }
@@ -116,6 +117,7 @@ pub fn frames(invoices: &[Invoice]) -> Result<(DataFrame, DataFrame)> {
                 invoices.iter().map(|i| Some(i.subtotal.amount())),
             )?,
             money_column(t, "tax_pct", invoices.iter().map(|i| Some(i.tax_pct)))?,
+            money_column(t, "markup_pct", invoices.iter().map(|i| Some(i.markup_pct)))?,
             money_column(t, "tax", invoices.iter().map(|i| Some(i.tax.amount())))?,
             money_column(t, "total", invoices.iter().map(|i| Some(i.total.amount())))?,
             dates("issue_date", invoices.iter().map(|i| Some(i.issue_date))),
@@ -235,6 +237,7 @@ pub fn read(lake: &Lake, month: BillingMonth) -> Result<Option<Register>> {
         str_values(&df, "source")?,
         str_values(&df, "currency")?,
     );
+    let markup = decimal_values(&df, "markup_pct")?;
     let (total, issue) = (
         decimal_values(&df, "total")?,
         date_values(&df, "issue_date")?,
@@ -248,6 +251,7 @@ pub fn read(lake: &Lake, month: BillingMonth) -> Result<Option<Register>> {
             document: required(&document, i, "document", t)?,
             source: required(&source, i, "source", t)?,
             currency: required(&currency, i, "currency", t)?,
+            markup_pct: required(&markup, i, "markup_pct", t)?,
             total: required(&total, i, "total", t)?,
             issue_date: required(&issue, i, "issue_date", t)?,
         });
