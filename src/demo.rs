@@ -285,7 +285,7 @@ fn invoice_month(
             first.currency,
             finals
                 .documents
-                .join(format!("{}.json", crate::invoicing::documents::document_name(first)))
+                .join(format!("{}.json", crate::documents::document_name(first)))
                 .display(),
             lake.display()
         )

@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod cli;
 pub mod commands;
 pub mod demo;
+pub mod documents;
 pub mod error;
 pub mod generate;
 pub mod ingest;

@@ -187,6 +187,7 @@ pub fn options(
         issuer: issuer(),
         now: at("2030-01-01T00:00:00Z"),
         config_hashes: Default::default(),
+        renderer: std::sync::Arc::new(msgmeter::documents::Documents),
     }
 }
 

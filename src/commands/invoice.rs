@@ -82,6 +82,7 @@ pub fn options(
         },
         now,
         config_hashes,
+        renderer: std::sync::Arc::new(crate::documents::Documents),
     })
 }
 

@@ -12,7 +12,6 @@
 //! state or its new one, never half of it.
 
 pub mod adjust;
-pub mod documents;
 pub mod explain;
 pub mod lines;
 pub mod model;
@@ -41,6 +40,27 @@ use crate::pricing::rates::RateCard;
 use crate::schema::{INVOICES, INVOICE_LINES};
 use crate::time::BillingMonth;
 
+/// What turns an invoice into files (the documents stage, `crate::documents`): the run
+/// stages them beside the month's tables. Billing knows only this trait.
+pub trait Renderer: Sync + Send {
+    /// One invoice's files (name, bytes), and the documents it skipped with why.
+    fn invoice_files(&self, invoice: &Invoice) -> Result<Rendered>;
+    /// The month's own files (name, bytes), e.g. the ERP CSV.
+    fn month_files(
+        &self,
+        month: BillingMonth,
+        invoices: &[Invoice],
+    ) -> Result<Vec<(String, Vec<u8>)>>;
+}
+
+/// One invoice's rendered files.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Documents not written for this invoice, each with its reason.
+    pub skipped: Vec<String>,
+}
+
 pub struct InvoiceOptions {
     pub lake: PathBuf,
     pub month: BillingMonth,
@@ -55,6 +75,8 @@ pub struct InvoiceOptions {
     pub issuer: Issuer,
     pub now: DateTime<Utc>,
     pub config_hashes: BTreeMap<String, String>,
+    /// Renders each invoice's documents.
+    pub renderer: std::sync::Arc<dyn Renderer>,
 }
 
 /// What became of the month.
@@ -112,6 +134,8 @@ pub struct InvoiceOutcome {
     pub corrected_months: Vec<BillingMonth>,
     /// Where the month's documents are.
     pub documents: PathBuf,
+    /// Documents not written, with why (e.g. an e-invoice an account cannot have).
+    pub skipped_documents: Vec<String>,
 }
 
 impl InvoiceOutcome {
@@ -156,6 +180,7 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
             failures,
             corrected_months,
             documents,
+            skipped_documents: Vec::new(),
         });
     }
     let mut config = opts.config_hashes.clone();
@@ -204,6 +229,7 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
                 failures: Vec::new(),
                 corrected_months: Vec::new(),
                 documents: documents.clone(),
+                skipped_documents: Vec::new(),
             });
         }
         let (mut invoices, failures, corrected_months) = compute(&lake, opts)?;
@@ -215,8 +241,9 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
             (true, false) => MonthState::FinalizationRefused,
             (false, _) => MonthState::Drafted,
         };
-        publish(&run, opts.month, &invoices)?;
+        let skipped_documents = publish(&run, opts.month, &invoices, &*opts.renderer)?;
         Ok(InvoiceOutcome {
+            skipped_documents,
             manifest: RunManifest::default(),
             month: opts.month,
             state,
@@ -617,8 +644,13 @@ fn taken_numbers(lake: &Lake, prefix: &str) -> Result<BTreeMap<(String, i32), u3
 }
 
 /// Stage the month's tables and documents; drafts no longer computed are removed when the
-/// run commits.
-fn publish(run: &Run, month: BillingMonth, invoices: &[Invoice]) -> Result<()> {
+/// run commits. Returns the documents the renderer skipped, with why.
+fn publish(
+    run: &Run,
+    month: BillingMonth,
+    invoices: &[Invoice],
+    renderer: &dyn Renderer,
+) -> Result<Vec<String>> {
     let stage = run.stage();
     let label = month.to_string();
     let (mut headers, mut lines) = register::frames(invoices)?;
@@ -633,29 +665,27 @@ fn publish(run: &Run, month: BillingMonth, invoices: &[Invoice]) -> Result<()> {
     )?;
     let dir = stage.table_dir(&INVOICES).join(format!("month={label}"));
     std::fs::create_dir_all(&dir).map_err(crate::error::write_err(&dir))?;
-    // One JSON per invoice, rendered in parallel and written unsynced into the stage (the
-    // commit flushes the stage once: an fsync per file was most of the run's time).
-    // In chunks, so that the rendered documents held at once stay a few MiB.
+    // Each invoice's documents, rendered in parallel in chunks (a few MiB held at once) and
+    // written unsynced into the stage (the commit flushes the stage once: an fsync per
+    // file was most of the run's time).
     let mut written = BTreeSet::new();
+    let mut skipped = Vec::new();
     for chunk in invoices.chunks(1024) {
-        let rendered: Vec<(String, Vec<u8>)> = chunk
+        let rendered: Vec<Rendered> = chunk
             .par_iter()
-            .map(|inv| {
-                (
-                    format!("{}.json", documents::document_name(inv)),
-                    documents::json(inv),
-                )
-            })
-            .collect();
-        for (name, bytes) in rendered {
-            write_staged(&dir.join(&name), &bytes)?;
-            written.insert(name);
+            .map(|inv| renderer.invoice_files(inv))
+            .collect::<Result<_>>()?;
+        for r in rendered {
+            for (name, bytes) in r.files {
+                write_staged(&dir.join(&name), &bytes)?;
+                written.insert(name);
+            }
+            skipped.extend(r.skipped);
         }
     }
-    write_staged(
-        &dir.join(documents::erp_csv_name(month)),
-        &documents::erp_csv(invoices)?,
-    )?;
+    for (name, bytes) in renderer.month_files(month, invoices)? {
+        write_staged(&dir.join(&name), &bytes)?;
+    }
     tracing::debug!(rss_mib = crate::timing::rss_mib(), "invoice: documents");
     // Drafts of the month that this run did not write again.
     let live = run
@@ -670,5 +700,5 @@ fn publish(run: &Run, month: BillingMonth, invoices: &[Invoice]) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(skipped)
 }

@@ -1,32 +1,11 @@
-//! The documents of an invoice run: one JSON per invoice (the whole invoice model, amounts
-//! as strings) and one ERP CSV of every line of the month, both under
-//! `LAKE/invoices/month=YYYY-MM/`. They render the model and compute nothing.
-//!
-//! File names: a final invoice is named by its number (`INV-2025-000001.json`); a draft by
-//! its business (`draft-<business>.json`, the id made safe by `lake::file_name_for`); the
-//! month's lines are `invoice_lines-YYYY-MM.csv`.
+//! The month's ERP CSV (billing.md §8): every line of every invoice of a billing month, one
+//! row each, with its invoice's header fields, safe to open in a spreadsheet.
 
-use super::model::Invoice;
 use crate::error::{Error, Result};
-use crate::lake::file_name_for;
+use crate::invoicing::model::Invoice;
 use crate::time::BillingMonth;
 
-/// The document name of an invoice, without extension.
-pub fn document_name(invoice: &Invoice) -> String {
-    match &invoice.invoice_number {
-        Some(number) => file_name_for(number),
-        None => format!("draft-{}", file_name_for(&invoice.customer.business_id)),
-    }
-}
-
-/// The invoice as pretty JSON, ending with a newline.
-pub fn json(invoice: &Invoice) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(invoice).expect("the invoice model serialises");
-    bytes.push(b'\n');
-    bytes
-}
-
-pub fn erp_csv_name(month: BillingMonth) -> String {
+pub fn file_name(month: BillingMonth) -> String {
     format!("invoice_lines-{month}.csv")
 }
 
@@ -42,7 +21,7 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Every line of the month's invoices, one row each, for the ERP import.
-pub fn erp_csv(invoices: &[Invoice]) -> Result<Vec<u8>> {
+pub fn render(invoices: &[Invoice]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| Error::Failed {
         what: "writing the ERP CSV".into(),
