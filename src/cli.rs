@@ -17,7 +17,7 @@ use crate::commands;
 )]
 pub struct Cli {
     /// TOML config file (keys: lake, markets, accounts, rate_card, pricing_rules, pseudonym_key,
-    /// max_quarantine_pct, max_line_bytes, memory_budget_mb, [metering] source, [metrics] timely_response_hours, [invoicing] issuer_name, issuer_address, issuer_tax_id, number_prefix)
+    /// max_quarantine_pct, max_line_bytes, memory_budget_mb, [metering] source, [metrics] timely_response_hours, [invoicing] issuer_name, issuer_address, issuer_tax_id, number_prefix, issuer_country, issuer_electronic_address, issuer_electronic_scheme)
     #[arg(
         long,
         global = true,

@@ -65,6 +65,11 @@ pub struct InvoicingConfig {
     pub issuer_tax_id: Option<String>,
     /// Invoice numbers are `<PREFIX>-<YYYY>-<NNNNNN>` (letters and digits; default `INV`).
     pub number_prefix: Option<String>,
+    /// ISO 3166-1 alpha-2 country of the issuer (e-invoices need it: EN 16931 BT-40).
+    pub issuer_country: Option<String>,
+    /// The issuer's electronic address (BT-34) and its scheme (EAS code, e.g. `0088`).
+    pub issuer_electronic_address: Option<String>,
+    pub issuer_electronic_scheme: Option<String>,
 }
 
 pub const DEFAULT_ISSUER_NAME: &str = "msgmeter (configure [invoicing] issuer_name)";

@@ -165,6 +165,9 @@ pub fn issuer() -> Issuer {
         address: "1 Test Street, Dublin".into(),
         tax_id: "IE1234567T".into(),
         number_prefix: "INV".into(),
+        country: "IE".into(),
+        electronic_address: "issuer@example.com".into(),
+        electronic_address_scheme: "EM".into(),
     }
 }
 

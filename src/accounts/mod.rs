@@ -52,6 +52,12 @@ pub struct Account {
     /// Opening hours (`mon-fri 09:00-18:00; sat 10:00-14:00` in the file); `None` when
     /// the business has no schedule (its business-hours durations are null).
     pub business_hours: Option<Schedule>,
+    /// The buyer's reference for its invoices (EN 16931 BT-10), optional column.
+    pub buyer_reference: String,
+    /// The buyer's electronic address (BT-49) and its scheme (e.g. `0088`, `9930`), optional
+    /// columns `electronic_address`, `electronic_address_scheme`.
+    pub electronic_address: String,
+    pub electronic_address_scheme: String,
     /// Not in the registry: the defaults of billing.md §7.
     pub is_default: bool,
 }
@@ -77,6 +83,9 @@ impl Account {
             auth_intl_eligible: false,
             sla_first_response_minutes: 15,
             business_hours: None,
+            buyer_reference: String::new(),
+            electronic_address: String::new(),
+            electronic_address_scheme: String::new(),
             is_default: true,
         }
     }
@@ -101,6 +110,13 @@ struct Row {
     auth_intl_eligible: String,
     sla_first_response_minutes: u32,
     business_hours: String,
+    // E-invoicing (issue #17): optional columns, empty when absent.
+    #[serde(default)]
+    buyer_reference: String,
+    #[serde(default)]
+    electronic_address: String,
+    #[serde(default)]
+    electronic_address_scheme: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -195,6 +211,9 @@ impl Accounts {
                 auth_intl_eligible,
                 sla_first_response_minutes: row.sla_first_response_minutes,
                 business_hours,
+                buyer_reference: row.buyer_reference,
+                electronic_address: row.electronic_address,
+                electronic_address_scheme: row.electronic_address_scheme,
                 is_default: false,
             };
             if by_business

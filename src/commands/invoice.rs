@@ -79,6 +79,9 @@ pub fn options(
             address: inv.issuer_address.clone().unwrap_or_default(),
             tax_id: inv.issuer_tax_id.clone().unwrap_or_default(),
             number_prefix: inv.number_prefix.clone().unwrap_or_default(),
+            country: inv.issuer_country.clone().unwrap_or_default(),
+            electronic_address: inv.issuer_electronic_address.clone().unwrap_or_default(),
+            electronic_address_scheme: inv.issuer_electronic_scheme.clone().unwrap_or_default(),
         },
         now,
         config_hashes,
@@ -153,6 +156,15 @@ pub fn run(a: InvoiceArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outco
                     let months: Vec<String> =
                         outcome.corrected_months.iter().map(|m| m.to_string()).collect();
                     writeln!(out, "  final months recomputed for late events: {}", months.join(", "))?;
+                }
+                if !outcome.skipped_documents.is_empty() {
+                    writeln!(out, "  {} documents skipped:", outcome.skipped_documents.len())?;
+                    for why in outcome.skipped_documents.iter().take(5) {
+                        writeln!(out, "    {why}")?;
+                    }
+                    if outcome.skipped_documents.len() > 5 {
+                        writeln!(out, "    … (every reason is in the run manifest)")?;
+                    }
                 }
                 writeln!(
                     out,

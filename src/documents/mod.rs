@@ -7,6 +7,7 @@
 //! `.html`); a draft's by its business (`draft-<business>.json`: the id made safe by
 //! `lake::file_name_for`), so a finalized month's drafts are found and removed.
 
+pub mod einvoice;
 pub mod erp_csv;
 pub mod html;
 pub mod page;
@@ -39,13 +40,18 @@ pub struct Documents;
 impl Renderer for Documents {
     fn invoice_files(&self, invoice: &Invoice) -> Result<Rendered> {
         let name = document_name(invoice);
-        Ok(Rendered {
-            files: vec![
-                (format!("{name}.json"), json(invoice)),
-                (format!("{name}.html"), html::render(invoice)?),
-            ],
-            skipped: Vec::new(),
-        })
+        let mut files = vec![
+            (format!("{name}.json"), json(invoice)),
+            (format!("{name}.html"), html::render(invoice)?),
+        ];
+        let mut skipped = Vec::new();
+        match einvoice::unavailable(invoice) {
+            None => files.push((format!("{name}.ubl.xml"), einvoice::ubl(invoice)?)),
+            // A draft has no e-invoice: that is no news.
+            Some(_) if invoice.invoice_number.is_none() => {}
+            Some(why) => skipped.push(why),
+        }
+        Ok(Rendered { files, skipped })
     }
 
     fn month_files(

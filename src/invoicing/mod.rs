@@ -257,6 +257,7 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
         Ok(mut outcome) => {
             let mut problems: Vec<String> =
                 outcome.failures.iter().map(|f| f.to_string()).collect();
+            problems.extend(outcome.skipped_documents.iter().cloned());
             if outcome.state == MonthState::FinalizationRefused {
                 problems.push(format!(
                     "{} was not finalized: {} invoice(s) could not be priced",
@@ -569,6 +570,9 @@ pub fn assemble(
             vat_id: account.vat_id.clone(),
             country: account.country.clone(),
             billing_email: account.billing_email.clone(),
+            buyer_reference: account.buyer_reference.clone(),
+            electronic_address: account.electronic_address.clone(),
+            electronic_address_scheme: account.electronic_address_scheme.clone(),
             account_registered: !account.is_default,
         },
         currency,

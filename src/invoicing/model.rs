@@ -144,6 +144,10 @@ pub struct Issuer {
     pub address: String,
     pub tax_id: String,
     pub number_prefix: String,
+    /// ISO 3166-1 alpha-2; empty when not configured (e-invoices are then skipped).
+    pub country: String,
+    pub electronic_address: String,
+    pub electronic_address_scheme: String,
 }
 
 /// Who is invoiced (the account, billing.md §7).
@@ -156,6 +160,10 @@ pub struct Customer {
     /// ISO 3166-1 alpha-2; empty for an unregistered business.
     pub country: String,
     pub billing_email: String,
+    /// EN 16931 BT-10, BT-49 (empty when the account has none).
+    pub buyer_reference: String,
+    pub electronic_address: String,
+    pub electronic_address_scheme: String,
     /// False: missing from accounts.csv, invoiced with the defaults (flagged).
     pub account_registered: bool,
 }
