@@ -207,6 +207,19 @@ pub fn run(out_dir: &Path, settings: &Settings, stdout: &mut dyn Write) -> Resul
     Ok(!outcome.too_much_quarantined && invoiced)
 }
 
+/// The issuer the demo's invoices name when none is configured.
+fn demo_issuer(prefix: &str) -> crate::invoicing::model::Issuer {
+    crate::invoicing::model::Issuer {
+        name: "msgmeter demo issuer (configure [invoicing])".into(),
+        address: "1 Demo Street, Dublin".into(),
+        tax_id: "IE0000000DEMO".into(),
+        number_prefix: prefix.to_string(),
+        country: "IE".into(),
+        electronic_address: "invoices@example.com".into(),
+        electronic_address_scheme: "EM".into(),
+    }
+}
+
 /// October's drafts as of its last day, then the month finalized after its grace period:
 /// what finance sees at a month's end.
 fn invoice_month(
@@ -223,7 +236,7 @@ fn invoice_month(
     let draft_day = month.last_day();
     let final_day = month.last_day() + chrono::Duration::days(DEMO_GRACE_DAYS + 1);
     let options = |as_of, finalize| {
-        crate::commands::invoice::options(
+        let mut o = crate::commands::invoice::options(
             settings,
             lake.to_path_buf(),
             month,
@@ -231,7 +244,13 @@ fn invoice_month(
             finalize,
             None,
             Some(now),
-        )
+        )?;
+        // Without a configured issuer, the demo's own (an e-invoice needs the issuer's
+        // country, EN 16931 BT-40).
+        if o.issuer.country.is_empty() {
+            o.issuer = demo_issuer(&o.issuer.number_prefix);
+        }
+        Ok::<_, crate::error::Error>(o)
     };
     let drafts = invoice(&options(draft_day, false)?)?;
     writeln!(
@@ -275,6 +294,23 @@ fn invoice_month(
     .map_err(w)?;
     if let Some(first) = finals.invoices.first() {
         let number = first.invoice_number.clone().unwrap_or_default();
+        // One PDF (a Factur-X: PDF/A-3 with its CII XML inside) and the CII beside it, in
+        // reports/, for a person to open.
+        let name = crate::documents::document_name(first);
+        let reports = lake.parent().unwrap_or(lake).join("reports");
+        std::fs::create_dir_all(&reports).map_err(write_err(&reports))?;
+        let pdf = reports.join(format!("{name}.pdf"));
+        std::fs::copy(finals.documents.join(format!("{name}.pdf")), &pdf)
+            .map_err(write_err(&pdf))?;
+        let xml = reports.join(format!("{name}.factur-x.xml"));
+        std::fs::write(&xml, crate::documents::einvoice::cii(first)?).map_err(write_err(&xml))?;
+        writeln!(
+            stdout,
+            "  PDF (Factur-X, PDF/A-3b): {}\n  its CII XML (EN 16931): {}",
+            pdf.display(),
+            xml.display()
+        )
+        .map_err(w)?;
         writeln!(
             stdout,
             "  {number} for {}: subtotal {}, tax {}, total {} {}\n  {}\n  lineage: msgmeter explain --lake {} --invoice {number} --line 1",

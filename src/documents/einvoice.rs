@@ -454,3 +454,177 @@ fn ubl_tax_category(
         x.node("cac:TaxScheme", &[], |x| x.text("cbc:ID", &[], "VAT"))
     })
 }
+
+fn cii_date(x: &mut Xml, tag: &str, d: chrono::NaiveDate) -> Result<()> {
+    x.node(tag, &[], |x| {
+        x.text(
+            "udt:DateTimeString",
+            &[("format", "102")],
+            &d.format("%Y%m%d").to_string(),
+        )
+    })
+}
+
+fn cii_party(x: &mut Xml, tag: &str, p: Party<'_>, category: VatCategory) -> Result<()> {
+    x.node(tag, &[], |x| {
+        x.text("ram:Name", &[], p.name)?;
+        x.node("ram:PostalTradeAddress", &[], |x| {
+            if !p.address.is_empty() {
+                x.text("ram:LineOne", &[], p.address)?;
+            }
+            x.text("ram:CountryID", &[], p.country)
+        })?;
+        let (address, scheme) = p.endpoint;
+        if !address.is_empty() && !scheme.is_empty() {
+            x.node("ram:URIUniversalCommunication", &[], |x| {
+                x.text("ram:URIID", &[("schemeID", scheme)], address)
+            })?;
+        }
+        if !p.vat_id.is_empty() && category != VatCategory::OutsideScope {
+            x.node("ram:SpecifiedTaxRegistration", &[], |x| {
+                x.text("ram:ID", &[("schemeID", "VA")], p.vat_id)
+            })?;
+        }
+        Ok(())
+    })
+}
+
+fn cii_line_tax(x: &mut Xml, category: VatCategory, rate: Decimal) -> Result<()> {
+    x.node("ram:ApplicableTradeTax", &[], |x| {
+        x.text("ram:TypeCode", &[], "VAT")?;
+        x.text("ram:CategoryCode", &[], category.code())?;
+        match category {
+            VatCategory::Standard => x.text(
+                "ram:RateApplicablePercent",
+                &[],
+                &rate.normalize().to_string(),
+            ),
+            VatCategory::ReverseCharge => x.text("ram:RateApplicablePercent", &[], "0"),
+            VatCategory::OutsideScope => Ok(()),
+        }
+    })
+}
+
+/// The CII XML (UN/CEFACT D16B, Factur-X EN 16931 profile) of a final invoice: what the
+/// Factur-X PDF embeds as `factur-x.xml`.
+pub fn cii(inv: &Invoice) -> Result<Vec<u8>> {
+    let s = sign(inv);
+    let cur = inv.currency.code();
+    let category = vat_category(inv);
+    let number = inv.invoice_number.clone().unwrap_or_default();
+    let mut x = Xml::new()?;
+    x.node(
+        "rsm:CrossIndustryInvoice",
+        &[
+            ("xmlns:rsm", "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"),
+            ("xmlns:qdt", "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"),
+            (
+                "xmlns:ram",
+                "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+            ),
+            ("xmlns:udt", "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"),
+        ],
+        |x| {
+            x.node("rsm:ExchangedDocumentContext", &[], |x| {
+                x.node("ram:GuidelineSpecifiedDocumentContextParameter", &[], |x| {
+                    x.text("ram:ID", &[], "urn:cen.eu:en16931:2017")
+                })
+            })?;
+            x.node("rsm:ExchangedDocument", &[], |x| {
+                x.text("ram:ID", &[], &number)?;
+                x.text("ram:TypeCode", &[], if is_credit(inv) { "381" } else { "380" })?;
+                cii_date(x, "ram:IssueDateTime", inv.issue_date)?;
+                x.node("ram:IncludedNote", &[], |x| {
+                    x.text(
+                        "ram:Content",
+                        &[],
+                        &format!("{}, {}: usage metered from the {} source", inv.title, inv.month, inv.source),
+                    )
+                })
+            })?;
+            x.node("rsm:SupplyChainTradeTransaction", &[], |x| {
+                for l in &inv.lines {
+                    x.node("ram:IncludedSupplyChainTradeLineItem", &[], |x| {
+                        x.node("ram:AssociatedDocumentLineDocument", &[], |x| {
+                            x.text("ram:LineID", &[], &l.line_no.to_string())
+                        })?;
+                        x.node("ram:SpecifiedTradeProduct", &[], |x| {
+                            x.text("ram:Name", &[], &item_name(l))
+                        })?;
+                        x.node("ram:SpecifiedLineTradeAgreement", &[], |x| {
+                            x.node("ram:NetPriceProductTradePrice", &[], |x| {
+                                x.text("ram:ChargeAmount", &[], &display_unit_price(l.unit_price).to_string())
+                            })
+                        })?;
+                        x.node("ram:SpecifiedLineTradeDelivery", &[], |x| {
+                            x.text(
+                                "ram:BilledQuantity",
+                                &[("unitCode", "C62")],
+                                &(Decimal::from(l.quantity) * s).to_string(),
+                            )
+                        })?;
+                        x.node("ram:SpecifiedLineTradeSettlement", &[], |x| {
+                            cii_line_tax(x, category, inv.tax_pct)?;
+                            x.node("ram:SpecifiedTradeSettlementLineMonetarySummation", &[], |x| {
+                                x.text("ram:LineTotalAmount", &[], &amount(l.amount, s))
+                            })
+                        })
+                    })?;
+                }
+                x.node("ram:ApplicableHeaderTradeAgreement", &[], |x| {
+                    let buyer_ref = if inv.customer.buyer_reference.is_empty() {
+                        inv.customer.business_id.clone()
+                    } else {
+                        inv.customer.buyer_reference.clone()
+                    };
+                    x.text("ram:BuyerReference", &[], &buyer_ref)?;
+                    cii_party(x, "ram:SellerTradeParty", Party::seller(inv), category)?;
+                    cii_party(x, "ram:BuyerTradeParty", Party::buyer(inv), category)
+                })?;
+                x.node("ram:ApplicableHeaderTradeDelivery", &[], |_| Ok(()))?;
+                x.node("ram:ApplicableHeaderTradeSettlement", &[], |x| {
+                    x.text("ram:InvoiceCurrencyCode", &[], cur)?;
+                    x.node("ram:ApplicableTradeTax", &[], |x| {
+                        x.text("ram:CalculatedAmount", &[], &amount(inv.tax, s))?;
+                        x.text("ram:TypeCode", &[], "VAT")?;
+                        if let Some((_, reason)) = category.exemption() {
+                            x.text("ram:ExemptionReason", &[], reason)?;
+                        }
+                        x.text("ram:BasisAmount", &[], &amount(inv.subtotal, s))?;
+                        x.text("ram:CategoryCode", &[], category.code())?;
+                        if let Some((code, _)) = category.exemption() {
+                            x.text("ram:ExemptionReasonCode", &[], code)?;
+                        }
+                        match category {
+                            VatCategory::Standard => {
+                                x.text("ram:RateApplicablePercent", &[], &inv.tax_pct.normalize().to_string())
+                            }
+                            VatCategory::ReverseCharge => x.text("ram:RateApplicablePercent", &[], "0"),
+                            VatCategory::OutsideScope => Ok(()),
+                        }
+                    })?;
+                    x.node("ram:BillingSpecifiedPeriod", &[], |x| {
+                        cii_date(x, "ram:StartDateTime", inv.period_start)?;
+                        cii_date(x, "ram:EndDateTime", inv.period_end)
+                    })?;
+                    x.node("ram:SpecifiedTradePaymentTerms", &[], |x| {
+                        x.text(
+                            "ram:Description",
+                            &[],
+                            &format!("Payment within {} days", inv.payment_terms_days),
+                        )?;
+                        cii_date(x, "ram:DueDateDateTime", inv.due_date)
+                    })?;
+                    x.node("ram:SpecifiedTradeSettlementHeaderMonetarySummation", &[], |x| {
+                        x.text("ram:LineTotalAmount", &[], &amount(inv.subtotal, s))?;
+                        x.text("ram:TaxBasisTotalAmount", &[], &amount(inv.subtotal, s))?;
+                        x.text("ram:TaxTotalAmount", &[("currencyID", cur)], &amount(inv.tax, s))?;
+                        x.text("ram:GrandTotalAmount", &[], &amount(inv.total, s))?;
+                        x.text("ram:DuePayableAmount", &[], &amount(inv.total, s))
+                    })
+                })
+            })
+        },
+    )?;
+    Ok(x.finish())
+}

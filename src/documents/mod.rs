@@ -9,8 +9,10 @@
 
 pub mod einvoice;
 pub mod erp_csv;
+pub mod facturx;
 pub mod html;
 pub mod page;
+pub mod pdf;
 
 use crate::error::Result;
 use crate::invoicing::model::Invoice;
@@ -33,6 +35,9 @@ pub fn json(invoice: &Invoice) -> Vec<u8> {
     bytes
 }
 
+/// The name Factur-X gives the embedded XML.
+pub const FACTURX_XML: &str = "factur-x.xml";
+
 /// Every document msgmeter writes for an invoice run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Documents;
@@ -45,12 +50,29 @@ impl Renderer for Documents {
             (format!("{name}.html"), html::render(invoice)?),
         ];
         let mut skipped = Vec::new();
-        match einvoice::unavailable(invoice) {
-            None => files.push((format!("{name}.ubl.xml"), einvoice::ubl(invoice)?)),
+        let pdf = match einvoice::unavailable(invoice) {
+            None => {
+                files.push((format!("{name}.ubl.xml"), einvoice::ubl(invoice)?));
+                // The Factur-X PDF: the CII embedded, and the Factur-X XMP.
+                let attachment = pdf::Attachment {
+                    name: FACTURX_XML.into(),
+                    description: "Factur-X invoice (EN 16931)".into(),
+                    data: einvoice::cii(invoice)?,
+                };
+                facturx::add_xmp(
+                    &pdf::render(invoice, Some(attachment))?,
+                    "EN 16931",
+                    FACTURX_XML,
+                )?
+            }
             // A draft has no e-invoice: that is no news.
-            Some(_) if invoice.invoice_number.is_none() => {}
-            Some(why) => skipped.push(why),
-        }
+            Some(_) if invoice.invoice_number.is_none() => pdf::render(invoice, None)?,
+            Some(why) => {
+                skipped.push(why);
+                pdf::render(invoice, None)?
+            }
+        };
+        files.push((format!("{name}.pdf"), pdf));
         Ok(Rendered { files, skipped })
     }
 
