@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Invoicing throughput: `msgmeter invoice` for one billing month of N businesses (tables,
-# one JSON per invoice and the ERP CSV), drafted and then finalized.
+# Invoicing throughput: `msgmeter invoice` for one billing month of N businesses: the
+# tables, one JSON per invoice and the ERP CSV (`--documents none`), drafted and then
+# finalized; and a draft with every document (HTML, PDF/A-3) on a copy of the lake.
 #
 # Usage: scripts/bench_invoice.sh [BUSINESSES...]        (default: 10000 100000)
 #
@@ -37,8 +38,8 @@ run cargo build --release --manifest-path "$ROOT/Cargo.toml"
 mkdir -p "$OUT/logs" "$OUT/invoice"
 RESULT=$OUT/invoice.md
 {
-    echo "| businesses | usage rows | invoices | draft s | draft peak MiB | finalize s | finalize peak MiB |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| businesses | usage rows | invoices | draft s | draft peak MiB | finalize s | finalize peak MiB | draft, every document s | peak MiB |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$RESULT"
 for n in "${SIZES[@]}"; do
     dir=$OUT/invoice/$n
@@ -48,13 +49,19 @@ for n in "${SIZES[@]}"; do
         --days 1 --events-per-day 10 --accounts-out "$dir/accounts.csv" >/dev/null
     run "$VENV/bin/python" "$ROOT/scripts/bench_invoice_usage.py" "$dir/lake" "$n"
     rows=$("$VENV/bin/python" -c "import duckdb,sys; print(duckdb.sql(\"select count(*) from read_parquet('$dir/lake/usage_daily/*/*.parquet')\").fetchall()[0][0])")
+    cp -r "$dir/lake" "$dir/lake-documents"
+    # Issue #16's measure: the tables, the JSON and the ERP CSV.
     timed "invoice-draft-$n" "$MSGMETER" --accounts "$dir/accounts.csv" invoice --lake "$dir/lake" \
-        --month 2025-10 --date 2025-10-31 || exit 1
+        --month 2025-10 --date 2025-10-31 --documents none || exit 1
     timed "invoice-final-$n" "$MSGMETER" --accounts "$dir/accounts.csv" invoice --lake "$dir/lake" \
-        --month 2025-10 --date 2025-11-04 --finalize || exit 1
+        --month 2025-10 --date 2025-11-04 --finalize --documents none || exit 1
+    # Every document (HTML, PDF/A-3 of each draft) on a copy of the same lake.
+    timed "invoice-documents-$n" "$MSGMETER" --accounts "$dir/accounts.csv" invoice --lake "$dir/lake-documents" \
+        --month 2025-10 --date 2025-10-31 || exit 1
     invoices=$(find "$dir/lake/invoices/month=2025-10" -name '*.json' | wc -l)
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$rows" "$invoices" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$rows" "$invoices" \
         "$(wall_seconds "$OUT/logs/invoice-draft-$n.time")" "$(peak_rss_mib "$OUT/logs/invoice-draft-$n.time")" \
-        "$(wall_seconds "$OUT/logs/invoice-final-$n.time")" "$(peak_rss_mib "$OUT/logs/invoice-final-$n.time")" >>"$RESULT"
+        "$(wall_seconds "$OUT/logs/invoice-final-$n.time")" "$(peak_rss_mib "$OUT/logs/invoice-final-$n.time")" \
+        "$(wall_seconds "$OUT/logs/invoice-documents-$n.time")" "$(peak_rss_mib "$OUT/logs/invoice-documents-$n.time")" >>"$RESULT"
 done
 cat "$RESULT"

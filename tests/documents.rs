@@ -274,8 +274,12 @@ fn documents_render_to_the_same_bytes_twice() {
     let (_dir, lake, done) = finalized_october();
     use msgmeter::invoicing::Renderer;
     for inv in &done.invoices {
-        let a = msgmeter::documents::Documents.invoice_files(inv).unwrap();
-        let b = msgmeter::documents::Documents.invoice_files(inv).unwrap();
+        let a = msgmeter::documents::Documents::default()
+            .invoice_files(inv)
+            .unwrap();
+        let b = msgmeter::documents::Documents::default()
+            .invoice_files(inv)
+            .unwrap();
         assert_eq!(a.files, b.files);
         // And the same bytes as the run wrote.
         for (name, bytes) in &a.files {

@@ -190,7 +190,7 @@ pub fn options(
         issuer: issuer(),
         now: at("2030-01-01T00:00:00Z"),
         config_hashes: Default::default(),
-        renderer: std::sync::Arc::new(msgmeter::documents::Documents),
+        renderer: std::sync::Arc::new(msgmeter::documents::Documents::default()),
     }
 }
 

@@ -33,6 +33,14 @@ pub struct InvoiceArgs {
     /// The date the run is computed as of: the issue date [default: today, UTC]
     #[arg(long)]
     pub date: Option<NaiveDate>,
+    /// Documents to write beside the JSON and the ERP CSV (`none` for only those)
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "html,pdf,einvoice"
+    )]
+    pub documents: Vec<crate::documents::Kind>,
     /// Preview one business's draft on stdout; nothing is written
     #[arg(long, value_name = "ID")]
     pub business: Option<String>,
@@ -85,7 +93,7 @@ pub fn options(
         },
         now,
         config_hashes,
-        renderer: std::sync::Arc::new(crate::documents::Documents),
+        renderer: std::sync::Arc::new(crate::documents::Documents::default()),
     })
 }
 
@@ -100,6 +108,10 @@ pub fn run(a: InvoiceArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outco
         a.business.clone(),
         a.now,
     )?;
+    let opts = InvoiceOptions {
+        renderer: std::sync::Arc::new(crate::documents::Documents::of(&a.documents)),
+        ..opts
+    };
     let outcome = invoicing::invoice(&opts)?;
     for f in &outcome.failures {
         tracing::error!("{f}");

@@ -38,21 +38,72 @@ pub fn json(invoice: &Invoice) -> Vec<u8> {
 /// The name Factur-X gives the embedded XML.
 pub const FACTURX_XML: &str = "factur-x.xml";
 
-/// Every document msgmeter writes for an invoice run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Documents;
+/// The documents msgmeter writes for an invoice run: the JSON and the month's ERP CSV
+/// always, the others as chosen (`invoice --documents`; all by default).
+#[derive(Debug, Clone, Copy)]
+pub struct Documents {
+    pub html: bool,
+    pub pdf: bool,
+    /// UBL, and the CII inside a Factur-X PDF.
+    pub einvoice: bool,
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        Documents {
+            html: true,
+            pdf: true,
+            einvoice: true,
+        }
+    }
+}
+
+/// `--documents`: a kind of document an invoice run can write besides the JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// The printable HTML
+    Html,
+    /// The PDF/A-3b (a Factur-X when the e-invoice is written too)
+    Pdf,
+    /// The UBL 2.1 XML, and the CII XML inside the PDF
+    Einvoice,
+    /// None but the JSON and the ERP CSV
+    None,
+}
+
+impl Documents {
+    pub fn of(kinds: &[Kind]) -> Documents {
+        Documents {
+            html: kinds.contains(&Kind::Html),
+            pdf: kinds.contains(&Kind::Pdf),
+            einvoice: kinds.contains(&Kind::Einvoice),
+        }
+    }
+}
 
 impl Renderer for Documents {
     fn invoice_files(&self, invoice: &Invoice) -> Result<Rendered> {
         let name = document_name(invoice);
-        let mut files = vec![
-            (format!("{name}.json"), json(invoice)),
-            (format!("{name}.html"), html::render(invoice)?),
-        ];
+        let mut files = vec![(format!("{name}.json"), json(invoice))];
+        if self.html {
+            files.push((format!("{name}.html"), html::render(invoice)?));
+        }
         let mut skipped = Vec::new();
-        let pdf = match einvoice::unavailable(invoice) {
-            None => {
-                files.push((format!("{name}.ubl.xml"), einvoice::ubl(invoice)?));
+        // A draft has no e-invoice, and one not asked for is no news either.
+        let e_invoice = match (self.einvoice, einvoice::unavailable(invoice)) {
+            (false, _) => false,
+            (true, None) => true,
+            (true, Some(_)) if invoice.invoice_number.is_none() => false,
+            (true, Some(why)) => {
+                skipped.push(why);
+                false
+            }
+        };
+        if e_invoice {
+            files.push((format!("{name}.ubl.xml"), einvoice::ubl(invoice)?));
+        }
+        if self.pdf {
+            let pdf = if e_invoice {
                 // The Factur-X PDF: the CII embedded, and the Factur-X XMP.
                 let attachment = pdf::Attachment {
                     name: FACTURX_XML.into(),
@@ -64,15 +115,11 @@ impl Renderer for Documents {
                     "EN 16931",
                     FACTURX_XML,
                 )?
-            }
-            // A draft has no e-invoice: that is no news.
-            Some(_) if invoice.invoice_number.is_none() => pdf::render(invoice, None)?,
-            Some(why) => {
-                skipped.push(why);
+            } else {
                 pdf::render(invoice, None)?
-            }
-        };
-        files.push((format!("{name}.pdf"), pdf));
+            };
+            files.push((format!("{name}.pdf"), pdf));
+        }
         Ok(Rendered { files, skipped })
     }
 
