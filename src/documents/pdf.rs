@@ -141,11 +141,30 @@ impl Fonts {
         runs
     }
 
+    /// The shaped width of `text`. Invoices repeat their texts (amounts, "0.00", the line
+    /// descriptions), so widths are kept per thread: shaping was most of a PDF's time.
     fn width(&self, text: &str, size: f32, bold: bool) -> f32 {
-        self.runs(text, bold)
+        thread_local! {
+            static WIDTHS: std::cell::RefCell<std::collections::HashMap<(String, u32, bool), f32>> =
+                Default::default();
+        }
+        let key = (text.to_string(), size.to_bits(), bold);
+        if let Some(w) = WIDTHS.with(|m| m.borrow().get(&key).copied()) {
+            return w;
+        }
+        let w = self
+            .runs(text, bold)
             .iter()
             .map(|(s, run)| self.face(*s, bold).width(run, size))
-            .sum()
+            .sum();
+        WIDTHS.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() > 100_000 {
+                m.clear();
+            }
+            m.insert(key, w);
+        });
+        w
     }
 
     /// `text` cut (with `…`) to fit `max` points.
@@ -459,7 +478,9 @@ fn draw_text(
         Align::Left => x,
         Align::Right => x - fonts.width(text, size, bold),
     };
-    for (script, run) in fonts.runs(text, bold) {
+    let runs = fonts.runs(text, bold);
+    let several = runs.len() > 1;
+    for (script, run) in runs {
         let face = fonts.face(script, bold);
         let direction = match script {
             Script::Arabic => TextDirection::RightToLeft,
@@ -473,7 +494,9 @@ fn draw_text(
             false,
             direction,
         );
-        at += face.width(&run, size);
+        if several {
+            at += fonts.width(&run, size, bold);
+        }
     }
 }
 
