@@ -336,3 +336,36 @@ fn a_draft_pdf_says_draft_and_has_no_e_invoice() {
         .join("draft-d1.ubl.xml")
         .exists());
 }
+
+#[test]
+fn an_invoice_outside_the_scope_of_vat_states_no_vat_ids_and_still_passes_both_xsds() {
+    let Some(python) = python() else { return };
+    let (_dir, lake, done) = finalized_october();
+    // d2 (Russia, tax 0): category O. The seller is identified by its tax id as BT-29
+    // instead (BR-CO-26), and no VAT id is stated (BR-O-02, BR-O-03).
+    let d2 = done
+        .invoices
+        .iter()
+        .find(|i| i.customer.business_id == "d2")
+        .unwrap();
+    let number = d2.invoice_number.as_deref().unwrap();
+    let said = run_python(
+        &python,
+        r#"
+import sys, facturx
+from lxml import etree
+ubl = open(sys.argv[1], 'rb').read()
+name, cii = facturx.get_xml_from_pdf(open(sys.argv[2], 'rb').read(), check_xsd=False)
+print(facturx.xml_check_xsd(ubl, flavor='ubl-2.1-invoice'), facturx.xml_check_xsd(cii, flavor='factur-x', level='en16931'))
+ns = {'cbc': 'urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2',
+      'cac': 'urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2'}
+root = etree.fromstring(ubl)
+print(root.find('cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID', ns).text,
+      root.find('cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReasonCode', ns).text,
+      len(root.findall('.//cac:PartyTaxScheme', ns)),
+      root.find('cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID', ns).text)
+"#,
+        &[&doc(&lake, number, "ubl.xml"), &doc(&lake, number, "pdf")],
+    );
+    assert_eq!(said, "True True\nO VATEX-EU-O 0 IE1234567T\n");
+}

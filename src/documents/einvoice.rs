@@ -365,6 +365,9 @@ pub fn ubl(inv: &Invoice) -> Result<Vec<u8>> {
 
 /// A trade party as both formats state it.
 struct Party<'a> {
+    /// The seller states an identifier (BT-29) when no VAT id may be stated (category O,
+    /// BR-CO-26): its tax id.
+    seller_id: Option<&'a str>,
     name: &'a str,
     address: &'a str,
     country: &'a str,
@@ -375,6 +378,7 @@ struct Party<'a> {
 impl<'a> Party<'a> {
     fn seller(inv: &'a Invoice) -> Party<'a> {
         Party {
+            seller_id: (!inv.issuer.tax_id.is_empty()).then_some(inv.issuer.tax_id.as_str()),
             name: &inv.issuer.name,
             address: &inv.issuer.address,
             country: &inv.issuer.country,
@@ -388,6 +392,7 @@ impl<'a> Party<'a> {
 
     fn buyer(inv: &'a Invoice) -> Party<'a> {
         Party {
+            seller_id: None,
             name: &inv.customer.name,
             address: &inv.customer.address,
             country: &inv.customer.country,
@@ -406,6 +411,11 @@ fn ubl_party(x: &mut Xml, tag: &str, p: Party<'_>, category: VatCategory) -> Res
             let (address, scheme) = p.endpoint;
             if !address.is_empty() && !scheme.is_empty() {
                 x.text("cbc:EndpointID", &[("schemeID", scheme)], address)?;
+            }
+            if let (Some(id), VatCategory::OutsideScope) = (p.seller_id, category) {
+                x.node("cac:PartyIdentification", &[], |x| {
+                    x.text("cbc:ID", &[], id)
+                })?;
             }
             x.node("cac:PostalAddress", &[], |x| {
                 if !p.address.is_empty() {
@@ -467,6 +477,9 @@ fn cii_date(x: &mut Xml, tag: &str, d: chrono::NaiveDate) -> Result<()> {
 
 fn cii_party(x: &mut Xml, tag: &str, p: Party<'_>, category: VatCategory) -> Result<()> {
     x.node(tag, &[], |x| {
+        if let (Some(id), VatCategory::OutsideScope) = (p.seller_id, category) {
+            x.text("ram:ID", &[], id)?;
+        }
         x.text("ram:Name", &[], p.name)?;
         x.node("ram:PostalTradeAddress", &[], |x| {
             if !p.address.is_empty() {
