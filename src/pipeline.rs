@@ -64,26 +64,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     }
     let mut config = opts.config_hashes.clone();
     config.insert("metering_source".into(), opts.source.as_str().into());
-    let digest = {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(format!("{:?}..{:?}", opts.from, opts.to).as_bytes());
-        for (k, v) in &config {
-            h.update(k.as_bytes());
-            h.update(v.as_bytes());
-        }
-        hex::encode(h.finalize())
-    };
-    let record = |outcome: &str, problems: Vec<String>| RunManifest {
-        command: "build".into(),
-        started_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
-        now: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        config: config.clone(),
-        outcome: outcome.into(),
-        problems,
-        ..RunManifest::default()
+    let digest =
+        crate::lake::manifest::config_digest(&format!("{:?}..{:?}", opts.from, opts.to), &config);
+    let record = |outcome: &str, problems: Vec<String>| {
+        RunManifest::record("build", opts.now, &config, outcome, problems)
     };
     let interrupted = record(
         "interrupted",

@@ -10,6 +10,8 @@
 //!   character no face has is drawn as `?` (PDF/A forbids a missing glyph).
 //! - Deterministic: the creation date is the invoice's issue date, the document id its
 //!   number (or business and month for a draft); krilla reads no clock.
+//! - `f32` here is page geometry only (points, font sizes): every amount arrives as the
+//!   text the invoice model formatted from exact decimals.
 //! - Limits: an Arabic name is drawn as one right-to-left run (no full bidi reordering of
 //!   mixed-direction text), and a long text is cut to its column with `…`.
 

@@ -187,26 +187,9 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
     config.insert("month".into(), opts.month.to_string());
     config.insert("as_of".into(), opts.as_of.to_string());
     config.insert("finalize".into(), opts.finalize.to_string());
-    let digest = {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        for (k, v) in &config {
-            h.update(k.as_bytes());
-            h.update(v.as_bytes());
-        }
-        hex::encode(h.finalize())
-    };
-    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let record = |outcome: &str, problems: Vec<String>| RunManifest {
-        command: "invoice".into(),
-        started_at: stamp(opts.now),
-        finished_at: stamp(Utc::now()),
-        msgmeter_version: env!("CARGO_PKG_VERSION").into(),
-        now: stamp(opts.now),
-        config: config.clone(),
-        outcome: outcome.into(),
-        problems,
-        ..RunManifest::default()
+    let digest = crate::lake::manifest::config_digest("", &config);
+    let record = |outcome: &str, problems: Vec<String>| {
+        RunManifest::record("invoice", opts.now, &config, outcome, problems)
     };
     let run = Run::start(
         &lake,

@@ -105,6 +105,43 @@ pub struct RunManifest {
     pub stage_seconds: BTreeMap<String, f64>,
 }
 
+impl RunManifest {
+    /// The record of a `command` run that started at `now` with `config`, ending with
+    /// `outcome` and `problems` (what a run's intent and its final manifest both start from).
+    pub fn record(
+        command: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        config: &BTreeMap<String, String>,
+        outcome: &str,
+        problems: Vec<String>,
+    ) -> RunManifest {
+        let secs = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        RunManifest {
+            command: command.into(),
+            started_at: secs.clone(),
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            msgmeter_version: env!("CARGO_PKG_VERSION").into(),
+            now: secs,
+            config: config.clone(),
+            outcome: outcome.into(),
+            problems,
+            ..RunManifest::default()
+        }
+    }
+}
+
+/// SHA-256 (hex) of what a run reads: `head`, then every configuration key and value.
+pub fn config_digest(head: &str, config: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(head.as_bytes());
+    for (k, v) in config {
+        h.update(k.as_bytes());
+        h.update(v.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 /// SHA-256 of every file some earlier run ingested, read from the manifests.
 pub fn ingested_file_hashes(lake: &Lake) -> Result<BTreeSet<String>> {
     let dir = lake.runs_dir();
