@@ -66,7 +66,8 @@ pub fn run(a: ExplainArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outco
             ))
         }
     };
-    let lineages = explain(&lake, &target, a.line)?;
+    let (accounts, _) = settings.accounts()?;
+    let lineages = explain(&lake, &accounts, &target, a.line)?;
     let out_name = Path::new("stdout");
     match a.format {
         ExplainFormat::Json => {

@@ -7,8 +7,11 @@
 //!   the same rows: the tiers split the month's units in billing-date order.
 //! - An adjustment line is traced like a usage line of the month it corrects.
 //! - The fee has no usage behind it.
-//! - Under the `reported` source the units are the status events that carried Meta's
-//!   pricing object (their message or conversation ids), not our own messages table.
+//! - Under the `reported` source the units are the delivered/read/played status events
+//!   that carried Meta's pricing object with the line's category and pricing type (their
+//!   message or conversation ids), not our own messages table. They are picked in the UTC
+//!   dates around the month (the day before to the day after), not by each unit's local
+//!   billing date.
 
 use polars::prelude::*;
 
@@ -42,7 +45,7 @@ pub struct Lineage {
     pub source: String,
     pub line: RegisteredLine,
     pub usage: DataFrame,
-    /// `messages`, `conversations` or `events` (reported units).
+    /// `messages`, `conversations` or `statuses` (reported units: status events).
     pub units_table: &'static str,
     pub units: DataFrame,
     pub events: DataFrame,
@@ -53,7 +56,14 @@ fn not_found(message: String) -> Error {
 }
 
 /// The lineage of one line (`line_no`) or of every line of the invoice.
-pub fn explain(lake: &Lake, target: &Target, line_no: Option<i64>) -> Result<Vec<Lineage>> {
+/// `accounts` gives each business's billing time zone (a reported unit belongs to the month
+/// of its earliest delivery in that zone).
+pub fn explain(
+    lake: &Lake,
+    accounts: &crate::accounts::Accounts,
+    target: &Target,
+    line_no: Option<i64>,
+) -> Result<Vec<Lineage>> {
     let (month, business) = match target {
         Target::Number(number) => {
             let mut found = None;
@@ -115,7 +125,14 @@ pub fn explain(lake: &Lake, target: &Target, line_no: Option<i64>) -> Result<Vec
                         ),
                         None => (month, invoice.source.clone()),
                     };
-                    trace(lake, &business, traced_month, &source, l)?
+                    trace(
+                        lake,
+                        accounts.get(&business).timezone,
+                        &business,
+                        traced_month,
+                        &source,
+                        l,
+                    )?
                 }
                 _ => {
                     let empty = DataFrame::empty();
@@ -170,6 +187,7 @@ type Traced = (DataFrame, &'static str, DataFrame, DataFrame);
 
 fn trace(
     lake: &Lake,
+    zone: chrono_tz::Tz,
     business: &str,
     month: BillingMonth,
     source: &str,
@@ -232,31 +250,94 @@ fn trace(
             .eq(lit("delivered"))
             .or(col("status").eq(lit("read")))
             .or(col("status").eq(lit("played")));
-        let filter = with_billable(
-            col("event_type")
-                .eq(lit("status"))
-                .and(delivered)
-                .and(col("date").gt_eq(lit(first)))
-                .and(col("date").lt_eq(lit(last)))
-                .and(market_is("market"))
-                .and(col("reported_pricing_model").eq(lit(key.pricing_model.as_str())))
-                .and(col("reported_category").eq(lit(key.category.clone()))),
-            "reported_billable_or_regular",
-        );
         // A status without Meta's billable flag is billable when its type is regular
-        // (events.md, `reported_billable`).
-        let statuses = events_of_business
+        // (events.md, `reported_billable`); without a type, its type is what billing.md §5
+        // derives: regular when billable, free_entry_point for referral_conversion, else
+        // free_customer_service.
+        let billable =
+            col("reported_billable").fill_null(col("reported_pricing_type").eq(lit("regular")));
+        let pricing_type = when(col("reported_pricing_type").is_not_null())
+            .then(col("reported_pricing_type"))
+            .when(billable.clone())
+            .then(lit("regular"))
+            .when(col("reported_category").eq(lit("referral_conversion")))
+            .then(lit("free_entry_point"))
+            .otherwise(lit("free_customer_service"));
+        // A status of the event log may not name the customer: its market is then its
+        // message's (as reported usage takes it, metering/reported.rs).
+        let message_markets = events_of_business
             .clone()
-            .with_column(
-                col("reported_billable")
-                    .fill_null(col("reported_pricing_type").eq(lit("regular")))
-                    .alias("reported_billable_or_regular"),
+            .filter(col("event_type").eq(lit("message_out")))
+            .group_by([col("message_id")])
+            .agg([col("market").drop_nulls().first().alias("message_market")]);
+        // Each unit is charged as its earliest delivery status says (metering/reported.rs):
+        // that status, per unit, on a UTC date the line's usage rows hold.
+        let mut unit_columns: Vec<&str> = event_columns.to_vec();
+        unit_columns.extend([
+            "unit_market",
+            "reported_billable_or_regular",
+            "reported_type_or_derived",
+            "reported_category",
+        ]);
+        let charging = events_of_business
+            .clone()
+            .filter(
+                col("event_type")
+                    .eq(lit("status"))
+                    .and(delivered)
+                    .and(col("date").gt_eq(lit(first)))
+                    .and(col("date").lt_eq(lit(last)))
+                    .and(col("reported_pricing_model").eq(lit(key.pricing_model.as_str())))
+                    .and(col(id).is_not_null()),
             )
-            .filter(filter)
+            .join(
+                message_markets,
+                [col("message_id")],
+                [col("message_id")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_columns([
+                coalesce(&[col("market"), col("message_market")]).alias("unit_market"),
+                billable.alias("reported_billable_or_regular"),
+                pricing_type.alias("reported_type_or_derived"),
+            ])
+            .sort(["ts", "event_key"], SortMultipleOptions::default())
+            .group_by([col(id)])
+            .agg(
+                unit_columns
+                    .iter()
+                    .filter(|c| **c != id)
+                    .map(|c| col(*c).first())
+                    .collect::<Vec<_>>(),
+            );
+        let statuses = charging
+            .filter(with_billable(
+                market_is("unit_market")
+                    .and(col("reported_category").eq(lit(key.category.clone())))
+                    .and(col("reported_type_or_derived").eq(lit(key.pricing_type.clone()))),
+                "reported_billable_or_regular",
+            ))
             .select(event_columns.map(col))
             .sort(["ts", "event_key"], SortMultipleOptions::default())
             .collect()
             .ctx("reading the status events with pricing objects")?;
+        // The units of this billing month: earliest delivery in the account's zone.
+        let in_month: BooleanChunked = statuses
+            .column("ts")
+            .and_then(|c| c.cast(&DataType::Int64))
+            .ctx("reading status times")?
+            .i64()
+            .ctx("reading status times")?
+            .iter()
+            .map(|ts| {
+                ts.and_then(chrono::DateTime::from_timestamp_micros)
+                    .map(|t| BillingMonth::of(t.with_timezone(&zone).date_naive()) == month)
+                    .unwrap_or(false)
+            })
+            .collect();
+        let statuses = statuses
+            .filter(&in_month)
+            .ctx("keeping the month's units")?;
         let ids = statuses
             .clone()
             .lazy()
@@ -267,7 +348,7 @@ fn trace(
             .sort(["ts", "event_key"], SortMultipleOptions::default())
             .collect()
             .ctx("reading the events of the line")?;
-        return Ok((usage, "events", statuses, events));
+        return Ok((usage, "statuses", statuses, events));
     }
     let month_dates = col("billing_date")
         .gt_eq(lit(month.first_day()))
