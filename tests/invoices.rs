@@ -675,6 +675,13 @@ b5,Shrinking Co,5 Rua Test,BRVAT5,BR,USD,UTC,e@example.com,0,0,0,30,2025-01-01,2
     let totals: Vec<String> = oct.invoices.iter().map(|i| i.total.to_string()).collect();
     assert_eq!(totals, vec!["0.19", "0.13", "0.19"]);
     let frozen = month_hashes(&lake, "2025-10");
+    // Nothing of October changed: November's draft does not recompute it.
+    let quiet = run_invoice(&lake, "2025-11", "2025-11-20", false, &accts, &rates);
+    assert!(quiet.corrected_months.is_empty());
+    assert!(quiet
+        .invoices
+        .iter()
+        .all(|i| i.lines.iter().all(|l| l.corrects_month.is_none())));
 
     // Late events: one more message of b1 and two of b4 on 2025-10-20; b5's usage was
     // restated down to 1 message on 2025-10-03 (a rebuild after a correction).

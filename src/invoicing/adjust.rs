@@ -50,6 +50,32 @@ pub struct Adjustments {
     pub months: Vec<BillingMonth>,
 }
 
+/// Whether a final month's usage may have changed since it was finalized: some
+/// `usage_daily` partition that can hold its billing dates (the day before its first day to
+/// the day after its last) was written after its register. A month whose usage is as it
+/// was would be recomputed to the lines it has, so it is not recomputed at all (every
+/// night would otherwise reprice every final month since the first).
+pub fn touched_since_final(lake: &Lake, month: BillingMonth) -> Result<bool> {
+    let register = lake.month_partition_file(&crate::schema::INVOICES, &month.to_string());
+    let Ok(finalized) = std::fs::metadata(&register).and_then(|m| m.modified()) else {
+        return Ok(true);
+    };
+    let (mut d, last) = (
+        crate::time::day_before(month.first_day(), 1),
+        crate::time::day_after(month.last_day(), 1),
+    );
+    while d <= last {
+        let path = lake.date_partition_file(&crate::schema::USAGE_DAILY, d);
+        if let Ok(written) = std::fs::metadata(&path).and_then(|m| m.modified()) {
+            if written > finalized {
+                return Ok(true);
+            }
+        }
+        d = crate::time::day_after(d, 1);
+    }
+    Ok(false)
+}
+
 /// The final months whose first open month after them is `month`: the run of final months
 /// just before it, oldest first.
 pub fn corrected_months(
@@ -81,8 +107,14 @@ pub fn for_month(
     card: &RateCard,
     billed_sources: &BilledSources,
 ) -> Result<Adjustments> {
+    let mut months = Vec::new();
+    for m in corrected_months(month, |m| final_months.contains(&m)) {
+        if touched_since_final(lake, m)? {
+            months.push(m);
+        }
+    }
     let mut out = Adjustments {
-        months: corrected_months(month, |m| final_months.contains(&m)),
+        months,
         ..Adjustments::default()
     };
     for &corrected in &out.months.clone() {

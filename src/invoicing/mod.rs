@@ -330,11 +330,17 @@ fn compute(
             final_months.insert(m);
         }
     }
-    // The registers the adjustments compare with: the final months just before this one.
+    // The registers the adjustments compare with: the final months just before this one,
+    // from the oldest whose usage changed since it was finalized (later ones may hold its
+    // corrections); none when nothing changed.
     let mut registers = BTreeMap::new();
+    let mut touched = false;
     for m in adjust::corrected_months(month, |m| final_months.contains(&m)) {
-        if let Some(r) = register::read(lake, m)? {
-            registers.insert(m, r);
+        touched = touched || adjust::touched_since_final(lake, m)?;
+        if touched {
+            if let Some(r) = register::read(lake, m)? {
+                registers.insert(m, r);
+            }
         }
     }
     let adjustments = adjust::for_month(
