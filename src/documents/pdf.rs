@@ -12,8 +12,8 @@
 //!   number (or business and month for a draft); krilla reads no clock.
 //! - `f32` here is page geometry only (points, font sizes): every amount arrives as the
 //!   text the invoice model formatted from exact decimals.
-//! - Limits: an Arabic name is drawn as one right-to-left run (no full bidi reordering of
-//!   mixed-direction text), and a long text is cut to its column with `…`.
+//! - Right-to-left text is ordered by the Unicode bidirectional algorithm (`unicode-bidi`)
+//!   before it is drawn. A long text is cut to its column with `…`.
 
 use krilla::color::rgb;
 use krilla::configure::{Archival, ConfigurationBuilder};
@@ -480,13 +480,12 @@ fn draw_text(
         Align::Left => x,
         Align::Right => x - fonts.width(text, size, bold),
     };
-    let runs = fonts.runs(text, bold);
-    let several = runs.len() > 1;
-    for (script, run) in runs {
+    for (script, run, rtl) in visual_runs(fonts, text, bold) {
         let face = fonts.face(script, bold);
-        let direction = match script {
-            Script::Arabic => TextDirection::RightToLeft,
-            _ => TextDirection::LeftToRight,
+        let direction = if rtl {
+            TextDirection::RightToLeft
+        } else {
+            TextDirection::LeftToRight
         };
         surface.draw_text(
             Point::from_xy(at, y),
@@ -496,10 +495,40 @@ fn draw_text(
             false,
             direction,
         );
-        if several {
-            at += fonts.width(&run, size, bold);
+        at += fonts.width(&run, size, bold);
+    }
+}
+
+/// `text` as runs to draw from left to right: the Unicode bidirectional algorithm orders
+/// its levels (an Arabic name with a number, an Arabic address, reads right to left with
+/// its digits left to right), each level's text is split by script, and a right-to-left
+/// level's pieces are drawn in reverse (each shaped right to left).
+fn visual_runs(fonts: &Fonts, text: &str, bold: bool) -> Vec<(Script, String, bool)> {
+    let bidi = unicode_bidi::BidiInfo::new(text, None);
+    if !bidi.has_rtl() {
+        return fonts
+            .runs(text, bold)
+            .into_iter()
+            .map(|(s, r)| (s, r, false))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for para in &bidi.paragraphs {
+        let (levels, runs) = bidi.visual_runs(para, para.range.clone());
+        for run in runs {
+            let rtl = levels[run.start].is_rtl();
+            let mut pieces: Vec<(Script, String, bool)> = fonts
+                .runs(&text[run], bold)
+                .into_iter()
+                .map(|(s, r)| (s, r, rtl))
+                .collect();
+            if rtl {
+                pieces.reverse();
+            }
+            out.extend(pieces);
         }
     }
+    out
 }
 
 fn pdf_err(e: impl std::fmt::Debug) -> Error {
