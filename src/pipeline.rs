@@ -104,6 +104,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
                 stage_seconds: crate::timing::take(),
                 ..record("ok", std::mem::take(&mut outcome.manifest.problems))
             };
+            outcome.manifest.stages = stage_sections(&outcome);
             let built_dates = outcome.dates.clone();
             run.finish(
                 &outcome.manifest,
@@ -122,6 +123,63 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
 }
 
 /// The stages, in order, under the run.
+/// The manifest's sections: metering and analytics, each with its dates, counts and the
+/// timers it owns.
+fn stage_sections(outcome: &BuildOutcome) -> BTreeMap<String, crate::lake::manifest::StageSection> {
+    use crate::lake::manifest::StageSection;
+    let s = &outcome.summary;
+    let a = &outcome.analytics;
+    let is_analytics = |step: &str| {
+        ["analytics", "business_daily", "cases", "reply_waits"]
+            .iter()
+            .any(|p| step.starts_with(p))
+    };
+    let seconds = |analytics: bool| {
+        outcome
+            .manifest
+            .stage_seconds
+            .iter()
+            .filter(|(k, _)| is_analytics(k) == analytics)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    };
+    let counts = |pairs: &[(&str, i64)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    BTreeMap::from([
+        (
+            "metering".to_string(),
+            StageSection {
+                dates: outcome.dates.clone(),
+                months: outcome.months.clone(),
+                counts: counts(&[
+                    ("messages", s.messages as i64),
+                    ("delivered", s.delivered as i64),
+                    ("unmetered_deliveries", s.unmetered_deliveries as i64),
+                    ("conversations", s.conversations as i64),
+                    ("usage_rows", s.usage_rows as i64),
+                    ("reconciliation_rows", s.reconciliation_rows as i64),
+                    ("derived_billable_units", s.derived_billable_units),
+                    ("reported_billable_units", s.reported_billable_units),
+                ]),
+                seconds: seconds(false),
+            },
+        ),
+        (
+            "analytics".to_string(),
+            StageSection {
+                dates: outcome.dates.clone(),
+                months: Vec::new(),
+                counts: counts(&[
+                    ("reply_waits", a.waits as i64),
+                    ("reply_waits_answered", a.waits_answered as i64),
+                    ("cases", a.cases as i64),
+                    ("orphan_case_events", a.orphan_case_events as i64),
+                ]),
+                seconds: seconds(true),
+            },
+        ),
+    ])
+}
+
 fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
     let lake = run.lake();
     let event_dates = lake.partition_dates(&EVENTS)?;

@@ -81,3 +81,90 @@ fn a_build_records_an_interrupted_run_before_it_starts() {
     assert_eq!(m.outcome, "interrupted");
     assert!(!lake_path.join("_runs/open").exists());
 }
+
+/// The manifest has a section per stage, and its counts are the tables' (counted again by
+/// query).
+#[test]
+fn a_build_and_an_invoice_run_record_a_section_per_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ingest_sample(&lake);
+    let built = crate::metering_common::build_all(&lake);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            lake.join("_runs")
+                .join(format!("{}.json", built.manifest.run_id)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let count = |sql: &str| {
+        string(&query(&lake, sql), "n", 0)
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let metering = &manifest["stages"]["metering"];
+    assert_eq!(
+        metering["counts"]["messages"].as_i64(),
+        Some(count("SELECT count(*) AS n FROM messages"))
+    );
+    assert_eq!(
+        metering["counts"]["conversations"].as_i64(),
+        Some(count("SELECT count(*) AS n FROM conversations"))
+    );
+    assert_eq!(
+        metering["counts"]["usage_rows"].as_i64(),
+        Some(count("SELECT count(*) AS n FROM usage_daily"))
+    );
+    // Every day from the first date with events to the last, gaps included.
+    let span = query(&lake, "SELECT min(date) AS a, max(date) AS b FROM events");
+    let day = |c: &str| {
+        chrono::NaiveDate::parse_from_str(&string(&span, c, 0).unwrap(), "%Y-%m-%d").unwrap()
+    };
+    assert_eq!(
+        metering["dates"].as_array().unwrap().len() as i64,
+        (day("b") - day("a")).num_days() + 1
+    );
+    let analytics = &manifest["stages"]["analytics"];
+    assert_eq!(
+        analytics["counts"]["reply_waits"].as_i64(),
+        Some(count("SELECT count(*) AS n FROM reply_waits"))
+    );
+    assert_eq!(
+        analytics["counts"]["cases"].as_i64(),
+        Some(count("SELECT count(*) AS n FROM cases"))
+    );
+    assert!(analytics["seconds"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| !k.starts_with("assemble")));
+
+    let done = crate::invoices_common::run_invoice(
+        &lake,
+        "2025-10",
+        "2025-10-20",
+        false,
+        &msgmeter::accounts::Accounts::embedded(),
+        &msgmeter::pricing::rates::RateCard::embedded(),
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            lake.join("_runs")
+                .join(format!("{}.json", done.manifest.run_id)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let invoicing = &manifest["stages"]["invoicing"];
+    assert_eq!(
+        invoicing["counts"]["invoices"].as_i64(),
+        Some(count("SELECT count(*) AS n FROM invoices"))
+    );
+    assert_eq!(
+        invoicing["counts"]["lines"].as_i64(),
+        Some(count("SELECT count(*) AS n FROM invoice_lines"))
+    );
+    assert_eq!(invoicing["months"], serde_json::json!(["2025-10"]));
+}

@@ -103,6 +103,27 @@ pub struct RunManifest {
     /// Seconds spent per stage (wall time, for diagnosis only).
     #[serde(default)]
     pub stage_seconds: BTreeMap<String, f64>,
+    /// One section per stage of the run (build: metering, analytics; invoice: invoicing,
+    /// documents): what it covered, what it counted and where its time went.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<String, StageSection>,
+}
+
+/// What one stage of a run did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StageSection {
+    /// UTC dates it wrote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dates: Vec<chrono::NaiveDate>,
+    /// Billing months it wrote (`YYYY-MM`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub months: Vec<String>,
+    /// Its counts, by name.
+    #[serde(default)]
+    pub counts: BTreeMap<String, i64>,
+    /// Wall seconds of its steps (the entries of `stage_seconds` it owns).
+    #[serde(default)]
+    pub seconds: BTreeMap<String, f64>,
 }
 
 impl RunManifest {
