@@ -17,7 +17,7 @@ const CARD: &str = "2025-01-01,EUR,PMP,Brazil,marketing,,0.0625,illustrative
 /// Names in four scripts, and one that tries to be markup and a formula.
 const ACCOUNTS: &str = "d1,Alpha Bank,1 Hauptstraße,DE123456789,DE,EUR,UTC,a@example.com,19,0,10.00,30,2025-01-01,,false,15,
 d2,Банк Восток,2 ул. Ленина,,RU,USD,UTC,b@example.com,0,0,0,30,2025-01-01,,false,15,
-d3,مصرف الشرق,3 شارع,,AE,USD,UTC,c@example.com,0,0,0,30,2025-01-01,,false,15,
+d3,مصرف الشرق (ش.م.ع) ?,3 شارع / 4 & 5…,,AE,USD,UTC,c@example.com,0,0,0,30,2025-01-01,,false,15,
 d4,भारत बैंक,4 मार्ग,,IN,USD,UTC,d@example.com,0,0,0,30,2025-01-01,,false,15,
 d5,<script>alert(1)</script> =cmd|' /C calc'!A0,5 Rue,FR99999999999,FR,EUR,UTC,e@example.com,0,0,0,30,2025-01-01,,false,15,";
 

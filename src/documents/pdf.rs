@@ -130,10 +130,16 @@ impl Fonts {
             let script = script_of(c)
                 .or_else(|| runs.last().map(|r| r.0))
                 .unwrap_or(Script::Latin);
-            let c = if self.face(script, bold).has(c) {
-                c
+            let c = if c.is_control() { ' ' } else { c };
+            // A mark the run's face lacks (Noto Sans Arabic has no `(`, `?`, `…`) is drawn
+            // with Noto Sans; a character no face has becomes a `?` in Noto Sans (PDF/A
+            // forbids a missing glyph).
+            let (script, c) = if self.face(script, bold).has(c) {
+                (script, c)
+            } else if self.face(Script::Latin, bold).has(c) {
+                (Script::Latin, c)
             } else {
-                '?'
+                (Script::Latin, '?')
             };
             match runs.last_mut() {
                 Some((s, run)) if *s == script => run.push(c),
