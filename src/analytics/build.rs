@@ -228,9 +228,9 @@ pub fn build(
     let t = std::time::Instant::now();
     let fed: std::collections::BTreeSet<NaiveDate> = feed.dates.iter().copied().collect();
     for &d in all_dates.iter().filter(|d| !fed.contains(d)) {
-        let columns = Some(FEED_COLUMNS.iter().map(|c| c.to_string()).collect());
-        let events = lake::read_parquet(&lake.date_partition_file(&EVENTS, d), columns)?;
-        feed.add(d, &events)?;
+        if let Some(events) = lake.read_date(&EVENTS, d, Some(&FEED_COLUMNS))? {
+            feed.add(d, &events)?;
+        }
     }
     let owed_since = feed.owed_since();
     crate::timing::add("analytics_load", t.elapsed());

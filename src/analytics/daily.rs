@@ -16,7 +16,7 @@ use crate::lake::billed::BilledSources;
 use crate::lake::columns::{
     bool_values, i64_values, ints, str_column, str_values, table_frame, text,
 };
-use crate::lake::{self, Lake};
+use crate::lake::Lake;
 use crate::schema::{BUSINESS_DAILY, CONVERSATIONS, MESSAGES, USAGE_DAILY};
 use crate::time::start_of;
 
@@ -223,12 +223,7 @@ pub(super) fn read_partition(
     day: NaiveDate,
     columns: &[&str],
 ) -> Result<Option<DataFrame>> {
-    let path = lake.date_partition_file(table, day);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let columns = Some(columns.iter().map(|c| c.to_string()).collect());
-    lake::read_parquet(&path, columns).map(Some)
+    lake.read_date(table, day, Some(columns))
 }
 
 /// Message, delivery, conversation and billable-unit counts of the day, from `events`,

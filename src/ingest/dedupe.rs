@@ -43,6 +43,9 @@ pub struct FileCounts {
 #[derive(Debug, Default)]
 pub struct Published {
     pub dates_written: Vec<NaiveDate>,
+    /// Files of the lake the commit removes: parts of a republished date beyond those it
+    /// now has (paths inside the lake).
+    pub removed: Vec<String>,
     /// Per source of the run, by its index.
     pub by_source: Vec<FileCounts>,
 }
@@ -273,46 +276,92 @@ fn resolve_user_ids(df: DataFrame, identities: &IdentityMap) -> Result<DataFrame
     Ok(df)
 }
 
-/// Keys of a published partition, as carried into the next date.
-fn carry_from_partition(lake: &Lake, date: NaiveDate) -> Result<Carry> {
-    let path = lake.date_partition_file(&EVENTS, date);
-    if !path.exists() {
-        return Ok(Carry::default());
-    }
-    let df = lake::read_parquet(
-        &path,
-        Some(vec!["event_key".into(), "ts".into(), "content_hash".into()]),
-    )?;
-    carry_from_frame(&df)
-}
-
-fn carry_from_frame(df: &DataFrame) -> Result<Carry> {
-    let keys = df
-        .column("event_key")
-        .ctx("events")?
-        .str()
-        .ctx("events")?
-        .clone();
-    let ts = df
-        .column("ts")
-        .ctx("events")?
-        .cast(&DataType::Int64)
-        .ctx("events")?;
-    let ts = ts.i64().ctx("events")?.clone();
-    let hash = df
-        .column("content_hash")
-        .ctx("events")?
-        .u64()
-        .ctx("events")?
-        .clone();
-    let mut carry = Carry::with_capacity_and_hasher(df.height(), Default::default());
-    for i in 0..df.height() {
-        let (Some(k), Some(t), Some(h)) = (keys.get(i), ts.get(i), hash.get(i)) else {
-            continue;
+/// The kept keys of a published date that `wanted` holds (the keys of the rows about to
+/// be judged), read part by part from `published` (this run's stage when it wrote the date,
+/// else the lake), only the parts' row groups of `businesses` when given. A row of this
+/// run's files carries its file's origin, a row already in the lake `IN_LAKE`.
+fn carry_from_published(
+    published: &Lake,
+    date: NaiveDate,
+    wanted: &KeySet,
+    businesses: Option<&crate::lake::buckets::BusinessRange>,
+    origin_of: &HashMap<&str, Origin>,
+) -> Result<Carry> {
+    let mut carry = Carry::default();
+    let columns = ["event_key", "ts", "content_hash", "source_sha256"];
+    for part in published.date_parts(&EVENTS, date)? {
+        let df = match businesses {
+            None => lake::read_parquet(&part, Some(columns.map(String::from).to_vec()))?,
+            Some(range) => published
+                .scan_parts(std::slice::from_ref(&part), &part.display().to_string())?
+                .filter(range.predicate())
+                .select(columns.map(col))
+                .collect()
+                .ctx(format!("reading {}", part.display()))?,
         };
-        remember(&mut carry, k, t, h, IN_LAKE);
+        let keys = df.column("event_key").ctx("events")?.str().ctx("events")?;
+        let ts = df
+            .column("ts")
+            .ctx("events")?
+            .cast(&DataType::Int64)
+            .ctx("events")?;
+        let ts = ts.i64().ctx("events")?;
+        let hash = df
+            .column("content_hash")
+            .ctx("events")?
+            .u64()
+            .ctx("events")?;
+        let sha = df
+            .column("source_sha256")
+            .ctx("events")?
+            .str()
+            .ctx("events")?;
+        for i in 0..df.height() {
+            let (Some(k), Some(t), Some(h)) = (keys.get(i), ts.get(i), hash.get(i)) else {
+                continue;
+            };
+            if !wanted.contains(&key_hash(k)) {
+                continue;
+            }
+            let origin = sha
+                .get(i)
+                .and_then(|s| origin_of.get(s))
+                .copied()
+                .unwrap_or(IN_LAKE);
+            remember(&mut carry, k, t, h, origin);
+        }
     }
     Ok(carry)
+}
+
+/// Hashes of dedupe keys.
+type KeySet = std::collections::HashSet<u128, foldhash::fast::FixedState>;
+
+/// The dedupe keys of a frame's rows.
+fn keys_of(df: &DataFrame) -> Result<KeySet> {
+    let keys = df.column("event_key").ctx("events")?.str().ctx("events")?;
+    Ok(keys.iter().flatten().map(key_hash).collect())
+}
+
+/// The kept keys the rows being judged are compared with: those of the date before, and
+/// (in a date split into buckets) those of the bucket before. A key in both takes the
+/// later kept version, as one carry would.
+#[derive(Default)]
+struct Carried<'a> {
+    carries: Vec<&'a Carry>,
+}
+
+impl Carried<'_> {
+    fn get(&self, key: u128) -> Option<(i64, u64, Origin)> {
+        self.carries
+            .iter()
+            .filter_map(|c| c.get(&key).copied())
+            .max_by_key(|v| v.0)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.carries.iter().all(|c| c.is_empty())
+    }
 }
 
 /// A date's rows after dedupe: which to keep and which are conflicting duplicates.
@@ -337,7 +386,11 @@ struct Verdict {
 /// One piece on purpose: it is the hot path of publishing (every row of every date), and
 /// its steps share borrowed column slices (`key_of`, `ts_of`, `hash_of`, …) that would
 /// have to be passed to every part if it were split.
-fn judge(all: &DataFrame, carried: &Carry, origin_of: &HashMap<&str, Origin>) -> Result<Verdict> {
+fn judge(
+    all: &DataFrame,
+    carried: &Carried<'_>,
+    origin_of: &HashMap<&str, Origin>,
+) -> Result<Verdict> {
     // Read each column once, in order, instead of indexing into it row by row.
     let text = |name: &str| -> Result<Vec<&str>> {
         Ok(all
@@ -415,7 +468,7 @@ fn judge(all: &DataFrame, carried: &Carry, origin_of: &HashMap<&str, Origin>) ->
     }
     if !carried.is_empty() {
         for (key, &i) in &first {
-            if !groups.contains_key(key) && carried.contains_key(&key_hash(key)) {
+            if !groups.contains_key(key) && carried.get(key_hash(key)).is_some() {
                 groups.insert(key, vec![i]);
             }
         }
@@ -435,7 +488,7 @@ fn judge(all: &DataFrame, carried: &Carry, origin_of: &HashMap<&str, Origin>) ->
         (ts_of[i], hash_of[i], origins[i], lines[i])
     };
     for (key, mut rows) in groups {
-        let mut reference = carried.get(&key_hash(key)).copied();
+        let mut reference = carried.get(key_hash(key));
         rows.sort_unstable_by_key(|&i| at(i));
         for i in rows {
             let (t, h, origin, _) = at(i);
@@ -521,13 +574,54 @@ const OVERLAPPED_ROWS: usize = 1_000_000;
 ///   peaked at 1,331 MiB in 21.0 s; giving it back, 939 MiB in 28.4 s.
 const KEEP_FREED_MAX_DATE_ROWS: usize = 250_000;
 
+/// Publishing a date's rows costs about this much memory a row (its frame holds about 750
+/// bytes, judging and gathering add to it while the previous piece is written), so a date
+/// of more rows than the budget over this is split into buckets (module `split`).
+const PUBLISH_BYTES_PER_ROW: usize = 512;
+
+/// The most rows (new and already in the lake) published as one piece under a budget.
+pub fn bucket_rows(budget_bytes: usize) -> usize {
+    (budget_bytes / PUBLISH_BYTES_PER_ROW).max(1)
+}
+
+/// One piece of a date to publish: the whole date, or one bucket of it. Its rows are
+/// read only when its turn comes.
+struct Piece {
+    new_rows: Rows,
+    /// Its rows already in the lake.
+    old_rows: Rows,
+    /// The businesses it holds, when it is a bucket (to read the date before for them only).
+    businesses: Option<crate::lake::buckets::BusinessRange>,
+}
+
+/// A piece's new or old rows.
+enum Rows {
+    Ready(Option<DataFrame>),
+    /// New rows of a bucket, in a scratch file.
+    Scratch(super::frame::BucketRows),
+    /// Rows of the lake's partition, filtered to a bucket.
+    Lake(LazyFrame),
+}
+
+impl Rows {
+    fn load(self, sources: &[SourceFile]) -> Result<Option<DataFrame>> {
+        match self {
+            Rows::Ready(df) => Ok(df),
+            Rows::Scratch(file) => file.take(sources),
+            Rows::Lake(lf) => Some(conform(lf.collect().ctx("reading events")?)).transpose(),
+        }
+    }
+}
+
 /// Reads the lake; writes into `stage` (the run's staging folder, `lake::publication`).
+/// A date of more than `max_rows` rows is published in buckets (module `split`).
 pub fn publish_events(
     lake: &Lake,
     stage: &Lake,
     mut spill: Spill,
     sources: &[SourceFile],
     identities: &super::dedupe::Identities,
+    max_rows: usize,
 ) -> Result<Published> {
     let existing: BTreeSet<NaiveDate> = lake.partition_dates(&EVENTS)?.into_iter().collect();
     let touched = spill.dates();
@@ -541,19 +635,20 @@ pub fn publish_events(
         }
     }
     // Publishing reuses the memory each date frees rather than fault in fresh pages when no
-    // date it publishes is large (its new rows and those already in the lake): what the
-    // allocator keeps is then a few small dates' frames. Else it gives memory back, to stay
+    // piece it publishes is large (its new rows and those already in the lake): what the
+    // allocator keeps is then a few small pieces' frames. Else it gives memory back, to stay
     // within its budget, whether or not the run's new rows fitted in memory.
-    let mut largest_date = 0;
+    let mut rows_of_date = BTreeMap::new();
     for &date in &dates {
         let in_lake = if existing.contains(&date) {
             lake.partition_rows(&EVENTS, date)?
         } else {
             0
         };
-        largest_date = largest_date.max(spill.rows_of(date) + in_lake);
+        rows_of_date.insert(date, (spill.rows_of(date), in_lake));
     }
-    let _kept = (largest_date <= KEEP_FREED_MAX_DATE_ROWS)
+    let largest = rows_of_date.values().map(|(n, o)| n + o).max().unwrap_or(0);
+    let _kept = (largest.min(max_rows) <= KEEP_FREED_MAX_DATE_ROWS)
         .then(crate::memory::keep_freed_memory_while_alive);
     let origin_of: HashMap<&str, Origin> = sources
         .iter()
@@ -565,15 +660,15 @@ pub fn publish_events(
     };
     let conflicts_dir = stage.restricted_dir()?.join("conflicts");
 
-    // Writing a partition (sorting, compressing) overlaps deduping the next date: one
-    // background writer takes each finished frame as it is handed over, so at most about two
-    // dates are in memory at once. To bound memory to about two dates, the next date is
-    // read and judged while the previous one is written, but its kept rows are gathered only
-    // once that write is done.
+    // Writing a partition (sorting, compressing) overlaps deduping the next piece: one
+    // background writer takes each finished frame as it is handed over. To bound memory to
+    // about two pieces, the next piece is read and judged while the previous one is
+    // written, but its kept rows are gathered only once that write is done.
+    let mut parts_written: Vec<(NaiveDate, usize)> = Vec::new();
     published.dates_written = lake::writer::in_background(1, 0, "publish.write", |writes| {
         let mut sent = Vec::new();
         let mut carry: Option<(NaiveDate, Carry)> = None;
-        // Is a date being written? Waiting for it ends that.
+        // Is a piece being written? Waiting for it ends that.
         let mut writing = false;
         let mut writing_rows = 0;
         let await_write = |writing: &mut bool| {
@@ -587,87 +682,260 @@ pub fn publish_events(
             if crate::interrupt::requested() {
                 return Err(crate::Error::Interrupted);
             }
-            let t = std::time::Instant::now();
             let previous = date
                 .pred_opt()
                 .expect("dates are far from the calendar's start");
-            let carried = match carry.take() {
-                Some((d, c)) if d == previous => c,
-                _ => carry_from_partition(lake, previous)?,
+            // The date before's kept keys: in memory when it was just published whole, else
+            // read for the keys at hand (from this run's stage if it wrote that date).
+            let in_memory = match carry.take() {
+                Some((d, c)) if d == previous => Some(c),
+                _ => None,
             };
-            tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "before read");
-            // Two large dates are not held at once: the previous one's write is
-            // awaited first (a few dates a month, for the price of one overlap each).
-            if writing && spill.rows_of(date) + writing_rows > OVERLAPPED_ROWS {
-                await_write(&mut writing);
-            }
-            let new_rows = spill.take_date(date, sources)?;
-            tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), "after spill read");
-            let old_rows = if existing.contains(&date) {
-                Some(conform(lake::read_parquet(
-                    &lake.date_partition_file(&EVENTS, date),
-                    None,
-                )?)?)
+            let published_before = if sent.contains(&previous) {
+                stage
             } else {
-                None
+                lake
             };
-            let old_height = old_rows.as_ref().map_or(0, DataFrame::height);
-            let mut all = match (old_rows, new_rows) {
-                (Some(mut o), Some(n)) => {
-                    o.vstack_mut_owned(n).ctx("stacking events")?;
-                    o
+            let (new_count, old_count) = rows_of_date[&date];
+            let pieces = if new_count + old_count <= max_rows {
+                whole_date(lake, &mut spill, sources, date, existing.contains(&date))?
+            } else {
+                let t = std::time::Instant::now();
+                let pieces = split_date(lake, &mut spill, date, max_rows)?;
+                crate::timing::add("publish.split", t.elapsed());
+                pieces
+            };
+            let split = pieces.len() > 1;
+            let mut date_changed = false;
+            let mut previous_piece: Option<Carry> = None;
+            let mut staged = Vec::new();
+            for piece in pieces {
+                let t = std::time::Instant::now();
+                let Piece {
+                    new_rows,
+                    old_rows,
+                    businesses,
+                } = piece;
+                let piece_rows = match &new_rows {
+                    Rows::Ready(df) => df.as_ref().map_or(0, DataFrame::height),
+                    Rows::Scratch(file) => file.rows(),
+                    Rows::Lake(_) => 0,
+                };
+                // Two large pieces are not held at once: the previous one's write is
+                // awaited first (a few dates a month, for the price of one overlap each).
+                if writing && piece_rows + writing_rows > OVERLAPPED_ROWS {
+                    await_write(&mut writing);
                 }
-                (Some(o), None) => o,
-                (None, Some(n)) => n,
-                (None, None) => continue,
-            };
-            let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
-            let has_new_rows = all.height() > old_height;
-            all.with_column(Column::new("__new".into(), origin_new))
-                .ctx("marking origin")?;
-            all = resolve_user_ids(all, &identities.map)?;
-            // One contiguous frame: the dedupe reads every column and gathers rows, which is
-            // faster on one chunk than on the partition's and the new rows' apart.
-            all.rechunk_mut();
-            crate::timing::add("publish.read", t.elapsed());
-
-            tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
-            let t = std::time::Instant::now();
-            let verdict = judge(&all, &carried, &origin_of)?;
-            for (origin, counts) in &verdict.by_source {
-                let Some(e) = origin
-                    .checked_sub(1)
-                    .and_then(|i| published.by_source.get_mut(i as usize))
-                else {
+                let (old_rows, new_rows) = (old_rows.load(sources)?, new_rows.load(sources)?);
+                let Some((all, has_new_rows)) = stack(old_rows, new_rows, identities)? else {
                     continue;
                 };
-                e.duplicates += counts.duplicates;
-                e.conflicting += counts.conflicting;
-                e.replaced += counts.replaced;
+                let read_before;
+                let mut carried = Carried::default();
+                match &in_memory {
+                    Some(c) => carried.carries.push(c),
+                    None => {
+                        read_before = carry_from_published(
+                            published_before,
+                            previous,
+                            &keys_of(&all)?,
+                            businesses.as_ref(),
+                            &origin_of,
+                        )?;
+                        carried.carries.push(&read_before);
+                    }
+                }
+                if let Some(c) = &previous_piece {
+                    carried.carries.push(c);
+                }
+                crate::timing::add("publish.read", t.elapsed());
+
+                tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
+                let t = std::time::Instant::now();
+                let verdict = judge(&all, &carried, &origin_of)?;
+                drop(carried);
+                for (origin, counts) in &verdict.by_source {
+                    let Some(e) = origin
+                        .checked_sub(1)
+                        .and_then(|i| published.by_source.get_mut(i as usize))
+                    else {
+                        continue;
+                    };
+                    e.duplicates += counts.duplicates;
+                    e.conflicting += counts.conflicting;
+                    e.replaced += counts.replaced;
+                }
+                let conflict_mask =
+                    BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
+                let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
+                await_write(&mut writing);
+                let kept = gather_column_by_column(all, verdict.kept_in_order)?;
+                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
+                crate::timing::add("publish.dedupe", t.elapsed());
+                if conflicts.height() > 0 {
+                    write_conflicts(&conflicts_dir, date, conflicts)?;
+                }
+                // New rows that were all duplicates rewrite nothing, unless identities
+                // learnt in this run may have resolved the date's customers. A split date
+                // is written whole (its parts are numbered in order), and taken back if
+                // nothing of it changed.
+                let changed = verdict.changed || (identities.changed && has_new_rows);
+                date_changed |= changed;
+                if changed || split {
+                    let kept = kept.drop("__new").ctx("events")?;
+                    writing_rows = kept.height();
+                    // Parts are numbered in order from 0.
+                    let part = staged.len();
+                    let path = lake::part_file(&stage.date_partition_dir(&EVENTS, date), part);
+                    writes.send(path.clone(), kept)?;
+                    staged.push(path);
+                    writing = true;
+                }
+                match split {
+                    true => previous_piece = Some(verdict.carry),
+                    false => carry = Some((date, verdict.carry)),
+                }
             }
-            let conflict_mask = BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
-            let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
-            await_write(&mut writing);
-            let kept = gather_column_by_column(all, verdict.kept_in_order)?;
-            tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
-            carry = Some((date, verdict.carry));
-            crate::timing::add("publish.dedupe", t.elapsed());
-            if conflicts.height() > 0 {
-                write_conflicts(&conflicts_dir, date, conflicts)?;
-            }
-            // New rows that were all duplicates rewrite nothing, unless identities
-            // learnt in this run may have resolved the date's customers.
-            if verdict.changed || (identities.changed && has_new_rows) {
-                let kept = kept.drop("__new").ctx("events")?;
-                writing_rows = kept.height();
-                writes.send(stage.date_partition_file(&EVENTS, date), kept)?;
+            if date_changed {
                 sent.push(date);
-                writing = true;
+                parts_written.push((date, staged.len()));
+            } else if !staged.is_empty() {
+                await_write(&mut writing);
+                for path in staged {
+                    let _ = std::fs::remove_file(path);
+                }
             }
         }
         Ok(sent)
     })?;
+    // Parts of a republished date beyond those written now (it was split finer before) go
+    // with the commit.
+    for (date, parts) in parts_written {
+        for old in lake.date_parts(&EVENTS, date)?.into_iter().skip(parts) {
+            if let Ok(inside) = old.strip_prefix(&lake.root) {
+                published.removed.push(inside.to_string_lossy().to_string());
+            }
+        }
+    }
     Ok(published)
+}
+
+/// A date published as one piece: its new rows and every row of it in the lake.
+fn whole_date(
+    lake: &Lake,
+    spill: &mut Spill,
+    sources: &[SourceFile],
+    date: NaiveDate,
+    in_lake: bool,
+) -> Result<Vec<Piece>> {
+    let t = std::time::Instant::now();
+    let new_rows = spill.take_date(date, sources)?;
+    let old_rows = match in_lake {
+        true => lake
+            .read_date(&EVENTS, date, None)?
+            .map(conform)
+            .transpose()?,
+        false => None,
+    };
+    crate::timing::add("publish.read", t.elapsed());
+    Ok(vec![Piece {
+        new_rows: Rows::Ready(new_rows),
+        old_rows: Rows::Ready(old_rows),
+        businesses: None,
+    }])
+}
+
+/// A date too large for one piece, in buckets (module `split`): planned from its rows per
+/// business and minute (new and in the lake), its new rows moved to one scratch file per
+/// bucket. Each piece's rows are read when its turn comes.
+fn split_date(
+    lake: &Lake,
+    spill: &mut Spill,
+    date: NaiveDate,
+    max_rows: usize,
+) -> Result<Vec<Piece>> {
+    let day_start = crate::time::start_of(date);
+    let mut cells = super::split::Cells::new();
+    spill.cells_of(date, day_start, &mut cells)?;
+    let parts = lake.date_parts(&EVENTS, date)?;
+    for part in &parts {
+        let counts = lake
+            .scan_parts(std::slice::from_ref(part), &part.display().to_string())?
+            .select([
+                col("business_id"),
+                ((col("ts").cast(DataType::Int64) - lit(day_start)).floor_div(lit(60_000_000i64)))
+                    .alias("minute"),
+            ])
+            .group_by([col("business_id"), col("minute")])
+            .agg([len().cast(DataType::UInt64).alias("rows")])
+            .collect()
+            .ctx(format!("counting the rows of {}", part.display()))?;
+        let b = counts
+            .column("business_id")
+            .ctx("events")?
+            .str()
+            .ctx("events")?;
+        let m = counts.column("minute").ctx("events")?.i64().ctx("events")?;
+        let n = counts.column("rows").ctx("events")?.u64().ctx("events")?;
+        for i in 0..counts.height() {
+            let (Some(b), Some(m), Some(n)) = (b.get(i), m.get(i), n.get(i)) else {
+                continue;
+            };
+            let m = m.clamp(0, 24 * 60 - 1) as u16;
+            *cells
+                .entry(b.to_string())
+                .or_default()
+                .entry(m)
+                .or_default() += n;
+        }
+    }
+    let buckets = super::split::DayBuckets::plan(&cells, max_rows as u64, day_start);
+    drop(cells);
+    tracing::info!(%date, buckets = buckets.len(), max_rows, "date split by business");
+    let files = spill.split_date(date, day_start, buckets.len(), &|b, m| buckets.of(b, m))?;
+    let mut pieces = Vec::with_capacity(files.len());
+    for (k, file) in files.into_iter().enumerate() {
+        let old_rows = match parts.is_empty() {
+            true => Rows::Ready(None),
+            false => Rows::Lake(
+                lake.scan_parts(&parts, &format!("events of {date}"))?
+                    .filter(buckets.predicate(k)),
+            ),
+        };
+        pieces.push(Piece {
+            new_rows: Rows::Scratch(file),
+            old_rows,
+            businesses: Some(buckets.businesses(k)),
+        });
+    }
+    Ok(pieces)
+}
+
+/// A date's rows already in the lake and its new rows, stacked and marked by origin, user
+/// ids resolved, as one contiguous frame (the dedupe reads every column and gathers rows,
+/// which is faster on one chunk); and whether it holds new rows. `None` when it has none.
+fn stack(
+    old_rows: Option<DataFrame>,
+    new_rows: Option<DataFrame>,
+    identities: &Identities,
+) -> Result<Option<(DataFrame, bool)>> {
+    let old_height = old_rows.as_ref().map_or(0, DataFrame::height);
+    let mut all = match (old_rows, new_rows) {
+        (Some(mut o), Some(n)) => {
+            o.vstack_mut_owned(n).ctx("stacking events")?;
+            o
+        }
+        (Some(o), None) => o,
+        (None, Some(n)) => n,
+        (None, None) => return Ok(None),
+    };
+    let origin_new: Vec<bool> = (0..all.height()).map(|i| i >= old_height).collect();
+    let has_new_rows = all.height() > old_height;
+    all.with_column(Column::new("__new".into(), origin_new))
+        .ctx("marking origin")?;
+    all = resolve_user_ids(all, &identities.map)?;
+    all.rechunk_mut();
+    Ok(Some((all, has_new_rows)))
 }
 
 /// The rows `order` of `all`, one column at a time, each source column freed as soon as

@@ -400,6 +400,65 @@ fn decode_file(decoder: &mut RowsDecoder<'_>, path: &std::path::Path) -> Result<
     }
 }
 
+/// The business and `ts` of a row (its header included): what splitting a date reads.
+fn business_and_ts<'a>(row: &'a [u8], origin: &'a std::path::Path) -> Result<(&'a str, i64)> {
+    let mut r = RowReader {
+        bytes: row,
+        at: 4,
+        origin,
+    };
+    r.text()?; // event_key
+    r.text()?; // event_type
+    let ts = r.i64()?;
+    let business = r
+        .text()?
+        .ok_or_else(|| r.corrupt("a row without a business"))?;
+    Ok((business, ts))
+}
+
+/// Call `f` with every whole row (header included) of `bytes`; returns the bytes used.
+fn each_whole_row(bytes: &[u8], f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<usize> {
+    let mut at = 0;
+    while let Some(head) = bytes.get(at..at + 4) {
+        let len = u32::from_le_bytes(head.try_into().expect("4 bytes")) as usize;
+        let Some(row) = bytes.get(at..at + 4 + len) else {
+            break;
+        };
+        f(row)?;
+        at += 4 + len;
+    }
+    Ok(at)
+}
+
+/// The rows of one bucket of a date split by business (issue 18), in a scratch file.
+pub struct BucketRows {
+    path: PathBuf,
+    rows: usize,
+}
+
+impl BucketRows {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The bucket's rows as one frame (none if it has no new rows); the file goes.
+    pub fn take(self, sources: &[SourceFile]) -> Result<Option<DataFrame>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let mut decoder = RowsDecoder::new(sources, self.rows);
+        decode_file(&mut decoder, &self.path)?;
+        let _ = std::fs::remove_file(&self.path);
+        if decoder.rows != self.rows {
+            return Err(unreadable_scratch(
+                &self.path,
+                format!("{} rows read back of {}", decoder.rows, self.rows),
+            ));
+        }
+        decoder.finish().map(Some)
+    }
+}
+
 /// Accepted events between the two phases, by UTC date, as rows in memory up to a budget.
 /// A run whose rows fit never touches the disk (here, writing a file cost about 6× as much
 /// as touching as much fresh memory); a larger one appends everything buffered to the
@@ -495,6 +554,105 @@ impl Spill {
         self.rows.get(&date).copied().unwrap_or(0)
     }
 
+    /// Call `f` with every row of `date` (header included), spilled then buffered: the
+    /// order they were pushed in.
+    fn each_row_of(&self, date: NaiveDate, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        use std::io::Read;
+        if let Some(path) = self.files.get(&date) {
+            let mut file = std::fs::File::open(path).map_err(read_err(path))?;
+            let mut block: Vec<u8> = Vec::new();
+            loop {
+                let got = (&mut file)
+                    .take(READ_BLOCK_BYTES)
+                    .read_to_end(&mut block)
+                    .map_err(read_err(path))?;
+                let used = each_whole_row(&block, f)?;
+                if got == 0 {
+                    if used != block.len() {
+                        return Err(unreadable_scratch(path, "the file ends inside a row"));
+                    }
+                    break;
+                }
+                block.drain(..used);
+            }
+        }
+        for piece in self.buffers.get(&date).into_iter().flatten() {
+            if each_whole_row(&piece.bytes, f)? != piece.bytes.len() {
+                return Err(unreadable_scratch(
+                    &self.dir,
+                    "a row held in memory is cut short",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows of `date` per business and per minute of the UTC day (`ts` at or after
+    /// `day_start`): what a date too large for one bucket is split by.
+    pub fn cells_of(
+        &self,
+        date: NaiveDate,
+        day_start: i64,
+        cells: &mut std::collections::HashMap<String, std::collections::HashMap<u16, u64>>,
+    ) -> Result<()> {
+        let dir = self.dir.clone();
+        self.each_row_of(date, &mut |row| {
+            let (business, ts) = business_and_ts(row, &dir)?;
+            let minute = minute_of_day(ts, day_start);
+            match cells.get_mut(business) {
+                Some(m) => *m.entry(minute).or_default() += 1,
+                None => {
+                    cells.insert(business.to_string(), [(minute, 1)].into());
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Move `date`'s rows into one scratch file per bucket (`bucket_of` a row's business
+    /// and minute of the day), in the order they were pushed; `date` leaves the spill.
+    pub fn split_date(
+        &mut self,
+        date: NaiveDate,
+        day_start: i64,
+        buckets: usize,
+        bucket_of: &dyn Fn(&str, u16) -> usize,
+    ) -> Result<Vec<BucketRows>> {
+        std::fs::create_dir_all(&self.dir).map_err(write_err(&self.dir))?;
+        let day = date.format("%Y-%m-%d");
+        let mut out: Vec<(std::io::BufWriter<std::fs::File>, BucketRows)> = Vec::new();
+        for k in 0..buckets {
+            let path = self.dir.join(format!("{day}.bucket-{k}.rows"));
+            let file = std::fs::File::create(&path).map_err(write_err(&path))?;
+            out.push((
+                std::io::BufWriter::with_capacity(1 << 20, file),
+                BucketRows { path, rows: 0 },
+            ));
+        }
+        let dir = self.dir.clone();
+        self.each_row_of(date, &mut |row| {
+            let (business, ts) = business_and_ts(row, &dir)?;
+            let (w, b) = &mut out[bucket_of(business, minute_of_day(ts, day_start))];
+            w.write_all(row).map_err(write_err(&b.path))?;
+            b.rows += 1;
+            Ok(())
+        })?;
+        let mut buckets = Vec::with_capacity(out.len());
+        for (mut w, b) in out {
+            w.flush().map_err(write_err(&b.path))?;
+            buckets.push(b);
+        }
+        self.rows.remove(&date);
+        if let Some(path) = self.files.remove(&date) {
+            let _ = std::fs::remove_file(&path);
+        }
+        for piece in self.buffers.remove(&date).unwrap_or_default() {
+            self.buffered_bytes -= piece.held_bytes();
+            piece.recycle();
+        }
+        Ok(buckets)
+    }
+
     /// All rows of one date (spilled and buffered) as one frame, removed from the spill.
     pub fn take_date(
         &mut self,
@@ -531,4 +689,9 @@ impl Spill {
         }
         decoder.finish().map(Some)
     }
+}
+
+/// The minute of the UTC day that starts at `day_start` (µs) of an instant on that day.
+pub fn minute_of_day(ts: i64, day_start: i64) -> u16 {
+    ((ts - day_start).clamp(0, crate::time::DAY_MICROS - 1) / 60_000_000) as u16
 }

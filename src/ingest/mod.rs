@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod quarantine;
 mod reader;
 pub mod scalar;
+mod split;
 pub mod whatsapp;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -268,7 +269,15 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
     let run_id = run.id().to_string();
     let clock = Instant::now();
     match read_and_publish(opts, &lake, run.stage(), &inputs, hashes) {
-        Ok((files, dates_written, identities_changed)) => {
+        Ok(Publishing {
+            reports: files,
+            dates_written,
+            identities_changed,
+            removed,
+        }) => {
+            for path in removed {
+                run.remove_on_commit(path);
+            }
             let (problems, too_much_quarantined) = problems_of(opts, &lake, &files);
             let ok = problems.is_empty();
             let mut m = manifest(files, if ok { "ok" } else { "failed" }, problems);
@@ -397,15 +406,14 @@ fn stop_if_interrupted() -> Result<()> {
 }
 
 /// Both phases, writing into `stage` (see `lake::publication`): every file read in order,
-/// then every touched date published. Returns the files' reports, the dates written and
-/// whether `identities` changed.
+/// then every touched date published.
 fn read_and_publish(
     opts: &IngestOptions,
     lake: &Lake,
     stage: &Lake,
     inputs: &[reader::InputFile],
     hashes: Vec<Option<std::result::Result<String, String>>>,
-) -> Result<(Vec<FileReport>, Vec<NaiveDate>, bool)> {
+) -> Result<Publishing> {
     let already = ingested_file_hashes(lake)?;
     let pseudonyms = Pseudonymizer::new(&opts.pseudonym_key);
     let mut reading = Reading {
@@ -603,12 +611,9 @@ impl Reading<'_> {
 
 /// Phase 2: identities first (they rewrite user-id customers), then events by date, and
 /// what dedupe found counted into the files' reports.
-fn publish(
-    lake: &Lake,
-    stage: &Lake,
-    reading: Reading<'_>,
-) -> Result<(Vec<FileReport>, Vec<NaiveDate>, bool)> {
+fn publish(lake: &Lake, stage: &Lake, reading: Reading<'_>) -> Result<Publishing> {
     let Reading {
+        opts,
         mut reports,
         sources,
         report_of_source,
@@ -632,7 +637,8 @@ fn publish(
     let publish_clock = Instant::now();
     let pairs: Vec<IdentityPair> = collected.identities.into_values().collect();
     let identities = dedupe::publish_identities(lake, stage, &pairs)?;
-    let published = dedupe::publish_events(lake, stage, spill, &sources, &identities)?;
+    let max_rows = dedupe::bucket_rows(opts.memory_budget_bytes);
+    let published = dedupe::publish_events(lake, stage, spill, &sources, &identities, max_rows)?;
     crate::timing::add("publish", publish_clock.elapsed());
 
     for (source, counts) in published.by_source.iter().enumerate() {
@@ -644,7 +650,21 @@ fn publish(
         // among them.
         r.accepted -= counts.duplicates;
     }
-    Ok((reports, published.dates_written, identities.changed))
+    Ok(Publishing {
+        reports,
+        dates_written: published.dates_written,
+        identities_changed: identities.changed,
+        removed: published.removed,
+    })
+}
+
+/// What publishing did: the files' reports, the dates written, whether `identities`
+/// changed, and the lake files the commit removes.
+struct Publishing {
+    reports: Vec<FileReport>,
+    dates_written: Vec<NaiveDate>,
+    identities_changed: bool,
+    removed: Vec<String>,
 }
 
 /// Why a file could not be ingested, for its report: the error without the path (the

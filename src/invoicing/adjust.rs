@@ -65,10 +65,11 @@ pub fn touched_since_final(lake: &Lake, month: BillingMonth) -> Result<bool> {
         crate::time::day_after(month.last_day(), 1),
     );
     while d <= last {
-        let path = lake.date_partition_file(&crate::schema::USAGE_DAILY, d);
-        if let Ok(written) = std::fs::metadata(&path).and_then(|m| m.modified()) {
-            if written > finalized {
-                return Ok(true);
+        for path in lake.date_parts(&crate::schema::USAGE_DAILY, d)? {
+            if let Ok(written) = std::fs::metadata(&path).and_then(|m| m.modified()) {
+                if written > finalized {
+                    return Ok(true);
+                }
             }
         }
         d = crate::time::day_after(d, 1);

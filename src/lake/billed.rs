@@ -25,22 +25,18 @@ impl BilledSources {
     /// Every month of `billing_sources`.
     pub fn read(lake: &Lake) -> Result<BilledSources> {
         let mut by_business_month = HashMap::new();
-        let dir = lake.table_dir(&BILLING_SOURCES);
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                let path = e.path().join("part-0.parquet");
-                if path.exists() {
-                    let df = super::read_parquet(&path, None)?;
-                    let (b, m, s) = (
-                        str_values(&df, "business_id")?,
-                        str_values(&df, "billing_month")?,
-                        str_values(&df, "source")?,
-                    );
-                    for i in 0..df.height() {
-                        if let (Some(b), Some(m), Some(s)) = (&b[i], &m[i], &s[i]) {
-                            by_business_month.insert((b.clone(), m.clone()), s.clone());
-                        }
-                    }
+        for month in lake.partition_months(&BILLING_SOURCES)? {
+            let Some(df) = lake.read_month(&BILLING_SOURCES, &month.to_string(), None)? else {
+                continue;
+            };
+            let (b, m, s) = (
+                str_values(&df, "business_id")?,
+                str_values(&df, "billing_month")?,
+                str_values(&df, "source")?,
+            );
+            for i in 0..df.height() {
+                if let (Some(b), Some(m), Some(s)) = (&b[i], &m[i], &s[i]) {
+                    by_business_month.insert((b.clone(), m.clone()), s.clone());
                 }
             }
         }
@@ -63,16 +59,10 @@ impl BilledSources {
 pub fn billed_usage(lake: &Lake, month: BillingMonth) -> Result<LazyFrame> {
     let label = month.to_string();
     let usage = month_usage(lake, month)?;
-    let sources = match lake.month_partition_file(&BILLING_SOURCES, &label) {
-        path if path.exists() => super::read_parquet(
-            &path,
-            Some(vec![
-                "business_id".into(),
-                "billing_month".into(),
-                "source".into(),
-            ]),
-        )?,
-        _ => empty_frame(&BILLING_SOURCES)
+    let columns = ["business_id", "billing_month", "source"];
+    let sources = match lake.read_month(&BILLING_SOURCES, &label, Some(&columns))? {
+        Some(df) => df,
+        None => empty_frame(&BILLING_SOURCES)
             .select(["business_id", "billing_month", "source"])
             .ctx("billing_sources")?,
     };
@@ -103,22 +93,15 @@ impl Lake {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<LazyFrame> {
-        let paths: Vec<PlRefPath> = self
-            .partition_dates(table)?
-            .into_iter()
-            .filter(|d| *d >= from && *d <= to)
-            .map(|d| {
-                PlRefPath::new(
-                    self.date_partition_file(table, d)
-                        .to_string_lossy()
-                        .as_ref(),
-                )
-            })
-            .collect();
-        if paths.is_empty() {
+        let mut parts = Vec::new();
+        for d in self.partition_dates(table)? {
+            if d >= from && d <= to {
+                parts.extend(self.date_parts(table, d)?);
+            }
+        }
+        if parts.is_empty() {
             return Ok(empty_frame(table).lazy());
         }
-        LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
-            .ctx(format!("scanning {} of {from} … {to}", table.name))
+        self.scan_parts(&parts, &format!("{} of {from} … {to}", table.name))
     }
 }

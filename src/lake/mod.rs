@@ -3,6 +3,7 @@
 //! runs apart, and the Parquet conventions every table shares (spec README "The lake").
 
 pub mod billed;
+pub mod buckets;
 pub mod columns;
 pub mod manifest;
 pub mod publication;
@@ -26,30 +27,119 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 #[derive(Debug, Clone)]
 pub struct Lake {
     pub root: PathBuf,
+    /// A bucket's view (issue 18): its reads see only its businesses, and the date and
+    /// month partitions it names are its own part file.
+    scope: Option<std::sync::Arc<buckets::Scope>>,
 }
 
 impl Lake {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Lake { root: root.into() }
+        Lake {
+            root: root.into(),
+            scope: None,
+        }
+    }
+
+    /// This lake as bucket `part` of a run split by business sees it: reads filtered to
+    /// `businesses`, partitions written as `part-<part>.parquet`.
+    pub fn scoped(&self, businesses: buckets::BusinessRange, part: usize) -> Lake {
+        Lake {
+            root: self.root.clone(),
+            scope: Some(std::sync::Arc::new(buckets::Scope { businesses, part })),
+        }
+    }
+
+    /// The part file this lake view writes: 0 unless it is a bucket's view.
+    fn part(&self) -> usize {
+        self.scope.as_ref().map_or(0, |s| s.part)
     }
 
     pub fn table_dir(&self, table: &Table) -> PathBuf {
         self.root.join(table.name)
     }
 
-    /// `LAKE/<table>/date=YYYY-MM-DD/part-0.parquet`: one file per partition, rewritten
-    /// whole when its rows change.
-    pub fn date_partition_file(&self, table: &Table, date: NaiveDate) -> PathBuf {
+    /// `LAKE/<table>/date=YYYY-MM-DD/`: a date partition's folder.
+    pub fn date_partition_dir(&self, table: &Table, date: NaiveDate) -> PathBuf {
         self.table_dir(table)
             .join(format!("date={}", date.format("%Y-%m-%d")))
-            .join("part-0.parquet")
     }
 
-    /// `LAKE/<table>/month=YYYY-MM/part-0.parquet`: billing-month partitions.
+    /// `LAKE/<table>/date=YYYY-MM-DD/part-0.parquet`: the file this view writes for a date
+    /// (`part-K` for bucket K of a split run). A partition is one file unless a run split
+    /// its date by business (issue 18): then `part-0`, `part-1`, … hold ascending business
+    /// ranges, and read in that order they are the partition in its total order.
+    pub fn date_partition_file(&self, table: &Table, date: NaiveDate) -> PathBuf {
+        part_file(&self.date_partition_dir(table, date), self.part())
+    }
+
+    /// `LAKE/<table>/month=YYYY-MM/part-0.parquet`: billing-month partitions (parts as
+    /// for dates).
     pub fn month_partition_file(&self, table: &Table, month: &str) -> PathBuf {
-        self.table_dir(table)
-            .join(format!("month={month}"))
-            .join("part-0.parquet")
+        part_file(&self.month_partition_dir(table, month), self.part())
+    }
+
+    pub fn month_partition_dir(&self, table: &Table, month: &str) -> PathBuf {
+        self.table_dir(table).join(format!("month={month}"))
+    }
+
+    /// The part files of a date partition, in part order (none if it has no partition).
+    pub fn date_parts(&self, table: &Table, date: NaiveDate) -> Result<Vec<PathBuf>> {
+        parts_in(&self.date_partition_dir(table, date))
+    }
+
+    /// A date partition's rows (`columns`, or all), as this view sees them: `None` when
+    /// the date has no partition.
+    pub fn read_date(
+        &self,
+        table: &Table,
+        date: NaiveDate,
+        columns: Option<&[&str]>,
+    ) -> Result<Option<DataFrame>> {
+        let parts = self.date_parts(table, date)?;
+        self.read_parts(&parts, columns)
+    }
+
+    /// A month partition's rows, as [`Lake::read_date`].
+    pub fn read_month(
+        &self,
+        table: &Table,
+        month: &str,
+        columns: Option<&[&str]>,
+    ) -> Result<Option<DataFrame>> {
+        let parts = parts_in(&self.month_partition_dir(table, month))?;
+        self.read_parts(&parts, columns)
+    }
+
+    /// Part files read in order; filtered to the view's businesses when it is a bucket's.
+    fn read_parts(&self, parts: &[PathBuf], columns: Option<&[&str]>) -> Result<Option<DataFrame>> {
+        let owned = |c: &[&str]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        match (parts, &self.scope) {
+            ([], _) => Ok(None),
+            // One file seen whole: read as it always was.
+            ([one], None) => read_parquet(one, columns.map(owned)).map(Some),
+            _ => {
+                let what = parts[0].parent().unwrap_or(&parts[0]).display().to_string();
+                let mut lf = self.scan_parts(parts, &what)?;
+                if let Some(c) = columns {
+                    lf = lf.select(c.iter().map(|c| col(*c)).collect::<Vec<_>>());
+                }
+                lf.collect().ctx(format!("reading {what}")).map(Some)
+            }
+        }
+    }
+
+    /// Part files scanned lazily in order, filtered to the view's businesses.
+    pub(crate) fn scan_parts(&self, parts: &[PathBuf], what: &str) -> Result<LazyFrame> {
+        let paths: Vec<PlRefPath> = parts
+            .iter()
+            .map(|p| PlRefPath::new(p.to_string_lossy().as_ref()))
+            .collect();
+        let lf = LazyFrame::scan_parquet_files(paths.into(), ScanArgsParquet::default())
+            .ctx(format!("scanning {what}"))?;
+        Ok(match &self.scope {
+            Some(scope) => lf.filter(scope.businesses.predicate()),
+            None => lf,
+        })
     }
 
     pub fn unpartitioned_file(&self, table: &Table) -> PathBuf {
@@ -72,7 +162,7 @@ impl Lake {
                 continue;
             };
             if let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
-                if entry.path().join("part-0.parquet").exists() {
+                if part_file(&entry.path(), 0).exists() {
                     dates.push(d);
                 }
             }
@@ -97,7 +187,7 @@ impl Lake {
                 continue;
             };
             if let Ok(m) = month.parse::<crate::time::BillingMonth>() {
-                if entry.path().join("part-0.parquet").exists() {
+                if part_file(&entry.path(), 0).exists() {
                     months.push(m);
                 }
             }
@@ -106,17 +196,16 @@ impl Lake {
         Ok(months)
     }
 
-    /// Rows in `table`'s partition of `date` (from its footer), 0 if it has none.
+    /// Rows in `table`'s partition of `date` (from its parts' footers), 0 if it has none.
     pub fn partition_rows(&self, table: &Table, date: NaiveDate) -> Result<usize> {
-        let path = self.date_partition_file(table, date);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(read_err(&path)(e)),
-        };
-        ParquetReader::new(file)
-            .num_rows()
-            .ctx(format!("reading the footer of {}", path.display()))
+        let mut rows = 0;
+        for path in self.date_parts(table, date)? {
+            let file = File::open(&path).map_err(read_err(&path))?;
+            rows += ParquetReader::new(file)
+                .num_rows()
+                .ctx(format!("reading the footer of {}", path.display()))?;
+        }
+        Ok(rows)
     }
 
     pub fn restricted_dir(&self) -> Result<PathBuf> {
@@ -281,6 +370,35 @@ pub fn write_table_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
             .ctx(format!("writing {}", dest.display()))?;
         Ok(())
     })
+}
+
+/// `part-K.parquet` in a partition's folder.
+pub fn part_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("part-{part}.parquet"))
+}
+
+/// The `part-K.parquet` files of a partition folder, by K (none if there is no folder).
+pub fn parts_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(read_err(dir)(e)),
+    };
+    let mut parts: Vec<(usize, PathBuf)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(read_err(dir))?;
+        let name = entry.file_name();
+        let part = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("part-"))
+            .and_then(|n| n.strip_suffix(".parquet"))
+            .and_then(|k| k.parse::<usize>().ok());
+        if let Some(k) = part {
+            parts.push((k, entry.path()));
+        }
+    }
+    parts.sort();
+    Ok(parts.into_iter().map(|(_, p)| p).collect())
 }
 
 pub fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<DataFrame> {

@@ -335,14 +335,9 @@ impl EventWindow {
         let mut d = lo;
         while d <= hi {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.days.entry(d) {
-                let path = lake.date_partition_file(&EVENTS, d);
-                if path.exists() {
-                    // Each stage's share of a date's load is timed as its own.
-                    let t = Instant::now();
-                    let df = lake::read_parquet(
-                        &path,
-                        Some(METERING_COLUMNS.iter().map(|c| c.to_string()).collect()),
-                    )?;
+                // Each stage's share of a date's load is timed as its own.
+                let t = Instant::now();
+                if let Some(df) = lake.read_date(&EVENTS, d, Some(&METERING_COLUMNS))? {
                     let parts = DayParts::of(df.clone())?;
                     crate::timing::add("load", t.elapsed());
                     loaded(d, &df)?;
@@ -586,11 +581,9 @@ fn merge_into_timelines(inbound: &DataFrame, messages: &DataFrame) -> Result<Vec
 
 /// Conversations of the `conversations` partition of `date`, if it was built.
 fn read_conversations(lake: &Lake, date: NaiveDate) -> Result<Vec<(Conversation, NaiveDate)>> {
-    let path = lake.date_partition_file(&CONVERSATIONS, date);
-    if !path.exists() {
+    let Some(df) = lake.read_date(&CONVERSATIONS, date, None)? else {
         return Ok(Vec::new());
-    }
-    let df = lake::read_parquet(&path, None)?;
+    };
     let b = str_values(&df, "business_id")?;
     let id = str_values(&df, "conversation_id")?;
     let c = str_values(&df, "customer_key")?;
@@ -1219,13 +1212,8 @@ fn write_billing_sources(
         let mut d = day_before(month, 1);
         while d <= next {
             if let std::collections::btree_map::Entry::Vacant(slot) = activity.entry(d) {
-                let path = lake.date_partition_file(&EVENTS, d);
-                if path.exists() {
-                    let columns = ["business_id", "ts", "reported_pricing_model"];
-                    let events = lake::read_parquet(
-                        &path,
-                        Some(columns.iter().map(|c| c.to_string()).collect()),
-                    )?;
+                let columns = ["business_id", "ts", "reported_pricing_model"];
+                if let Some(events) = lake.read_date(&EVENTS, d, Some(&columns))? {
                     let summary = billing_activity(events.lazy())
                         .collect()
                         .ctx(format!("summarising the events of {d}"))?;
