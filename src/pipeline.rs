@@ -13,7 +13,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::accounts::Accounts;
 use crate::analytics::build::AnalyticsSummary;
 use crate::analytics::feed::Feed;
+use crate::error::PolarsContext;
 use crate::error::{Error, Result};
+use crate::lake::columns::str_values;
 use crate::lake::manifest::RunManifest;
 use crate::lake::run::{Completed, Run};
 use crate::lake::Lake;
@@ -26,6 +28,7 @@ use crate::schema::{
     REPLY_WAITS, USAGE_DAILY,
 };
 use crate::time::{day_before, HOUR_MICROS};
+use polars::prelude::*;
 
 pub struct BuildOptions {
     pub lake: PathBuf,
@@ -37,6 +40,8 @@ pub struct BuildOptions {
     pub accounts: Accounts,
     /// A case's first response within this many hours is timely (`[metrics]` in config).
     pub timely_response_hours: u32,
+    /// A date with more events than fit is built in buckets of businesses (issue 18).
+    pub memory_budget_bytes: usize,
     /// The instant recorded in the manifest (nothing else reads the clock).
     pub now: DateTime<Utc>,
     pub config_hashes: BTreeMap<String, String>,
@@ -49,6 +54,8 @@ pub struct BuildOutcome {
     pub months: Vec<String>,
     pub summary: BuildSummary,
     pub analytics: AnalyticsSummary,
+    /// Buckets of businesses the build was split into (1: the whole lake at once).
+    pub buckets: usize,
 }
 
 /// Build the derived tables of `[from, to]` as one run on the lake.
@@ -82,15 +89,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         Ok(mut outcome) => {
             let mut partitions_written = BTreeMap::new();
             let labels: Vec<String> = outcome.dates.iter().map(|d| d.to_string()).collect();
-            for table in [
-                &MESSAGES,
-                &CONVERSATIONS,
-                &USAGE_DAILY,
-                &RECONCILIATION,
-                &REPLY_WAITS,
-                &CASES,
-                &BUSINESS_DAILY,
-            ] {
+            for table in DATE_TABLES {
                 partitions_written.insert(table.name.to_string(), labels.clone());
             }
             partitions_written.insert(BILLING_SOURCES.name.to_string(), outcome.months.clone());
@@ -159,6 +158,7 @@ fn stage_sections(outcome: &BuildOutcome) -> BTreeMap<String, crate::lake::manif
                     ("reconciliation_rows", s.reconciliation_rows as i64),
                     ("derived_billable_units", s.derived_billable_units),
                     ("reported_billable_units", s.reported_billable_units),
+                    ("buckets", outcome.buckets as i64),
                 ]),
                 seconds: seconds(false),
             },
@@ -213,6 +213,7 @@ fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
             months: Vec::new(),
             summary: BuildSummary::default(),
             analytics: AnalyticsSummary::default(),
+            buckets: 0,
         });
     }
     let (start, moved) = metering::first_date_to_build(lake, &opts.rules, &event_dates, from)?;
@@ -221,6 +222,50 @@ fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
         tracing::warn!("{p}");
     }
 
+    // A date with more events than the budget holds is built in buckets of businesses,
+    // each bucket a view of the lake that reads only its businesses and writes its own part
+    // of every partition (issue 18). Parts of an earlier split go first: a bucket reads back
+    // what it wrote, and must not see another split's rows of its businesses.
+    remove_extra_parts(lake, start, to)?;
+    let buckets = plan_buckets(lake, start, to, opts.memory_budget_bytes)?;
+    let views: Vec<Lake> = match buckets.len() {
+        0 | 1 => vec![lake.clone()],
+        _ => buckets
+            .iter()
+            .enumerate()
+            .map(|(k, range)| lake.scoped(range.clone(), k))
+            .collect(),
+    };
+    let mut built = Built::default();
+    for (k, view) in views.iter().enumerate() {
+        if views.len() > 1 {
+            tracing::info!(bucket = k, businesses = %buckets[k], "building a bucket of businesses");
+        }
+        let (metered, analytics) = build_bucket(view, opts, start, to)?;
+        built.add(metered, analytics);
+    }
+    Ok(BuildOutcome {
+        manifest: RunManifest {
+            problems,
+            ..RunManifest::default()
+        },
+        dates: built.dates,
+        months: built.months,
+        summary: built.summary,
+        analytics: built.analytics,
+        buckets: views.len(),
+    })
+}
+
+/// The stages over `[start, to]` as one view of the lake sees it (the whole lake, or one
+/// bucket of businesses): metering, which hands every date it loads to the analytics feed,
+/// then analytics.
+fn build_bucket(
+    lake: &Lake,
+    opts: &BuildOptions,
+    start: NaiveDate,
+    to: NaiveDate,
+) -> Result<(metering::Metered, AnalyticsSummary)> {
     // Metering reads each date once; the analytics feed takes every date it loads.
     let mut feed = Feed::new(day_before(start, 1));
     let pricing = Pricing {
@@ -248,14 +293,133 @@ fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
         i64::from(opts.timely_response_hours) * HOUR_MICROS,
         feed,
     )?;
-    Ok(BuildOutcome {
-        manifest: RunManifest {
-            problems,
-            ..RunManifest::default()
-        },
-        dates: metered.dates,
-        months: metered.months,
-        summary: metered.summary,
-        analytics,
-    })
+    Ok((metered, analytics))
 }
+
+/// What the buckets of a build wrote, together.
+#[derive(Default)]
+struct Built {
+    dates: Vec<NaiveDate>,
+    months: Vec<String>,
+    summary: BuildSummary,
+    analytics: AnalyticsSummary,
+}
+
+impl Built {
+    fn add(&mut self, metered: metering::Metered, a: AnalyticsSummary) {
+        // Every bucket builds the same dates and months.
+        self.dates = metered.dates;
+        self.months = metered.months;
+        let (s, m) = (&mut self.summary, metered.summary);
+        s.messages += m.messages;
+        s.delivered += m.delivered;
+        s.conversations += m.conversations;
+        s.usage_rows += m.usage_rows;
+        s.derived_billable_units += m.derived_billable_units;
+        s.reported_billable_units += m.reported_billable_units;
+        s.reconciliation_rows += m.reconciliation_rows;
+        s.unmetered_deliveries += m.unmetered_deliveries;
+        let t = &mut self.analytics;
+        t.waits += a.waits;
+        t.waits_answered += a.waits_answered;
+        t.cases += a.cases;
+        t.orphan_case_events += a.orphan_case_events;
+    }
+}
+
+/// Building a date holds about this much memory per event of the date (measured: 10M
+/// events in one day peaked at 6.2 GiB built whole).
+const BUILD_BYTES_PER_EVENT: usize = 512;
+
+/// The buckets of businesses a build of `[start, to]` takes, so that no bucket has more
+/// events on any date its windows read than the budget holds: one bucket (the whole lake)
+/// when every date fits, which is decided from the partitions' footers alone.
+fn plan_buckets(
+    lake: &Lake,
+    start: NaiveDate,
+    to: NaiveDate,
+    budget_bytes: usize,
+) -> Result<Vec<crate::lake::buckets::BusinessRange>> {
+    let max_rows = (budget_bytes / BUILD_BYTES_PER_EVENT).max(1);
+    let (first, last) = (
+        day_before(start, metering::LOOKBACK_DAYS),
+        crate::time::day_after(to, metering::LOOKAHEAD_DAYS),
+    );
+    let dates: Vec<NaiveDate> = lake
+        .partition_dates(&EVENTS)?
+        .into_iter()
+        .filter(|d| *d >= first && *d <= last)
+        .collect();
+    let mut dense = Vec::new();
+    for &d in &dates {
+        if lake.partition_rows(&EVENTS, d)? > max_rows {
+            dense.push(d);
+        }
+    }
+    if dense.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Rows per business on each date.
+    let mut rows: BTreeMap<String, BTreeMap<NaiveDate, u64>> = BTreeMap::new();
+    for &d in &dates {
+        let parts = lake.date_parts(&EVENTS, d)?;
+        let counts = lake
+            .scan_parts(&parts, &format!("events of {d}"))?
+            .group_by([col("business_id")])
+            .agg([len().cast(DataType::UInt64).alias("rows")])
+            .collect()
+            .ctx(format!("counting the events of {d} by business"))?;
+        let b = str_values(&counts, "business_id")?;
+        let n = counts.column("rows").ctx("events")?.u64().ctx("events")?;
+        for (i, business) in b.into_iter().enumerate() {
+            if let (Some(business), Some(n)) = (business, n.get(i)) {
+                rows.entry(business).or_default().insert(d, n);
+            }
+        }
+    }
+    let buckets = crate::lake::buckets::plan(&rows, max_rows as u64);
+    tracing::info!(
+        dates = ?dense,
+        buckets = buckets.len(),
+        max_rows,
+        "dates with more events than the memory budget holds: built in buckets of businesses"
+    );
+    Ok(buckets)
+}
+
+/// Parts beyond the first of every partition a build of `[start, to]` writes (left by an
+/// earlier build split into more buckets): each bucket writes its own part again.
+fn remove_extra_parts(lake: &Lake, start: NaiveDate, to: NaiveDate) -> Result<()> {
+    let mut dirs = Vec::new();
+    let mut months = std::collections::BTreeSet::new();
+    let mut d = start;
+    while d <= to {
+        for table in DATE_TABLES {
+            dirs.push(lake.date_partition_dir(table, d));
+        }
+        for near in [day_before(d, 1), d, crate::time::day_after(d, 1)] {
+            months.insert(crate::time::BillingMonth::of(near).to_string());
+        }
+        d = crate::time::day_after(d, 1);
+    }
+    for m in months {
+        dirs.push(lake.month_partition_dir(&BILLING_SOURCES, &m));
+    }
+    for dir in dirs {
+        for part in crate::lake::parts_in(&dir)?.into_iter().skip(1) {
+            std::fs::remove_file(&part).map_err(crate::error::write_err(&part))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `date=` tables a build writes.
+const DATE_TABLES: [&crate::schema::Table; 7] = [
+    &MESSAGES,
+    &CONVERSATIONS,
+    &USAGE_DAILY,
+    &RECONCILIATION,
+    &REPLY_WAITS,
+    &CASES,
+    &BUSINESS_DAILY,
+];

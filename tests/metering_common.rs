@@ -195,6 +195,7 @@ pub fn build_options(
         rates: RateCard::embedded(),
         accounts: accounts.clone(),
         timely_response_hours: 24,
+        memory_budget_bytes: 512 << 20,
         now: at("2030-01-01T00:00:00Z"),
         config_hashes: Default::default(),
     }

@@ -33,6 +33,10 @@ pub struct BuildArgs {
     /// The instant recorded in the run manifest (RFC 3339) [default: now]
     #[arg(long)]
     pub now: Option<DateTime<Utc>>,
+    /// Memory the build plans for: a date with more events than fit is built in buckets
+    /// of businesses [default: 512, or `memory_budget_mb` in the config file]
+    #[arg(long, env = "MSGMETER_MEMORY_BUDGET_MB")]
+    pub memory_budget_mb: Option<usize>,
 }
 
 /// Everything `build` needs, loaded and fingerprinted from the settings.
@@ -60,6 +64,7 @@ pub fn options(
         rates,
         accounts,
         timely_response_hours: settings.timely_response_hours,
+        memory_budget_bytes: settings.memory_budget_bytes(),
         now: now.unwrap_or_else(Utc::now),
         config_hashes,
     })
@@ -69,6 +74,7 @@ pub fn run(a: BuildArgs, ctx: Context, stdout: &mut dyn Write) -> Result<Outcome
     let settings = ctx.settings(|line| {
         line.lake = a.lake.lake;
         line.metering_source = a.source;
+        line.memory_budget_mb = a.memory_budget_mb;
     })?;
     let outcome = pipeline::build(&options(&settings, settings.lake()?, a.from, a.to, a.now)?)?;
     if outcome.dates.is_empty() {

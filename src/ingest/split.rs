@@ -59,14 +59,12 @@ impl DayBuckets {
     /// the buckets beside it).
     pub fn businesses(&self, k: usize) -> crate::lake::buckets::BusinessRange {
         crate::lake::buckets::BusinessRange {
-            first: match k {
+            from: match k {
                 0 => String::new(),
                 _ => self.starts[k].0.clone(),
             },
-            last: self
-                .starts
-                .get(k + 1)
-                .map_or_else(|| char::MAX.to_string(), |s| s.0.clone()),
+            // The next bucket's first business included: the smallest name after it.
+            until: self.starts.get(k + 1).map(|s| format!("{}\0", s.0)),
         }
     }
 

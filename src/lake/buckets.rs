@@ -8,29 +8,35 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-/// The businesses `first ..= last` (by `business_id` text order).
+/// The businesses from `from` (included) up to `until` (excluded; no end when `None`), by
+/// `business_id` text order. The ranges of a plan cover every name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessRange {
-    pub first: String,
-    pub last: String,
+    pub from: String,
+    pub until: Option<String>,
 }
 
 impl BusinessRange {
     pub fn contains(&self, business: &str) -> bool {
-        self.first.as_str() <= business && business <= self.last.as_str()
+        self.from.as_str() <= business && self.until.as_deref().is_none_or(|u| business < u)
     }
 
     /// The rows of these businesses (a filter Parquet row-group statistics can prune by).
     pub fn predicate(&self) -> Expr {
-        col("business_id")
-            .gt_eq(lit(self.first.clone()))
-            .and(col("business_id").lt_eq(lit(self.last.clone())))
+        let from = col("business_id").gt_eq(lit(self.from.clone()));
+        match &self.until {
+            Some(u) => from.and(col("business_id").lt(lit(u.clone()))),
+            None => from,
+        }
     }
 }
 
 impl std::fmt::Display for BusinessRange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} … {}", self.first, self.last)
+        match &self.until {
+            Some(u) => write!(f, "[{:?}, {:?})", self.from, u),
+            None => write!(f, "[{:?}, …)", self.from),
+        }
     }
 }
 
@@ -43,34 +49,32 @@ pub struct Scope {
 
 /// Cut businesses (ascending, each with its rows per date) into ranges whose rows on any
 /// one date stay within `max_rows`, greedily in business order. A business with more rows
-/// on a date than `max_rows` is a bucket of its own (a business is never split).
+/// on a date than `max_rows` is a bucket of its own (a business is never split). The
+/// ranges cover every name: the first starts at "" and the last has no end.
 pub fn plan<K: Ord + Clone>(
     businesses: &BTreeMap<String, BTreeMap<K, u64>>,
     max_rows: u64,
 ) -> Vec<BusinessRange> {
-    let mut ranges = Vec::new();
-    let mut current: Option<(String, String)> = None;
+    let mut starts: Vec<String> = Vec::new();
     let mut load: BTreeMap<K, u64> = BTreeMap::new();
     for (business, rows) in businesses {
         let fits = rows
             .iter()
             .all(|(k, n)| load.get(k).copied().unwrap_or(0) + n <= max_rows);
-        match &mut current {
-            Some((_, last)) if fits => *last = business.clone(),
-            _ => {
-                if let Some((first, last)) = current.take() {
-                    ranges.push(BusinessRange { first, last });
-                }
-                load.clear();
-                current = Some((business.clone(), business.clone()));
-            }
+        if starts.is_empty() || !fits {
+            starts.push(business.clone());
+            load.clear();
         }
         for (k, n) in rows {
             *load.entry(k.clone()).or_default() += n;
         }
     }
-    if let Some((first, last)) = current {
-        ranges.push(BusinessRange { first, last });
+    let mut ranges: Vec<BusinessRange> = Vec::with_capacity(starts.len());
+    for (i, start) in starts.iter().enumerate() {
+        ranges.push(BusinessRange {
+            from: if i == 0 { String::new() } else { start.clone() },
+            until: starts.get(i + 1).cloned(),
+        });
     }
     ranges
 }
@@ -96,14 +100,15 @@ mod tests {
             ("b5", &[(2, 1)]),
         ]);
         let ranges = plan(&b, 6);
-        let pairs: Vec<(&str, &str)> = ranges
+        let pairs: Vec<(&str, Option<&str>)> = ranges
             .iter()
-            .map(|r| (r.first.as_str(), r.last.as_str()))
+            .map(|r| (r.from.as_str(), r.until.as_deref()))
             .collect();
         // b4 alone is over the limit on day 1: a range of its own, which b5 (day 2 only)
-        // then joins.
-        assert_eq!(pairs, [("b1", "b2"), ("b3", "b3"), ("b4", "b5")]);
-        assert!(ranges[0].contains("b1") && ranges[0].contains("b2") && !ranges[0].contains("b3"));
+        // then joins. The first range starts at "", the last has no end.
+        assert_eq!(pairs, [("", Some("b3")), ("b3", Some("b4")), ("b4", None)]);
+        assert!(ranges[0].contains("a") && ranges[0].contains("b2") && !ranges[0].contains("b3"));
+        assert!(ranges[2].contains("zz"));
     }
 
     #[test]
@@ -112,8 +117,8 @@ mod tests {
         assert_eq!(
             plan(&b, 2),
             [BusinessRange {
-                first: "a".into(),
-                last: "z".into()
+                from: String::new(),
+                until: None
             }]
         );
         assert!(plan(&BTreeMap::<String, BTreeMap<u32, u64>>::new(), 2).is_empty());
