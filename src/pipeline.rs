@@ -340,7 +340,8 @@ fn plan_buckets(
     to: NaiveDate,
     budget_bytes: usize,
 ) -> Result<Vec<crate::lake::buckets::BusinessRange>> {
-    let max_rows = (budget_bytes / BUILD_BYTES_PER_EVENT).max(1);
+    let max_rows =
+        (budget_bytes / BUILD_BYTES_PER_EVENT).max(crate::lake::buckets::MIN_BUCKET_ROWS);
     let (first, last) = (
         day_before(start, metering::LOOKBACK_DAYS),
         crate::time::day_after(to, metering::LOOKAHEAD_DAYS),

@@ -10,6 +10,7 @@ mod analytics;
 mod analytics_pipeline;
 mod billed;
 mod cli;
+mod dense_day;
 mod documents;
 mod duckdb_views;
 mod fixtures;

