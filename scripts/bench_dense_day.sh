@@ -3,7 +3,8 @@
 # spread over 5 days, each ingested into a fresh lake and built; time and peak RSS per
 # command. Memory should follow the budget, not the number of events per day.
 #
-# Usage: scripts/bench_dense_day.sh [EVENTS]        (default: 10000000)
+# Usage: scripts/bench_dense_day.sh [EVENTS [LAYOUTS]]   (default: 10000000 "1 5")
+#   LAYOUTS: the numbers of days to spread the events over, e.g. "1" for the dense day only
 #
 # Everything goes to bench-out/dense/ (gitignored): generated data (kept and reused), fresh
 # lakes, logs, and the result table bench-out/dense.md.
@@ -25,10 +26,11 @@ export MSGMETER_PSEUDONYM_KEY=${MSGMETER_PSEUDONYM_KEY:-msgmeter-bench-key-not-a
 source "$ROOT/scripts/bench_lib.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 EVENTS=${1:-10000000}
+LAYOUTS=${2:-1 5}
 
 ensure_time
 run cargo build --release --manifest-path "$ROOT/Cargo.toml"
@@ -38,7 +40,7 @@ RESULT=$OUT/dense.md
     echo "| layout | events | ingest s | ingest peak MiB | build s | build peak MiB |"
     echo "|---|---:|---:|---:|---:|---:|"
 } >"$RESULT"
-for days in 1 5; do
+for days in $LAYOUTS; do
     data=$OUT/dense/data-$EVENTS-${days}d
     if [[ ! -f $data.complete ]]; then
         rm -rf "$data"

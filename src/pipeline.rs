@@ -78,10 +78,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     };
     let interrupted = record(
         "interrupted",
-        vec![
-            "interrupted: the dates it was building may be partly rewritten; build them again"
-                .into(),
-        ],
+        vec!["interrupted before publishing: no table changed; build the dates again".into()],
     );
     let run = Run::start(&lake, "build", &digest, interrupted)?;
     let clock = Instant::now();
@@ -222,18 +219,20 @@ fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
         tracing::warn!("{p}");
     }
 
+    // Every partition is written into the run's stage and published by its commit: a
+    // build stopped at any point leaves the tables as they were. The stages read back what
+    // they staged (analytics reads usage metering wrote), and the lake for the rest.
+    let staged = lake.staged_in(run.stage());
     // A date with more events than the budget holds is built in buckets of businesses,
     // each bucket a view of the lake that reads only its businesses and writes its own part
-    // of every partition (issue 18). Parts of an earlier split go first: a bucket reads back
-    // what it wrote, and must not see another split's rows of its businesses.
-    remove_extra_parts(lake, start, to)?;
+    // of every partition (issue 18).
     let buckets = plan_buckets(lake, start, to, opts.memory_budget_bytes)?;
     let views: Vec<Lake> = match buckets.len() {
-        0 | 1 => vec![lake.clone()],
+        0 | 1 => vec![staged],
         _ => buckets
             .iter()
             .enumerate()
-            .map(|(k, range)| lake.scoped(range.clone(), k))
+            .map(|(k, range)| staged.scoped(range.clone(), k))
             .collect(),
     };
     let mut built = Built::default();
@@ -243,6 +242,10 @@ fn build_in(run: &Run, opts: &BuildOptions) -> Result<BuildOutcome> {
         }
         let (metered, analytics) = build_bucket(view, opts, start, to)?;
         built.add(metered, analytics);
+    }
+    // Parts an earlier build split finer left beyond those written now go with the commit.
+    for path in extra_parts(lake, &built, views.len())? {
+        run.remove_on_commit(path);
     }
     Ok(BuildOutcome {
         manifest: RunManifest {
@@ -388,30 +391,27 @@ fn plan_buckets(
     Ok(buckets)
 }
 
-/// Parts beyond the first of every partition a build of `[start, to]` writes (left by an
-/// earlier build split into more buckets): each bucket writes its own part again.
-fn remove_extra_parts(lake: &Lake, start: NaiveDate, to: NaiveDate) -> Result<()> {
+/// The lake's parts of every partition the build wrote, beyond the `parts` it wrote each
+/// (left by an earlier build split into more buckets), as paths inside the lake.
+fn extra_parts(lake: &Lake, built: &Built, parts: usize) -> Result<Vec<String>> {
     let mut dirs = Vec::new();
-    let mut months = std::collections::BTreeSet::new();
-    let mut d = start;
-    while d <= to {
+    for &d in &built.dates {
         for table in DATE_TABLES {
             dirs.push(lake.date_partition_dir(table, d));
         }
-        for near in [day_before(d, 1), d, crate::time::day_after(d, 1)] {
-            months.insert(crate::time::BillingMonth::of(near).to_string());
-        }
-        d = crate::time::day_after(d, 1);
     }
-    for m in months {
-        dirs.push(lake.month_partition_dir(&BILLING_SOURCES, &m));
+    for m in &built.months {
+        dirs.push(lake.month_partition_dir(&BILLING_SOURCES, m));
     }
+    let mut extra = Vec::new();
     for dir in dirs {
-        for part in crate::lake::parts_in(&dir)?.into_iter().skip(1) {
-            std::fs::remove_file(&part).map_err(crate::error::write_err(&part))?;
+        for part in crate::lake::parts_in(&dir)?.into_iter().skip(parts) {
+            if let Ok(inside) = part.strip_prefix(&lake.root) {
+                extra.push(inside.to_string_lossy().to_string());
+            }
         }
     }
-    Ok(())
+    Ok(extra)
 }
 
 /// The `date=` tables a build writes.

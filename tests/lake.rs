@@ -372,3 +372,69 @@ fn a_failed_background_write_stops_the_producer_and_is_reported() {
         assert!(dir.path().join(format!("good-{i}.parquet")).exists());
     }
 }
+
+/// `build` publishes through the run's stage (issue 15): a build that fails half way, after
+/// metering has written some dates, leaves every table file as it was, to the byte and the
+/// modification time, and no staged file behind.
+#[test]
+fn a_build_that_fails_half_way_leaves_every_table_as_it_was() {
+    use msgmeter::metering::SourceChoice;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ingest_sample(&lake);
+    crate::metering_common::build_all(&lake);
+    let tables = |lake: &Path| {
+        let mut files = Vec::new();
+        for table in [
+            "messages",
+            "conversations",
+            "usage_daily",
+            "reconciliation",
+            "billing_sources",
+            "reply_waits",
+            "cases",
+            "business_daily",
+        ] {
+            parquet_files(&lake.join(table), &mut files);
+        }
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+                (p.clone(), std::fs::read(&p).unwrap(), modified)
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = tables(&lake);
+    assert!(before.len() > 8);
+
+    // The last date's events cannot be read: a build to the date before loads it (its
+    // window reaches a day ahead) only once the earlier dates are metered and staged.
+    let dates = Lake::new(&lake)
+        .partition_dates(&msgmeter::schema::EVENTS)
+        .unwrap();
+    let (to, last) = (dates[dates.len() - 2], dates[dates.len() - 1]);
+    let broken = lake
+        .join("events")
+        .join(format!("date={last}"))
+        .join("part-0.parquet");
+    std::fs::write(&broken, b"not a parquet file").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut opts = crate::metering_common::build_options(
+        &lake,
+        &msgmeter::accounts::Accounts::embedded(),
+        None,
+        Some(&to.to_string()),
+        // Another billed source: a build that wrote in place would change the files.
+        SourceChoice::Derived,
+    );
+    opts.now = at("2030-02-01T00:00:00Z");
+    let Err(err) = msgmeter::pipeline::build(&opts) else {
+        panic!("the build must fail on the unreadable date");
+    };
+    let err = err.to_string();
+    assert!(err.contains(&broken.display().to_string()), "{err}");
+    assert!(before == tables(&lake), "no table file changed");
+    assert!(!lake.join("_tmp").exists(), "nothing staged is left");
+}

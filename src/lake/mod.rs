@@ -30,6 +30,10 @@ pub struct Lake {
     /// A bucket's view (issue 18): its reads see only its businesses, and the date and
     /// month partitions it names are its own part file.
     scope: Option<std::sync::Arc<buckets::Scope>>,
+    /// A run's staging folder (`lake::publication`) when this view writes there: the date
+    /// and month partitions it names are staged, and a partition it has staged is read
+    /// from the stage, every other from the lake.
+    staged: Option<PathBuf>,
 }
 
 impl Lake {
@@ -37,6 +41,16 @@ impl Lake {
         Lake {
             root: root.into(),
             scope: None,
+            staged: None,
+        }
+    }
+
+    /// This lake as a run that publishes through `stage` sees it: partitions it writes go
+    /// to the stage, and it reads back what it staged (the build, issue 15).
+    pub fn staged_in(&self, stage: &Lake) -> Lake {
+        Lake {
+            staged: Some(stage.root.clone()),
+            ..self.clone()
         }
     }
 
@@ -44,8 +58,8 @@ impl Lake {
     /// `businesses`, partitions written as `part-<part>.parquet`.
     pub fn scoped(&self, businesses: buckets::BusinessRange, part: usize) -> Lake {
         Lake {
-            root: self.root.clone(),
             scope: Some(std::sync::Arc::new(buckets::Scope { businesses, part })),
+            ..self.clone()
         }
     }
 
@@ -69,13 +83,32 @@ impl Lake {
     /// its date by business (issue 18): then `part-0`, `part-1`, … hold ascending business
     /// ranges, and read in that order they are the partition in its total order.
     pub fn date_partition_file(&self, table: &Table, date: NaiveDate) -> PathBuf {
-        part_file(&self.date_partition_dir(table, date), self.part())
+        let dir = self.date_partition_dir(table, date);
+        part_file(&self.writes_to(&dir), self.part())
+    }
+
+    /// Where this view writes a folder of the lake: in the stage when it has one.
+    fn writes_to(&self, dir: &Path) -> PathBuf {
+        match (&self.staged, dir.strip_prefix(&self.root)) {
+            (Some(stage), Ok(inside)) => stage.join(inside),
+            _ => dir.to_path_buf(),
+        }
+    }
+
+    /// Where this view reads a partition folder: the stage's, if it staged the partition.
+    fn reads_from(&self, dir: &Path) -> PathBuf {
+        let staged = self.writes_to(dir);
+        match staged.is_dir() {
+            true => staged,
+            false => dir.to_path_buf(),
+        }
     }
 
     /// `LAKE/<table>/month=YYYY-MM/part-0.parquet`: billing-month partitions (parts as
     /// for dates).
     pub fn month_partition_file(&self, table: &Table, month: &str) -> PathBuf {
-        part_file(&self.month_partition_dir(table, month), self.part())
+        let dir = self.month_partition_dir(table, month);
+        part_file(&self.writes_to(&dir), self.part())
     }
 
     pub fn month_partition_dir(&self, table: &Table, month: &str) -> PathBuf {
@@ -84,7 +117,7 @@ impl Lake {
 
     /// The part files of a date partition, in part order (none if it has no partition).
     pub fn date_parts(&self, table: &Table, date: NaiveDate) -> Result<Vec<PathBuf>> {
-        parts_in(&self.date_partition_dir(table, date))
+        parts_in(&self.reads_from(&self.date_partition_dir(table, date)))
     }
 
     /// A date partition's rows (`columns`, or all), as this view sees them: `None` when
@@ -106,7 +139,7 @@ impl Lake {
         month: &str,
         columns: Option<&[&str]>,
     ) -> Result<Option<DataFrame>> {
-        let parts = parts_in(&self.month_partition_dir(table, month))?;
+        let parts = parts_in(&self.reads_from(&self.month_partition_dir(table, month)))?;
         self.read_parts(&parts, columns)
     }
 
@@ -146,53 +179,36 @@ impl Lake {
         self.table_dir(table).join("part-0.parquet")
     }
 
-    /// Dates that have a partition of `table`, ascending.
+    /// Dates that have a partition of `table`, ascending (staged ones included).
     pub fn partition_dates(&self, table: &Table) -> Result<Vec<NaiveDate>> {
-        let dir = self.table_dir(table);
-        let mut dates = Vec::new();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(dates),
-            Err(e) => return Err(read_err(&dir)(e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(read_err(&dir))?;
-            let name = entry.file_name();
-            let Some(date) = name.to_str().and_then(|n| n.strip_prefix("date=")) else {
-                continue;
-            };
-            if let Ok(d) = NaiveDate::parse_from_str(date, "%Y-%m-%d") {
-                if part_file(&entry.path(), 0).exists() {
-                    dates.push(d);
-                }
-            }
+        let mut dates = partitions_in(&self.table_dir(table), "date=", |d| {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+        })?;
+        if self.staged.is_some() {
+            let staged = self.writes_to(&self.table_dir(table));
+            dates.extend(partitions_in(&staged, "date=", |d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+            })?);
         }
         dates.sort();
+        dates.dedup();
         Ok(dates)
     }
 
-    /// Billing months that have a partition of a `month=` table, ascending.
+    /// Billing months that have a partition of a `month=` table, ascending (staged ones
+    /// included).
     pub fn partition_months(&self, table: &Table) -> Result<Vec<crate::time::BillingMonth>> {
-        let dir = self.table_dir(table);
-        let mut months = Vec::new();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(months),
-            Err(e) => return Err(read_err(&dir)(e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(read_err(&dir))?;
-            let name = entry.file_name();
-            let Some(month) = name.to_str().and_then(|n| n.strip_prefix("month=")) else {
-                continue;
-            };
-            if let Ok(m) = month.parse::<crate::time::BillingMonth>() {
-                if part_file(&entry.path(), 0).exists() {
-                    months.push(m);
-                }
-            }
+        let parse = |m: &str| m.parse::<crate::time::BillingMonth>().ok();
+        let mut months = partitions_in(&self.table_dir(table), "month=", parse)?;
+        if self.staged.is_some() {
+            months.extend(partitions_in(
+                &self.writes_to(&self.table_dir(table)),
+                "month=",
+                parse,
+            )?);
         }
         months.sort();
+        months.dedup();
         Ok(months)
     }
 
@@ -370,6 +386,31 @@ pub fn write_table_file(dest: &Path, df: &mut DataFrame) -> Result<()> {
             .ctx(format!("writing {}", dest.display()))?;
         Ok(())
     })
+}
+
+/// The partitions of a table folder (`<prefix><key>` folders holding a `part-0`), by key.
+fn partitions_in<K>(dir: &Path, prefix: &str, key: impl Fn(&str) -> Option<K>) -> Result<Vec<K>> {
+    let mut keys = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
+        Err(e) => return Err(read_err(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(read_err(dir))?;
+        let name = entry.file_name();
+        let Some(k) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(&key)
+        else {
+            continue;
+        };
+        if part_file(&entry.path(), 0).exists() {
+            keys.push(k);
+        }
+    }
+    Ok(keys)
 }
 
 /// `part-K.parquet` in a partition's folder.
