@@ -5,6 +5,8 @@
 #
 # Usage: scripts/bench_dense_day.sh [EVENTS [LAYOUTS]]   (default: 10000000 "1 5")
 #   LAYOUTS: the numbers of days to spread the events over, e.g. "1" for the dense day only
+#   BUSINESSES (environment, default 50): businesses generated; traffic per business is
+#   Zipf-like, so the largest has about 15 % of it with 50, 8 % with 500
 #
 # Everything goes to bench-out/dense/ (gitignored): generated data (kept and reused), fresh
 # lakes, logs, and the result table bench-out/dense.md.
@@ -30,6 +32,7 @@ if [[ ${1:-} == -h || ${1:-} == --help ]]; then
     exit 0
 fi
 EVENTS=${1:-10000000}
+BUSINESSES=${BUSINESSES:-50}
 LAYOUTS=${2:-1 5}
 
 ensure_time
@@ -41,24 +44,25 @@ RESULT=$OUT/dense.md
     echo "|---|---:|---:|---:|---:|---:|"
 } >"$RESULT"
 for days in $LAYOUTS; do
-    data=$OUT/dense/data-$EVENTS-${days}d
+    tag=$EVENTS-${days}d$([[ $BUSINESSES == 50 ]] || echo "-${BUSINESSES}b")
+    data=$OUT/dense/data-$tag
     if [[ ! -f $data.complete ]]; then
         rm -rf "$data"
-        run "$MSGMETER" generate --out "$data" --format whatsapp --businesses 50 \
+        run "$MSGMETER" generate --out "$data" --format whatsapp --businesses "$BUSINESSES" \
             --customers 200000 --start 2025-10-01 --days "$days" \
             --events-per-day $((EVENTS / days)) --seed 1 --files-per-day 8 | tee "$data.complete.tmp" >&2
         mv "$data.complete.tmp" "$data.complete"
     fi
-    lake=$OUT/dense/lake-$EVENTS-${days}d
+    lake=$OUT/dense/lake-$tag
     rm -rf "$lake"
     rc=0
-    timed "dense-ingest-$EVENTS-${days}d" "$MSGMETER" ingest --lake "$lake" --now "$NOW" "$data" || rc=$?
+    timed "dense-ingest-$tag" "$MSGMETER" ingest --lake "$lake" --now "$NOW" "$data" || rc=$?
     ((rc <= 1)) || exit "$rc"
-    timed "dense-build-$EVENTS-${days}d" "$MSGMETER" build --lake "$lake" --now "$NOW" || exit 1
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$EVENTS events over $days day(s)" "$EVENTS" \
-        "$(wall_seconds "$OUT/logs/dense-ingest-$EVENTS-${days}d.time")" \
-        "$(peak_rss_mib "$OUT/logs/dense-ingest-$EVENTS-${days}d.time")" \
-        "$(wall_seconds "$OUT/logs/dense-build-$EVENTS-${days}d.time")" \
-        "$(peak_rss_mib "$OUT/logs/dense-build-$EVENTS-${days}d.time")" >>"$RESULT"
+    timed "dense-build-$tag" "$MSGMETER" build --lake "$lake" --now "$NOW" || exit 1
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$EVENTS events over $days day(s), $BUSINESSES businesses" "$EVENTS" \
+        "$(wall_seconds "$OUT/logs/dense-ingest-$tag.time")" \
+        "$(peak_rss_mib "$OUT/logs/dense-ingest-$tag.time")" \
+        "$(wall_seconds "$OUT/logs/dense-build-$tag.time")" \
+        "$(peak_rss_mib "$OUT/logs/dense-build-$tag.time")" >>"$RESULT"
 done
 cat "$RESULT"
