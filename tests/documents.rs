@@ -196,6 +196,7 @@ ns = {'cbc': 'urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents
       'cac': 'urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2'}
 root = etree.fromstring(xml)
 terms = {
+  'BT-24 specification': 'cbc:CustomizationID',
   'BT-1 number': 'cbc:ID', 'BT-2 issue date': 'cbc:IssueDate', 'BT-3 type code': 'cbc:InvoiceTypeCode',
   'BT-5 currency': 'cbc:DocumentCurrencyCode', 'BT-9 due date': 'cbc:DueDate',
   'BT-27 seller name': 'cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName',
@@ -210,6 +211,7 @@ terms = {
 }
 for term, path in terms.items():
     print(term, root.find(path, ns).text)
+print('BT-23 process', root.find('cbc:ProfileID', ns), 'payment means', root.find('cac:PaymentMeans', ns))
 for line in root.findall('cac:InvoiceLine', ns):
     print('BT-126/129/131 line', line.find('cbc:ID', ns).text, line.find('cbc:InvoicedQuantity', ns).text,
           line.find('cbc:InvoicedQuantity', ns).get('unitCode'), line.find('cbc:LineExtensionAmount', ns).text)
@@ -219,6 +221,7 @@ for line in root.findall('cac:InvoiceLine', ns):
     assert_eq!(
         said,
         "True
+BT-24 specification urn:cen.eu:en16931:2017
 BT-1 number INV-2025-000001
 BT-2 issue date 2025-11-04
 BT-3 type code 380
@@ -233,6 +236,7 @@ BT-110 VAT total 1.94
 BT-112 total 12.13
 BT-115 payable 12.13
 BT-118 VAT category S
+BT-23 process None payment means None
 BT-126/129/131 line 1 3 C62 0.19
 BT-126/129/131 line 2 5 C62 0.00
 BT-126/129/131 line 3 1 C62 10.00

@@ -221,16 +221,27 @@ pub fn ubl(inv: &Invoice) -> Result<Vec<u8>> {
             ),
         ],
         |x| {
-            x.text(
-                "cbc:CustomizationID",
-                &[],
-                "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0",
-            )?;
-            x.text(
-                "cbc:ProfileID",
-                &[],
-                "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0",
-            )?;
+            // Peppol BIS Billing 3.0 requires both parties' electronic addresses
+            // (PEPPOL-EN16931-R010, R020): without them the document claims EN 16931 only.
+            let reachable =
+                |(address, scheme): (&str, &str)| !address.is_empty() && !scheme.is_empty();
+            let peppol = reachable(Party::seller(inv).endpoint)
+                && reachable(Party::buyer(inv).endpoint);
+            match peppol {
+                true => {
+                    x.text(
+                        "cbc:CustomizationID",
+                        &[],
+                        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0",
+                    )?;
+                    x.text(
+                        "cbc:ProfileID",
+                        &[],
+                        "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0",
+                    )?;
+                }
+                false => x.text("cbc:CustomizationID", &[], "urn:cen.eu:en16931:2017")?,
+            }
             x.text("cbc:ID", &[], &number)?;
             x.text("cbc:IssueDate", &[], &inv.issue_date.to_string())?;
             if !credit {
@@ -270,12 +281,8 @@ pub fn ubl(inv: &Invoice) -> Result<Vec<u8>> {
                 Party::buyer(inv),
                 category,
             )?;
-            if credit {
-                x.node("cac:PaymentMeans", &[], |x| {
-                    x.text("cbc:PaymentMeansCode", &[], "30")?;
-                    x.text("cbc:PaymentDueDate", &[], &inv.due_date.to_string())
-                })?;
-            }
+            // No payment means: a credit transfer (code 30) must name the account paid
+            // into (BR-61), which msgmeter does not hold; the terms say when.
             x.node("cac:PaymentTerms", &[], |x| {
                 x.text(
                     "cbc:Note",
