@@ -662,7 +662,12 @@ pub fn publish_events(
         by_source: vec![FileCounts::default(); sources.len()],
         ..Published::default()
     };
-    let conflicts_dir = stage.restricted_dir()?.join("conflicts");
+    let context = PieceContext {
+        sources,
+        identities,
+        origin_of,
+        conflicts_dir: stage.restricted_dir()?.join("conflicts"),
+    };
 
     // Writing a partition (sorting, compressing) overlaps deduping the next piece: one
     // background writer takes each finished frame as it is handed over. To bound memory to
@@ -717,71 +722,32 @@ pub fn publish_events(
             let mut previous_piece: Option<Carry> = None;
             let mut staged = Vec::new();
             for piece in pieces {
-                let t = std::time::Instant::now();
-                let Piece {
-                    new_rows,
-                    old_rows,
-                    businesses,
-                } = piece;
-                let piece_rows = match &new_rows {
-                    Rows::Ready(df) => df.as_ref().map_or(0, DataFrame::height),
-                    Rows::Scratch(file) => file.rows(),
-                    Rows::Lake(_) => 0,
-                };
                 // Two large pieces are not held at once: the previous one's write is
                 // awaited first (a few dates a month, for the price of one overlap each).
-                if writing && piece_rows + writing_rows > OVERLAPPED_ROWS {
+                if writing && piece.new_row_count() + writing_rows > OVERLAPPED_ROWS {
                     await_write(&mut writing);
                 }
-                let (old_rows, new_rows) = (old_rows.load(sources)?, new_rows.load(sources)?);
-                let Some((all, has_new_rows)) = stack(old_rows, new_rows, identities)? else {
+                let before = Before {
+                    date: previous,
+                    in_memory: in_memory.as_ref(),
+                    published: published_before,
+                    previous_piece: previous_piece.as_ref(),
+                };
+                let Some(judged) = judge_piece(
+                    piece,
+                    &before,
+                    &context,
+                    &mut published.by_source,
+                    &mut || await_write(&mut writing),
+                )?
+                else {
                     continue;
                 };
-                let read_before;
-                let mut carried = Carried::default();
-                match &in_memory {
-                    Some(c) => carried.carries.push(c),
-                    None => {
-                        read_before = carry_from_published(
-                            published_before,
-                            previous,
-                            &keys_of(&all)?,
-                            businesses.as_ref(),
-                            &origin_of,
-                        )?;
-                        carried.carries.push(&read_before);
-                    }
-                }
-                if let Some(c) = &previous_piece {
-                    carried.carries.push(c);
-                }
-                crate::timing::add("publish.read", t.elapsed());
-
-                tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
-                let t = std::time::Instant::now();
-                let verdict = judge(&all, &carried, &origin_of)?;
-                drop(carried);
-                for (origin, counts) in &verdict.by_source {
-                    let Some(e) = origin
-                        .checked_sub(1)
-                        .and_then(|i| published.by_source.get_mut(i as usize))
-                    else {
-                        continue;
-                    };
-                    e.duplicates += counts.duplicates;
-                    e.conflicting += counts.conflicting;
-                    e.replaced += counts.replaced;
-                }
-                let conflict_mask =
-                    BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
-                let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
-                await_write(&mut writing);
-                let kept = gather_column_by_column(all, verdict.kept_in_order)?;
-                tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
-                crate::timing::add("publish.dedupe", t.elapsed());
-                if conflicts.height() > 0 {
-                    write_conflicts(&conflicts_dir, date, conflicts)?;
-                }
+                let Judged {
+                    kept,
+                    verdict,
+                    has_new_rows,
+                } = judged;
                 // New rows that were all duplicates rewrite nothing, unless identities
                 // learnt in this run may have resolved the date's customers. A split date
                 // is written whole (its parts are numbered in order), and taken back if
@@ -825,6 +791,122 @@ pub fn publish_events(
         }
     }
     Ok(published)
+}
+
+/// What every piece of a run is judged with.
+struct PieceContext<'a> {
+    sources: &'a [SourceFile],
+    identities: &'a Identities,
+    /// Each source file's origin, by its SHA-256.
+    origin_of: HashMap<&'a str, Origin>,
+    conflicts_dir: std::path::PathBuf,
+}
+
+/// Where a piece's rows find the kept keys before them.
+struct Before<'a> {
+    /// The date before.
+    date: NaiveDate,
+    /// Its kept keys, when it was just published whole.
+    in_memory: Option<&'a Carry>,
+    /// Else where it is published: this run's stage if it wrote the date, else the lake.
+    published: &'a Lake,
+    /// The kept keys of the bucket before, in a date split into buckets.
+    previous_piece: Option<&'a Carry>,
+}
+
+/// A piece after the dedupe rule: its kept rows in order, the verdict, and whether it had
+/// new rows.
+struct Judged {
+    kept: DataFrame,
+    verdict: Verdict,
+    has_new_rows: bool,
+}
+
+impl Piece {
+    fn new_row_count(&self) -> usize {
+        match &self.new_rows {
+            Rows::Ready(df) => df.as_ref().map_or(0, DataFrame::height),
+            Rows::Scratch(file) => file.rows(),
+            Rows::Lake(_) => 0,
+        }
+    }
+}
+
+/// Read a piece's rows, judge them against the keys kept before them, count what the
+/// files' rows became into `by_source`, write its conflicts, and gather its kept rows once
+/// `await_write` says the previous piece is written (so two pieces' rows are not gathered
+/// at once). `None` when the piece has no rows.
+fn judge_piece(
+    piece: Piece,
+    before: &Before<'_>,
+    context: &PieceContext<'_>,
+    by_source: &mut [FileCounts],
+    await_write: &mut dyn FnMut(),
+) -> Result<Option<Judged>> {
+    let t = std::time::Instant::now();
+    let Piece {
+        new_rows,
+        old_rows,
+        businesses,
+    } = piece;
+    let sources = context.sources;
+    let (old_rows, new_rows) = (old_rows.load(sources)?, new_rows.load(sources)?);
+    let Some((all, has_new_rows)) = stack(old_rows, new_rows, context.identities)? else {
+        return Ok(None);
+    };
+    let read_before;
+    let mut carried = Carried::default();
+    match before.in_memory {
+        Some(c) => carried.carries.push(c),
+        None => {
+            read_before = carry_from_published(
+                before.published,
+                before.date,
+                &keys_of(&all)?,
+                businesses.as_ref(),
+                &context.origin_of,
+            )?;
+            carried.carries.push(&read_before);
+        }
+    }
+    if let Some(c) = before.previous_piece {
+        carried.carries.push(c);
+    }
+    crate::timing::add("publish.read", t.elapsed());
+
+    let date = before
+        .date
+        .succ_opt()
+        .expect("dates are far from the calendar's end");
+    tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
+    let t = std::time::Instant::now();
+    let mut verdict = judge(&all, &carried, &context.origin_of)?;
+    drop(carried);
+    for (origin, counts) in &verdict.by_source {
+        let Some(e) = origin
+            .checked_sub(1)
+            .and_then(|i| by_source.get_mut(i as usize))
+        else {
+            continue;
+        };
+        e.duplicates += counts.duplicates;
+        e.conflicting += counts.conflicting;
+        e.replaced += counts.replaced;
+    }
+    let conflict_mask = BooleanChunked::from_slice("conflict".into(), &verdict.conflicting);
+    let conflicts = all.filter(&conflict_mask).ctx("selecting conflicts")?;
+    await_write();
+    let kept = gather_column_by_column(all, std::mem::take(&mut verdict.kept_in_order))?;
+    tracing::debug!(%date, rss_mb = crate::timing::rss_mib(), kept_bytes = kept.estimated_size(), "kept");
+    crate::timing::add("publish.dedupe", t.elapsed());
+    if conflicts.height() > 0 {
+        write_conflicts(&context.conflicts_dir, date, conflicts)?;
+    }
+    Ok(Some(Judged {
+        kept,
+        verdict,
+        has_new_rows,
+    }))
 }
 
 /// A date published as one piece: its new rows and every row of it in the lake.
