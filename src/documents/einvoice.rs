@@ -327,47 +327,47 @@ pub fn ubl(inv: &Invoice) -> Result<Vec<u8>> {
                     &amount(inv.total, s),
                 )
             })?;
-            let (line_tag, qty_tag) = if credit {
-                ("cac:CreditNoteLine", "cbc:CreditedQuantity")
-            } else {
-                ("cac:InvoiceLine", "cbc:InvoicedQuantity")
-            };
-            for l in &inv.lines {
-                x.node(line_tag, &[], |x| {
-                    x.text("cbc:ID", &[], &l.line_no.to_string())?;
-                    x.text(
-                        qty_tag,
-                        &[("unitCode", "C62")],
-                        &(Decimal::from(l.quantity) * s).to_string(),
-                    )?;
-                    x.text(
-                        "cbc:LineExtensionAmount",
-                        &[("currencyID", cur)],
-                        &amount(l.amount, s),
-                    )?;
-                    x.node("cac:Item", &[], |x| {
-                        x.text("cbc:Name", &[], &item_name(l))?;
-                        ubl_tax_category(
-                            x,
-                            "cac:ClassifiedTaxCategory",
-                            category,
-                            inv.tax_pct,
-                            false,
-                        )
-                    })?;
-                    x.node("cac:Price", &[], |x| {
-                        x.text(
-                            "cbc:PriceAmount",
-                            &[("currencyID", cur)],
-                            &display_unit_price(l.unit_price).to_string(),
-                        )
-                    })
-                })?;
-            }
-            Ok(())
+            ubl_lines(x, inv, credit, category)
         },
     )?;
     Ok(x.finish())
+}
+
+/// The UBL invoice's (or credit note's) lines, amounts stated with the document's sign.
+fn ubl_lines(x: &mut Xml, inv: &Invoice, credit: bool, category: VatCategory) -> Result<()> {
+    let (cur, s) = (inv.currency.code(), sign(inv));
+    let (line_tag, qty_tag) = if credit {
+        ("cac:CreditNoteLine", "cbc:CreditedQuantity")
+    } else {
+        ("cac:InvoiceLine", "cbc:InvoicedQuantity")
+    };
+    for l in &inv.lines {
+        x.node(line_tag, &[], |x| {
+            x.text("cbc:ID", &[], &l.line_no.to_string())?;
+            x.text(
+                qty_tag,
+                &[("unitCode", "C62")],
+                &(Decimal::from(l.quantity) * s).to_string(),
+            )?;
+            x.text(
+                "cbc:LineExtensionAmount",
+                &[("currencyID", cur)],
+                &amount(l.amount, s),
+            )?;
+            x.node("cac:Item", &[], |x| {
+                x.text("cbc:Name", &[], &item_name(l))?;
+                ubl_tax_category(x, "cac:ClassifiedTaxCategory", category, inv.tax_pct, false)
+            })?;
+            x.node("cac:Price", &[], |x| {
+                x.text(
+                    "cbc:PriceAmount",
+                    &[("currencyID", cur)],
+                    &display_unit_price(l.unit_price).to_string(),
+                )
+            })
+        })?;
+    }
+    Ok(())
 }
 
 /// A trade party as both formats state it.

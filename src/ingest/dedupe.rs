@@ -619,6 +619,10 @@ impl Rows {
 
 /// Reads the lake; writes into `stage` (the run's staging folder, `lake::publication`).
 /// A date of more than `max_rows` rows is published in buckets (module `split`).
+///
+/// The date loop is one piece on purpose: it runs inside the background writer's scope and
+/// owns what passes from piece to piece and date to date (the write in flight, the carried
+/// keys, a date's staged parts); each piece's work is `judge_piece`.
 pub fn publish_events(
     lake: &Lake,
     stage: &Lake,

@@ -185,6 +185,36 @@ fn billable_filter(l: &RegisteredLine) -> Option<bool> {
 
 type Traced = (DataFrame, &'static str, DataFrame, DataFrame);
 
+/// The columns shown of each traced event.
+const EVENT_COLUMNS: [&str; 9] = [
+    "date",
+    "event_key",
+    "event_type",
+    "ts",
+    "message_id",
+    "status",
+    "conversation_id",
+    "source_file",
+    "source_line",
+];
+
+/// `name` (a market column; null reads as Unknown) is the line's market.
+fn market_is(name: &str, market: &str) -> Expr {
+    col(name)
+        .fill_null(lit(UNKNOWN_MARKET))
+        .eq(lit(market.to_string()))
+}
+
+/// `filter`, and `column` equal to the line's billable flag when it has one.
+fn with_billable(filter: Expr, column: &str, billable: Option<bool>) -> Expr {
+    match billable {
+        Some(b) => filter.and(col(column).eq(lit(b))),
+        None => filter,
+    }
+}
+
+/// A line's `usage_daily` rows, its units (which table they come from, and the rows) and
+/// the events behind them.
 fn trace(
     lake: &Lake,
     zone: chrono_tz::Tz,
@@ -194,177 +224,190 @@ fn trace(
     l: &RegisteredLine,
 ) -> Result<Traced> {
     let key = l.key.as_ref().expect("traced lines have a key");
-    let market_is = |name: &str| {
-        col(name)
-            .fill_null(lit(UNKNOWN_MARKET))
-            .eq(lit(key.market.clone()))
-    };
-    let mut usage_filter = col("business_id")
+    let billable = billable_filter(l);
+    let usage_filter = col("business_id")
         .eq(lit(business.to_string()))
         .and(col("billing_month").eq(lit(month.to_string())))
         .and(col("source").eq(lit(source.to_string())))
-        .and(market_is("market"))
+        .and(market_is("market", &key.market))
         .and(col("category").eq(lit(key.category.clone())))
         .and(col("pricing_model").eq(lit(key.pricing_model.as_str())))
         .and(col("pricing_type").eq(lit(key.pricing_type.clone())));
-    let billable = billable_filter(l);
-    if let Some(b) = billable {
-        usage_filter = usage_filter.and(col("billable").eq(lit(b)));
-    }
     let usage = scan(lake, &USAGE_DAILY)?
-        .filter(usage_filter)
+        .filter(with_billable(usage_filter, "billable", billable))
         .sort(["billing_date", "date"], SortMultipleOptions::default())
         .collect()
         .ctx("reading the usage_daily rows of the line")?;
     let events_of_business =
         scan(lake, &EVENTS)?.filter(col("business_id").eq(lit(business.to_string())));
-    let event_columns = [
-        "date",
-        "event_key",
-        "event_type",
-        "ts",
-        "message_id",
-        "status",
-        "conversation_id",
-        "source_file",
-        "source_line",
-    ];
-    let with_billable = |mut filter: Expr, column: &str| {
-        if let Some(b) = billable {
-            filter = filter.and(col(column).eq(lit(b)));
-        }
-        filter
-    };
     if source == "reported" {
-        let (first, last) = (
-            day_before(month.first_day(), 1),
-            day_after(month.last_day(), 1),
-        );
-        let id = match key.pricing_model {
-            PricingModel::PerMessage => "message_id",
-            PricingModel::Conversation => "conversation_id",
-        };
-        // Only delivered messages count (billing.md §5): their delivered, read or played
-        // statuses carried the pricing object.
-        let delivered = col("status")
-            .eq(lit("delivered"))
-            .or(col("status").eq(lit("read")))
-            .or(col("status").eq(lit("played")));
-        // A status without Meta's billable flag is billable when its type is regular
-        // (events.md, `reported_billable`); without a type, its type is what billing.md §5
-        // derives: regular when billable, free_entry_point for referral_conversion, else
-        // free_customer_service.
-        let billable =
-            col("reported_billable").fill_null(col("reported_pricing_type").eq(lit("regular")));
-        let pricing_type = when(col("reported_pricing_type").is_not_null())
-            .then(col("reported_pricing_type"))
-            .when(billable.clone())
-            .then(lit("regular"))
-            .when(col("reported_category").eq(lit("referral_conversion")))
-            .then(lit("free_entry_point"))
-            .otherwise(lit("free_customer_service"));
-        // A status of the event log may not name the customer: its market is then its
-        // message's (as reported usage takes it, metering/reported.rs).
-        let message_markets = events_of_business
-            .clone()
-            .filter(col("event_type").eq(lit("message_out")))
-            .group_by([col("message_id")])
-            .agg([col("market").drop_nulls().first().alias("message_market")]);
-        // Each unit is charged as its earliest delivery status says (metering/reported.rs):
-        // that status, per unit, on a UTC date the line's usage rows hold.
-        let mut unit_columns: Vec<&str> = event_columns.to_vec();
-        unit_columns.extend([
-            "unit_market",
-            "reported_billable_or_regular",
-            "reported_type_or_derived",
-            "reported_category",
-        ]);
-        let charging = events_of_business
-            .clone()
-            .filter(
-                col("event_type")
-                    .eq(lit("status"))
-                    .and(delivered)
-                    .and(col("date").gt_eq(lit(first)))
-                    .and(col("date").lt_eq(lit(last)))
-                    .and(col("reported_pricing_model").eq(lit(key.pricing_model.as_str())))
-                    .and(col(id).is_not_null()),
-            )
-            .join(
-                message_markets,
-                [col("message_id")],
-                [col("message_id")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .with_columns([
-                coalesce(&[col("market"), col("message_market")]).alias("unit_market"),
-                billable.alias("reported_billable_or_regular"),
-                pricing_type.alias("reported_type_or_derived"),
-            ])
-            .sort(["ts", "event_key"], SortMultipleOptions::default())
-            .group_by([col(id)])
-            .agg(
-                unit_columns
-                    .iter()
-                    .filter(|c| **c != id)
-                    .map(|c| col(*c).first())
-                    .collect::<Vec<_>>(),
-            );
-        let statuses = charging
-            .filter(with_billable(
-                market_is("unit_market")
-                    .and(col("reported_category").eq(lit(key.category.clone())))
-                    .and(col("reported_type_or_derived").eq(lit(key.pricing_type.clone()))),
-                "reported_billable_or_regular",
-            ))
-            .select(event_columns.map(col))
-            .sort(["ts", "event_key"], SortMultipleOptions::default())
-            .collect()
-            .ctx("reading the status events with pricing objects")?;
-        // The units of this billing month: earliest delivery in the account's zone.
-        let in_month: BooleanChunked = statuses
-            .column("ts")
-            .and_then(|c| c.cast(&DataType::Int64))
-            .ctx("reading status times")?
-            .i64()
-            .ctx("reading status times")?
-            .iter()
-            .map(|ts| {
-                ts.and_then(chrono::DateTime::from_timestamp_micros)
-                    .map(|t| BillingMonth::of(t.with_timezone(&zone).date_naive()) == month)
-                    .unwrap_or(false)
-            })
-            .collect();
-        let statuses = statuses
-            .filter(&in_month)
-            .ctx("keeping the month's units")?;
-        let ids = statuses
-            .clone()
-            .lazy()
-            .select([col(id)])
-            .unique(None, UniqueKeepStrategy::First);
-        let events = join_on(events_of_business, ids, id)?
-            .select(event_columns.map(col))
-            .sort(["ts", "event_key"], SortMultipleOptions::default())
-            .collect()
-            .ctx("reading the events of the line")?;
+        let (statuses, events) = trace_reported(events_of_business, zone, month, key, billable)?;
         return Ok((usage, "statuses", statuses, events));
     }
+    let (units_table, units, message_ids) = derived_units(lake, business, month, key, billable)?;
+    let events = join_on(
+        events_of_business,
+        message_ids.unique(None, UniqueKeepStrategy::First),
+        "message_id",
+    )?
+    .select(EVENT_COLUMNS.map(col))
+    .sort(["ts", "event_key"], SortMultipleOptions::default())
+    .collect()
+    .ctx("reading the events of the line")?;
+    Ok((usage, units_table, units, events))
+}
+
+/// Under the reported source, a line's units are the charging statuses (each unit's
+/// earliest delivery status with Meta's pricing, in the account's billing month), and its
+/// events every event of those messages or conversations.
+fn trace_reported(
+    events_of_business: LazyFrame,
+    zone: chrono_tz::Tz,
+    month: BillingMonth,
+    key: &super::model::LineKey,
+    billable_line: Option<bool>,
+) -> Result<(DataFrame, DataFrame)> {
+    let (first, last) = (
+        day_before(month.first_day(), 1),
+        day_after(month.last_day(), 1),
+    );
+    let id = match key.pricing_model {
+        PricingModel::PerMessage => "message_id",
+        PricingModel::Conversation => "conversation_id",
+    };
+    // Only delivered messages count (billing.md §5): their delivered, read or played
+    // statuses carried the pricing object.
+    let delivered = col("status")
+        .eq(lit("delivered"))
+        .or(col("status").eq(lit("read")))
+        .or(col("status").eq(lit("played")));
+    // A status without Meta's billable flag is billable when its type is regular
+    // (events.md, `reported_billable`); without a type, its type is what billing.md §5
+    // derives: regular when billable, free_entry_point for referral_conversion, else
+    // free_customer_service.
+    let billable =
+        col("reported_billable").fill_null(col("reported_pricing_type").eq(lit("regular")));
+    let pricing_type = when(col("reported_pricing_type").is_not_null())
+        .then(col("reported_pricing_type"))
+        .when(billable.clone())
+        .then(lit("regular"))
+        .when(col("reported_category").eq(lit("referral_conversion")))
+        .then(lit("free_entry_point"))
+        .otherwise(lit("free_customer_service"));
+    // A status of the event log may not name the customer: its market is then its
+    // message's (as reported usage takes it, metering/reported.rs).
+    let message_markets = events_of_business
+        .clone()
+        .filter(col("event_type").eq(lit("message_out")))
+        .group_by([col("message_id")])
+        .agg([col("market").drop_nulls().first().alias("message_market")]);
+    // Each unit is charged as its earliest delivery status says (metering/reported.rs):
+    // that status, per unit, on a UTC date the line's usage rows hold.
+    let mut unit_columns: Vec<&str> = EVENT_COLUMNS.to_vec();
+    unit_columns.extend([
+        "unit_market",
+        "reported_billable_or_regular",
+        "reported_type_or_derived",
+        "reported_category",
+    ]);
+    let charging = events_of_business
+        .clone()
+        .filter(
+            col("event_type")
+                .eq(lit("status"))
+                .and(delivered)
+                .and(col("date").gt_eq(lit(first)))
+                .and(col("date").lt_eq(lit(last)))
+                .and(col("reported_pricing_model").eq(lit(key.pricing_model.as_str())))
+                .and(col(id).is_not_null()),
+        )
+        .join(
+            message_markets,
+            [col("message_id")],
+            [col("message_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            coalesce(&[col("market"), col("message_market")]).alias("unit_market"),
+            billable.alias("reported_billable_or_regular"),
+            pricing_type.alias("reported_type_or_derived"),
+        ])
+        .sort(["ts", "event_key"], SortMultipleOptions::default())
+        .group_by([col(id)])
+        .agg(
+            unit_columns
+                .iter()
+                .filter(|c| **c != id)
+                .map(|c| col(*c).first())
+                .collect::<Vec<_>>(),
+        );
+    let statuses = charging
+        .filter(with_billable(
+            market_is("unit_market", &key.market)
+                .and(col("reported_category").eq(lit(key.category.clone())))
+                .and(col("reported_type_or_derived").eq(lit(key.pricing_type.clone()))),
+            "reported_billable_or_regular",
+            billable_line,
+        ))
+        .select(EVENT_COLUMNS.map(col))
+        .sort(["ts", "event_key"], SortMultipleOptions::default())
+        .collect()
+        .ctx("reading the status events with pricing objects")?;
+    // The units of this billing month: earliest delivery in the account's zone.
+    let in_month: BooleanChunked = statuses
+        .column("ts")
+        .and_then(|c| c.cast(&DataType::Int64))
+        .ctx("reading status times")?
+        .i64()
+        .ctx("reading status times")?
+        .iter()
+        .map(|ts| {
+            ts.and_then(chrono::DateTime::from_timestamp_micros)
+                .map(|t| BillingMonth::of(t.with_timezone(&zone).date_naive()) == month)
+                .unwrap_or(false)
+        })
+        .collect();
+    let statuses = statuses
+        .filter(&in_month)
+        .ctx("keeping the month's units")?;
+    let ids = statuses
+        .clone()
+        .lazy()
+        .select([col(id)])
+        .unique(None, UniqueKeepStrategy::First);
+    let events = join_on(events_of_business, ids, id)?
+        .select(EVENT_COLUMNS.map(col))
+        .sort(["ts", "event_key"], SortMultipleOptions::default())
+        .collect()
+        .ctx("reading the events of the line")?;
+    Ok((statuses, events))
+}
+
+/// Under the derived source, a line's units are its messages (per-message pricing) or its
+/// conversations: which table, its rows, and the ids of the messages behind them.
+fn derived_units(
+    lake: &Lake,
+    business: &str,
+    month: BillingMonth,
+    key: &super::model::LineKey,
+    billable: Option<bool>,
+) -> Result<(&'static str, DataFrame, LazyFrame)> {
     let month_dates = col("billing_date")
         .gt_eq(lit(month.first_day()))
         .and(col("billing_date").lt_eq(lit(month.last_day())));
-    let (units_table, units, message_ids) = match key.pricing_model {
+    Ok(match key.pricing_model {
         PricingModel::PerMessage => {
             let units = scan(lake, &MESSAGES)?
                 .filter(with_billable(
                     col("business_id")
                         .eq(lit(business.to_string()))
                         .and(month_dates)
-                        .and(market_is("market"))
+                        .and(market_is("market", &key.market))
                         .and(col("category").eq(lit(key.category.clone())))
                         .and(col("pricing_model").eq(lit("PMP")))
                         .and(col("pricing_type").eq(lit(key.pricing_type.clone()))),
                     "billable",
+                    billable,
                 ))
                 .select(
                     [
@@ -395,10 +438,11 @@ fn trace(
                     col("business_id")
                         .eq(lit(business.to_string()))
                         .and(col("billing_month").eq(lit(month.to_string())))
-                        .and(market_is("market"))
+                        .and(market_is("market", &key.market))
                         .and(col("category").eq(lit(key.category.clone())))
                         .and(col("pricing_type").eq(lit(key.pricing_type.clone()))),
                     "billable",
+                    billable,
                 ))
                 .select(
                     [
@@ -427,17 +471,7 @@ fn trace(
                 join_on(messages, conversations, "conversation_id")?.select([col("message_id")]);
             ("conversations", units, ids)
         }
-    };
-    let events = join_on(
-        events_of_business,
-        message_ids.unique(None, UniqueKeepStrategy::First),
-        "message_id",
-    )?
-    .select(event_columns.map(col))
-    .sort(["ts", "event_key"], SortMultipleOptions::default())
-    .collect()
-    .ctx("reading the events of the line")?;
-    Ok((usage, units_table, units, events))
+    })
 }
 
 /// The rows of `frame` whose `column` is among `keys`'.

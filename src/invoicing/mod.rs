@@ -259,51 +259,10 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
             } else {
                 "incomplete"
             };
-            let count = |which: &dyn Fn(&Invoice) -> bool| {
-                outcome.invoices.iter().filter(|i| which(i)).count() as i64
-            };
-            let invoicing = crate::lake::manifest::StageSection {
-                months: vec![opts.month.to_string()],
-                counts: BTreeMap::from([
-                    ("invoices".to_string(), outcome.invoices.len() as i64),
-                    (
-                        "credit_or_adjustment_notes".to_string(),
-                        count(&|i| i.document != Document::Invoice),
-                    ),
-                    (
-                        "unregistered_accounts".to_string(),
-                        count(&|i| !i.customer.account_registered),
-                    ),
-                    (
-                        "lines".to_string(),
-                        outcome.invoices.iter().map(|i| i.lines.len() as i64).sum(),
-                    ),
-                    (
-                        "pricing_failures".to_string(),
-                        outcome.failures.len() as i64,
-                    ),
-                    (
-                        "final_months_recomputed".to_string(),
-                        outcome.corrected_months.len() as i64,
-                    ),
-                ]),
-                ..Default::default()
-            };
-            let documents = crate::lake::manifest::StageSection {
-                months: vec![opts.month.to_string()],
-                counts: BTreeMap::from([(
-                    "skipped".to_string(),
-                    outcome.skipped_documents.len() as i64,
-                )]),
-                ..Default::default()
-            };
             outcome.manifest = RunManifest {
                 run_id: run.id().to_string(),
                 partitions_written,
-                stages: BTreeMap::from([
-                    ("invoicing".to_string(), invoicing),
-                    ("documents".to_string(), documents),
-                ]),
+                stages: stage_sections(&outcome),
                 ..record(outcome_label, problems)
             };
             let final_months = match outcome.state {
@@ -324,6 +283,55 @@ pub fn invoice(opts: &InvoiceOptions) -> Result<InvoiceOutcome> {
             Err(e)
         }
     }
+}
+
+/// The manifest's sections: invoicing (invoices, notes, lines, failures, final months
+/// recomputed) and documents (those skipped).
+fn stage_sections(
+    outcome: &InvoiceOutcome,
+) -> BTreeMap<String, crate::lake::manifest::StageSection> {
+    let count = |which: &dyn Fn(&Invoice) -> bool| {
+        outcome.invoices.iter().filter(|i| which(i)).count() as i64
+    };
+    let invoicing = crate::lake::manifest::StageSection {
+        months: vec![outcome.month.to_string()],
+        counts: BTreeMap::from([
+            ("invoices".to_string(), outcome.invoices.len() as i64),
+            (
+                "credit_or_adjustment_notes".to_string(),
+                count(&|i| i.document != Document::Invoice),
+            ),
+            (
+                "unregistered_accounts".to_string(),
+                count(&|i| !i.customer.account_registered),
+            ),
+            (
+                "lines".to_string(),
+                outcome.invoices.iter().map(|i| i.lines.len() as i64).sum(),
+            ),
+            (
+                "pricing_failures".to_string(),
+                outcome.failures.len() as i64,
+            ),
+            (
+                "final_months_recomputed".to_string(),
+                outcome.corrected_months.len() as i64,
+            ),
+        ]),
+        ..Default::default()
+    };
+    let documents = crate::lake::manifest::StageSection {
+        months: vec![outcome.month.to_string()],
+        counts: BTreeMap::from([(
+            "skipped".to_string(),
+            outcome.skipped_documents.len() as i64,
+        )]),
+        ..Default::default()
+    };
+    BTreeMap::from([
+        ("invoicing".to_string(), invoicing),
+        ("documents".to_string(), documents),
+    ])
 }
 
 /// A month is final when its register says so or the watermark lists it (a month finalized
