@@ -373,3 +373,71 @@ print(root.find('cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID', ns).text,
     );
     assert_eq!(said, "True True\nO VATEX-EU-O 0 IE1234567T\n");
 }
+
+/// An e-invoice that could not be valid EN 16931 is not written; the run says why, naming
+/// the rule: amounts with three decimals (BR-DEC), a VAT id without its country code
+/// (BR-CO-9), a taxed invoice without the seller's VAT id (BR-S-2). The others are written.
+#[test]
+fn an_e_invoice_that_could_not_be_valid_is_skipped_with_the_rule_it_breaks() {
+    const CARD: &str = "2025-01-01,EUR,PMP,Brazil,marketing,,0.0625,illustrative
+2025-01-01,KWD,PMP,Brazil,marketing,,0.0625,illustrative";
+    // k1 bills in Kuwaiti dinars (3 decimals); ok1 is a German bank taxed at 19 % with a
+    // proper VAT id; v1 the same with a VAT id lacking its "DE".
+    const ACCOUNTS: &str =
+        "k1,Gulf Bank,1 Street,,KW,KWD,UTC,k@example.com,0,0,0,30,2025-01-01,,false,15,
+ok1,Good Bank,2 Straße,DE123456789,DE,EUR,UTC,o@example.com,19,0,0,30,2025-01-01,,false,15,
+v1,Vat Bank,3 Straße,123456789,DE,EUR,UTC,v@example.com,19,0,0,30,2025-01-01,,false,15,";
+    let usage: Vec<_> = ["k1", "ok1", "v1"]
+        .iter()
+        .map(|b| charged(b, "2025-10-03", "Brazil", "marketing", 3))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    write_usage(&lake, &usage);
+    let done = run_invoice(
+        &lake,
+        "2025-10",
+        "2025-11-04",
+        true,
+        &accounts(ACCOUNTS),
+        &card(CARD),
+    );
+    // Numbered in business order: k1, ok1, v1.
+    assert_eq!(
+        done.skipped_documents.len(),
+        2,
+        "{:?}",
+        done.skipped_documents
+    );
+    assert!(done.skipped_documents[0].starts_with("INV-2025-000001: no e-invoice"));
+    assert!(done.skipped_documents[0].contains("KWD have 3 decimals"));
+    assert!(done.skipped_documents[0].contains("BR-DEC"));
+    assert!(done.skipped_documents[1].starts_with("INV-2025-000003: no e-invoice"));
+    assert!(done.skipped_documents[1].contains(r#"the buyer's VAT id "123456789""#));
+    assert!(done.skipped_documents[1].contains("BR-CO-9"));
+    assert!(doc(&lake, "INV-2025-000002", "ubl.xml").exists());
+    assert!(!doc(&lake, "INV-2025-000001", "ubl.xml").exists());
+    assert!(!doc(&lake, "INV-2025-000003", "ubl.xml").exists());
+
+    // Without the issuer's VAT id, the taxed invoices have none.
+    let lake = dir.path().join("no-vat-id");
+    write_usage(&lake, &usage);
+    let mut opts = options(
+        &lake,
+        "2025-10",
+        "2025-11-04",
+        true,
+        &accounts(ACCOUNTS),
+        &card(CARD),
+    );
+    opts.issuer.tax_id = String::new();
+    let done = msgmeter::invoicing::invoice(&opts).unwrap();
+    assert_eq!(
+        done.skipped_documents.len(),
+        3,
+        "{:?}",
+        done.skipped_documents
+    );
+    assert!(done.skipped_documents[1].starts_with("INV-2025-000002: no e-invoice"));
+    assert!(done.skipped_documents[1].contains("BR-S-2"));
+}

@@ -104,13 +104,46 @@ pub fn unavailable(inv: &Invoice) -> Option<String> {
             inv.customer.business_id
         ));
     }
-    if let Err(e) = check_categories(&vec![vat_category(inv); inv.lines.len()]) {
+    let number = inv.invoice_number.as_deref().unwrap_or_default();
+    let category = vat_category(inv);
+    if let Err(e) = check_categories(&vec![category; inv.lines.len()]) {
+        return Some(format!("{number}: no e-invoice: {e}"));
+    }
+    let places = inv.currency.exponent();
+    if places > 2 {
         return Some(format!(
-            "{}: no e-invoice: {e}",
-            inv.invoice_number.as_deref().unwrap_or_default()
+            "{number}: no e-invoice: amounts in {} have {places} decimals and EN 16931 allows \
+             at most 2 (BR-DEC)",
+            inv.currency.code()
         ));
     }
+    if category != VatCategory::OutsideScope {
+        if inv.issuer.tax_id.is_empty() {
+            return Some(format!(
+                "{number}: no e-invoice: a taxed invoice must state the seller's VAT id, and \
+                 none is configured (invoicing.issuer_tax_id; BR-S-2, BR-AE-2)"
+            ));
+        }
+        let unprefixed = [
+            ("the issuer's VAT id", inv.issuer.tax_id.as_str()),
+            ("the buyer's VAT id", inv.customer.vat_id.as_str()),
+        ]
+        .into_iter()
+        .find(|(_, id)| !id.is_empty() && !has_country_prefix(id));
+        if let Some((whose, id)) = unprefixed {
+            return Some(format!(
+                "{number}: no e-invoice: {whose} {id:?} does not start with its country's \
+                 two-letter code (BR-CO-9)"
+            ));
+        }
+    }
     None
+}
+
+/// A VAT identifier starts with its country's ISO 3166-1 alpha-2 code (Greece: `EL`).
+fn has_country_prefix(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() > 2 && b[0].is_ascii_uppercase() && b[1].is_ascii_uppercase()
 }
 
 /// `-1` for a credit note (its amounts are stated as positive credits), else `1`.

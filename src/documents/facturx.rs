@@ -114,7 +114,20 @@ pub fn add_xmp(pdf: &[u8], conformance: &str, file_name: &str) -> Result<Vec<u8>
             s.find(']').map(|j| &s[..=j])
         })
         .ok_or_else(|| bad("no /ID"))?;
-    let meta = find(pdf, b"/Metadata ").ok_or_else(|| bad("no /Metadata"))? + 10;
+    // The document's metadata is the one the catalog (the trailer's /Root) names.
+    let catalog = root
+        .split_whitespace()
+        .next()
+        .ok_or_else(|| bad("unreadable /Root"))?;
+    let catalog_at = find(pdf, format!("\n{catalog} 0 obj").as_bytes())
+        .ok_or_else(|| bad("the catalog object is not in the file"))?;
+    let catalog_end = find(&pdf[catalog_at..], b"endobj")
+        .ok_or_else(|| bad("the catalog object has no end"))?
+        + catalog_at;
+    let meta = find(&pdf[catalog_at..catalog_end], b"/Metadata ")
+        .ok_or_else(|| bad("the catalog names no /Metadata"))?
+        + catalog_at
+        + 10;
     let meta_obj: u32 = std::str::from_utf8(&pdf[meta..(meta + 12).min(pdf.len())])
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
