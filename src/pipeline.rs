@@ -363,24 +363,27 @@ fn plan_buckets(
     if dense.is_empty() {
         return Ok(Vec::new());
     }
-    // Rows per business on each date.
+    // Rows per business on each date, counted part by part (a dense date's parts each
+    // hold at most a bucket of ingest's rows, so its business ids are never all in memory).
     let mut rows: BTreeMap<String, BTreeMap<NaiveDate, u64>> = BTreeMap::new();
     for &d in &dates {
-        let parts = lake.date_parts(&EVENTS, d)?;
-        let counts = lake
-            .scan_parts(&parts, &format!("events of {d}"))?
-            .group_by([col("business_id")])
-            .agg([len().cast(DataType::UInt64).alias("rows")])
-            .collect()
-            .ctx(format!("counting the events of {d} by business"))?;
-        let b = str_values(&counts, "business_id")?;
-        let n = counts.column("rows").ctx("events")?.u64().ctx("events")?;
-        for (i, business) in b.into_iter().enumerate() {
-            if let (Some(business), Some(n)) = (business, n.get(i)) {
-                rows.entry(business).or_default().insert(d, n);
+        for part in lake.date_parts(&EVENTS, d)? {
+            let counts = lake
+                .scan_parts(std::slice::from_ref(&part), &part.display().to_string())?
+                .group_by([col("business_id")])
+                .agg([len().cast(DataType::UInt64).alias("rows")])
+                .collect()
+                .ctx(format!("counting the events of {d} by business"))?;
+            let b = str_values(&counts, "business_id")?;
+            let n = counts.column("rows").ctx("events")?.u64().ctx("events")?;
+            for (i, business) in b.into_iter().enumerate() {
+                if let (Some(business), Some(n)) = (business, n.get(i)) {
+                    *rows.entry(business).or_default().entry(d).or_default() += n;
+                }
             }
         }
     }
+    crate::memory::release_freed_memory();
     let buckets = crate::lake::buckets::plan(&rows, max_rows as u64);
     tracing::info!(
         dates = ?dense,
