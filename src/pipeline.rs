@@ -58,6 +58,21 @@ pub struct BuildOutcome {
     pub buckets: usize,
 }
 
+/// The UTC dates a build must redo when events arrived on `dates` (spec README, "What
+/// nightly rebuilds", 1–3): the union of what each stage says new events affect —
+/// metering, the days its windows reach and the rest of a billing month under a free
+/// allowance; analytics, the start dates of the waits and cases they close or change.
+/// Nightly adds its own date.
+pub fn dates_to_rebuild(
+    lake: &Lake,
+    rules: &PricingRules,
+    dates: &std::collections::BTreeSet<NaiveDate>,
+) -> Result<std::collections::BTreeSet<NaiveDate>> {
+    let mut all = metering::dates_affected(rules, dates);
+    all.extend(crate::analytics::affected::dates_affected(lake, dates)?);
+    Ok(all)
+}
+
 /// Build the derived tables of `[from, to]` as one run on the lake.
 pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     let lake = Lake::new(&opts.lake);

@@ -27,6 +27,7 @@ mod privacy;
 mod properties;
 mod quarantine;
 mod query;
+mod rebuild;
 mod run_status;
 mod snapshots;
 mod spill;

@@ -7,6 +7,7 @@
 //! [`build`] reads the lake for them and writes `reply_waits`, `cases` and
 //! `business_daily` as part of `msgmeter build`.
 
+pub mod affected;
 pub mod build;
 pub mod cases;
 mod daily;

@@ -118,6 +118,36 @@ pub fn first_date_to_build(
     Ok((start, why))
 }
 
+/// The UTC dates whose metering can change when events arrive on `dates` (spec README,
+/// "What nightly rebuilds", 1–2): each date and the `LOOKBACK_DAYS` after it (a date's
+/// charging windows reach 24 h + 72 h back), and where a monthly free allowance is in force,
+/// the rest of the billing month, since its free units go to the month's first
+/// conversations. A billing month is local to the account, so it is taken for the local
+/// dates a UTC date can be (the day before to the day after) and runs to the UTC day after
+/// its last.
+pub fn dates_affected(rules: &PricingRules, dates: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
+    let mut affected = BTreeSet::new();
+    for &d in dates {
+        for k in 0..=LOOKBACK_DAYS {
+            affected.insert(day_after(d, k));
+        }
+        for local in [day_before(d, 1), d, day_after(d, 1)] {
+            if rules
+                .period_on(local)
+                .is_some_and(|p| p.free_tier_conversations > 0)
+            {
+                let end = day_after(crate::time::BillingMonth::of(local).last_day(), 1);
+                let mut x = d;
+                while x <= end {
+                    affected.insert(x);
+                    x = day_after(x, 1);
+                }
+            }
+        }
+    }
+    affected
+}
+
 /// What metering wrote for a range of dates.
 pub struct Metered {
     pub dates: Vec<NaiveDate>,
