@@ -381,6 +381,15 @@ const READ_BLOCK_BYTES: u64 = 8 << 20;
 
 /// Decode a date's scratch file into `decoder`, block by block.
 fn decode_file(decoder: &mut RowsDecoder<'_>, path: &std::path::Path) -> Result<()> {
+    each_block_of(path, &mut |block| decoder.decode_whole_rows(block, path))
+}
+
+/// Read a scratch file in blocks, handing each to `use_rows` (which returns how many bytes
+/// of whole rows it used; the rest starts the next block). A file must end on a row's end.
+fn each_block_of(
+    path: &std::path::Path,
+    use_rows: &mut dyn FnMut(&[u8]) -> Result<usize>,
+) -> Result<()> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).map_err(read_err(path))?;
     let mut block: Vec<u8> = Vec::new();
@@ -389,7 +398,7 @@ fn decode_file(decoder: &mut RowsDecoder<'_>, path: &std::path::Path) -> Result<
             .take(READ_BLOCK_BYTES)
             .read_to_end(&mut block)
             .map_err(read_err(path))?;
-        let used = decoder.decode_whole_rows(&block, path)?;
+        let used = use_rows(&block)?;
         if got == 0 {
             if used != block.len() {
                 return Err(unreadable_scratch(path, "the file ends inside a row"));
@@ -557,24 +566,8 @@ impl Spill {
     /// Call `f` with every row of `date` (header included), spilled then buffered: the
     /// order they were pushed in.
     fn each_row_of(&self, date: NaiveDate, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        use std::io::Read;
         if let Some(path) = self.files.get(&date) {
-            let mut file = std::fs::File::open(path).map_err(read_err(path))?;
-            let mut block: Vec<u8> = Vec::new();
-            loop {
-                let got = (&mut file)
-                    .take(READ_BLOCK_BYTES)
-                    .read_to_end(&mut block)
-                    .map_err(read_err(path))?;
-                let used = each_whole_row(&block, f)?;
-                if got == 0 {
-                    if used != block.len() {
-                        return Err(unreadable_scratch(path, "the file ends inside a row"));
-                    }
-                    break;
-                }
-                block.drain(..used);
-            }
+            each_block_of(path, &mut |block| each_whole_row(block, f))?;
         }
         for piece in self.buffers.get(&date).into_iter().flatten() {
             if each_whole_row(&piece.bytes, f)? != piece.bytes.len() {
