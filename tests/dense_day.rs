@@ -28,8 +28,9 @@ const TABLES: [&str; 9] = [
 ];
 
 /// The budget that splits the generated dates: 1 MiB plans buckets of the fewest rows a
-/// bucket is planned for (4,096 events) for ingest and for build, against about 12,000
-/// events a day.
+/// bucket is planned for (4,096 events) for ingest and for build, against about 20,000
+/// events a day of three businesses, the largest with about half (so it spans three
+/// ingest buckets).
 const SMALL_BUDGET: usize = 1 << 20;
 
 /// Each partition of `table` (folder name → its parts' rows stacked in part order, and how
@@ -88,7 +89,7 @@ fn generated(dir: &Path, name: &str, start: &str, days: u32, per_day: u64, seed:
     generate(&GenerateOptions {
         out: out.clone(),
         format: TrafficFormat::Whatsapp,
-        businesses: 8,
+        businesses: 3,
         customers: 3000,
         start: NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap(),
         days,
@@ -127,11 +128,22 @@ fn lake_under(lake: &Path, batches: &[PathBuf], budget: usize) -> Vec<String> {
 fn a_day_split_into_buckets_has_the_rows_of_one_piece_in_the_same_order() {
     let dir = tempfile::tempdir().unwrap();
     let batches = [
-        generated(dir.path(), "first", "2025-06-28", 3, 12_000, 1),
+        generated(dir.path(), "first", "2025-06-28", 3, 20_000, 1),
         // Other traffic over two of the same dates, and the first batch's files again
         // under other names: every record of them a duplicate.
         generated(dir.path(), "late", "2025-06-29", 2, 1500, 2),
     ];
+    // One key of the largest business twice on one day, at 00:10 and 20:00: under 24 h
+    // apart, so the second is a duplicate, though the two fall in buckets with others
+    // between them (the 30th is cut into 9 buckets, about half of them this business's).
+    write_lines(
+        &dir.path().join("late"),
+        "same-key.ndjson",
+        &[
+            event_line("same-key", "102000000000001", "2025-06-30T00:10:00Z"),
+            event_line("same-key", "102000000000001", "2025-06-30T20:00:00Z"),
+        ],
+    );
     let copies = dir.path().join("late").join("copies");
     std::fs::create_dir_all(&copies).unwrap();
     for f in std::fs::read_dir(&batches[0]).unwrap().flatten() {
@@ -167,7 +179,44 @@ fn a_day_split_into_buckets_has_the_rows_of_one_piece_in_the_same_order() {
         assert!(most >= 3, "{table}: {most} parts at most");
     }
     let events = partitions(&split, "events");
-    assert!(events.iter().map(|p| p.1.height()).sum::<usize>() > 36_000);
+    assert!(events.iter().map(|p| p.1.height()).sum::<usize>() > 60_000);
+    // The largest business spans at least three parts of a date.
+    let spans = events
+        .iter()
+        .map(|(_, df, _)| {
+            df.column("business_id")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .filter(|b| *b == Some("102000000000001"))
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(
+        spans > 2 * 4096,
+        "{spans} rows of the largest business on its busiest date"
+    );
+    // Part files sort in part order by name too.
+    for entry in std::fs::read_dir(split.join("events")).unwrap().flatten() {
+        let mut names: Vec<String> = std::fs::read_dir(entry.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        let numbers: Vec<usize> = names
+            .iter()
+            .map(|n| {
+                n.trim_start_matches("part-")
+                    .trim_end_matches(".parquet")
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(numbers, (0..numbers.len()).collect::<Vec<_>>());
+    }
 
     // Built again under the default budget, the split lake's derived tables are one file a
     // partition again, byte for byte those of the whole lake (the extra parts are gone).

@@ -20,13 +20,15 @@ fn dates(list: &[&str]) -> BTreeSet<NaiveDate> {
 }
 
 #[test]
-fn metering_redoes_the_four_days_after_and_the_rest_of_a_month_with_a_free_allowance() {
+fn metering_redoes_the_day_before_the_four_after_and_the_rest_of_a_month_with_an_allowance() {
     let rules = PricingRules::embedded();
     // October 2025: per-message pricing, no monthly allowance: the date and four after,
-    // across the month's end.
+    // across the month's end, and the day before (its messages' statuses come from the day
+    // after them).
     assert_eq!(
         msgmeter::metering::dates_affected(&rules, &dates(&["2025-10-30"])),
         dates(&[
+            "2025-10-29",
             "2025-10-30",
             "2025-10-31",
             "2025-11-01",
@@ -34,9 +36,10 @@ fn metering_redoes_the_four_days_after_and_the_rest_of_a_month_with_a_free_allow
             "2025-11-03"
         ])
     );
-    // March 2023: conversation pricing with 1,000 free conversations a month: the rest of
-    // March, and 1 April (a billing month is local to the account: up to a day beyond).
-    let mut march: Vec<String> = (20..=31).map(|n| format!("2023-03-{n}")).collect();
+    // March 2023: conversation pricing with 1,000 free conversations a month: the day
+    // before, the rest of March, and 1 April (a billing month is local to the account: up
+    // to a day beyond).
+    let mut march: Vec<String> = (19..=31).map(|n| format!("2023-03-{n}")).collect();
     march.push("2023-04-01".into());
     let march: Vec<&str> = march.iter().map(String::as_str).collect();
     assert_eq!(
@@ -75,13 +78,14 @@ fn a_late_reply_and_a_late_case_status_redo_the_days_their_wait_and_case_began()
         &dates(&["2025-10-20"]),
     )
     .unwrap();
-    // The 1st (BR's wait), the 2nd (c1), and the 20th with the four days after it; not
-    // the 3rd, whose wait was answered before.
+    // The 1st (BR's wait), the 2nd (c1), and the 20th with the day before and the four
+    // days after it; not the 3rd, whose wait was answered before.
     assert_eq!(
         redo,
         dates(&[
             "2025-10-01",
             "2025-10-02",
+            "2025-10-19",
             "2025-10-20",
             "2025-10-21",
             "2025-10-22",

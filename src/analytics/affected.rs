@@ -31,14 +31,23 @@ fn days(df: &DataFrame) -> Result<Vec<NaiveDate>> {
         .collect())
 }
 
-/// The start dates, before the first of `dates`, of the waits and cases that events on
-/// `dates` can close or change. A superset, never less: every wait of a (business,
-/// customer) with messages on those dates that was not fully answered before them, and every
-/// case of such a pair, or named by a case event on those dates, not resolved before them.
+/// The dates of the waits and cases that events on `dates` can close or change. A
+/// superset, never less:
+/// - every wait of a (business, customer) with messages on those dates that was not fully
+///   answered before them: its start date, and every date from the first of `dates` to the
+///   one its answer came on (the lake's last date when it had none), since a reply that
+///   arrives late ends it earlier and the customer's later messages then begin a new wait;
+/// - every case of such a pair not resolved before them, or named by a case event on those
+///   dates: its opening date.
 pub fn dates_affected(lake: &Lake, dates: &BTreeSet<NaiveDate>) -> Result<BTreeSet<NaiveDate>> {
-    let Some(&first) = dates.first() else {
+    let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else {
         return Ok(BTreeSet::new());
     };
+    let lake_last = lake
+        .partition_dates(&EVENTS)?
+        .last()
+        .copied()
+        .unwrap_or(last);
     let mut new = Vec::new();
     for &d in dates {
         let columns = ["business_id", "customer_key", "event_type", "case_id"];
@@ -63,7 +72,6 @@ pub fn dates_affected(lake: &Lake, dates: &BTreeSet<NaiveDate>) -> Result<BTreeS
         .select([col("business_id"), col("case_id")])
         .unique(None, UniqueKeepStrategy::Any);
     let since = lit(start_of(first));
-    let before_first = crate::time::day_before(first, 1);
     let semi = |on: &[&str]| {
         let keys: Vec<Expr> = on.iter().map(|c| col(*c)).collect();
         (keys.clone(), keys, JoinArgs::new(JoinType::Semi))
@@ -75,18 +83,46 @@ pub fn dates_affected(lake: &Lake, dates: &BTreeSet<NaiveDate>) -> Result<BTreeS
             .or(col(c).cast(DataType::Int64).gt_eq(since.clone()))
     };
 
-    let waits = lake.scan_dates(&REPLY_WAITS, NaiveDate::MIN, before_first)?;
+    let waits = lake.scan_dates(&REPLY_WAITS, NaiveDate::MIN, last)?;
     let (l, r, how) = semi(&["business_id", "customer_key"]);
     let waits = waits
         .filter(open_since("replied_at").or(open_since("human_replied_at")))
         .join(pairs.clone(), l, r, how)
-        .select([utc_day_of("started_at")])
-        .unique(None, UniqueKeepStrategy::Any)
+        .select(
+            ["started_at", "replied_at", "human_replied_at"].map(|c| col(c).cast(DataType::Int64)),
+        )
         .collect()
         .ctx("finding the waits new events answer")?;
-    affected.extend(days(&waits)?);
+    let times = |c: &str| -> Result<Vec<Option<i64>>> {
+        Ok(waits
+            .column(c)
+            .ctx(c.to_string())?
+            .i64()
+            .ctx(c.to_string())?
+            .iter()
+            .collect())
+    };
+    let (started, replied, human) = (
+        times("started_at")?,
+        times("replied_at")?,
+        times("human_replied_at")?,
+    );
+    for i in 0..waits.height() {
+        if let Some(s) = started[i] {
+            affected.insert(utc_day(s));
+        }
+        let end = match (replied[i], human[i]) {
+            (Some(r), Some(h)) => utc_day(r.max(h)).max(first),
+            _ => lake_last.max(last),
+        };
+        let mut d = first;
+        while d <= end {
+            affected.insert(d);
+            d = crate::time::day_after(d, 1);
+        }
+    }
 
-    let cases = lake.scan_dates(&CASES, NaiveDate::MIN, before_first)?;
+    let cases = lake.scan_dates(&CASES, NaiveDate::MIN, last)?;
     let (l, r, how) = semi(&["business_id", "customer_key"]);
     let of_pairs = cases
         .clone()

@@ -389,6 +389,7 @@ struct Verdict {
 /// its steps share borrowed column slices (`key_of`, `ts_of`, `hash_of`, …) that would
 /// have to be passed to every part if it were split.
 fn judge(
+    carry_of: Option<&str>,
     all: &DataFrame,
     carried: &Carried<'_>,
     origin_of: &HashMap<&str, Origin>,
@@ -553,7 +554,9 @@ fn judge(
     v.carry = Carry::with_capacity_and_hasher(order.len(), Default::default());
     for &i in &order {
         let i = i as usize;
-        remember(&mut v.carry, key_of[i], ts_of[i], hash_of[i], origins[i]);
+        if carry_of.is_none_or(|b| business[i] == b) {
+            remember(&mut v.carry, key_of[i], ts_of[i], hash_of[i], origins[i]);
+        }
     }
     v.kept_in_order = order;
     Ok(v)
@@ -596,6 +599,9 @@ struct Piece {
     old_rows: Rows,
     /// The businesses it holds, when it is a bucket (to read the date before for them only).
     businesses: Option<crate::lake::buckets::BusinessRange>,
+    /// In a split date, the business the next bucket starts with: the only one whose kept
+    /// keys the next bucket can need (a business spans buckets when it is larger than one).
+    continues: Option<String>,
 }
 
 /// A piece's new or old rows.
@@ -723,9 +729,18 @@ pub fn publish_events(
                 published.split.insert(date, pieces.len());
             }
             let mut date_changed = false;
+            // The kept keys of the business that runs on from bucket to bucket, over every
+            // bucket of it so far, and that business.
             let mut previous_piece: Option<Carry> = None;
+            let mut running: Option<String> = None;
             let mut staged = Vec::new();
+            // The date before, read from the stage, must be whole there: its last part may
+            // still be being written.
+            if in_memory.is_none() && sent.contains(&previous) {
+                await_write(&mut writing);
+            }
             for piece in pieces {
+                let continues = piece.continues.clone();
                 // Two large pieces are not held at once: the previous one's write is
                 // awaited first (a few dates a month, for the price of one overlap each).
                 if writing && piece.new_row_count() + writing_rows > OVERLAPPED_ROWS {
@@ -769,7 +784,21 @@ pub fn publish_events(
                     writing = true;
                 }
                 match split {
-                    true => previous_piece = Some(verdict.carry),
+                    true => {
+                        previous_piece = match previous_piece.take() {
+                            Some(mut run) if running == continues => {
+                                for (key, kept) in verdict.carry {
+                                    let slot = run.entry(key).or_insert(kept);
+                                    if kept.0 > slot.0 {
+                                        *slot = kept;
+                                    }
+                                }
+                                Some(run)
+                            }
+                            _ => Some(verdict.carry),
+                        };
+                        running = continues;
+                    }
                     false => carry = Some((date, verdict.carry)),
                 }
             }
@@ -852,6 +881,7 @@ fn judge_piece(
         new_rows,
         old_rows,
         businesses,
+        continues,
     } = piece;
     let sources = context.sources;
     let (old_rows, new_rows) = (old_rows.load(sources)?, new_rows.load(sources)?);
@@ -884,7 +914,7 @@ fn judge_piece(
         .expect("dates are far from the calendar's end");
     tracing::debug!(%date, rows = all.height(), bytes = all.estimated_size(), rss_mb = crate::timing::rss_mib(), "publishing");
     let t = std::time::Instant::now();
-    let mut verdict = judge(&all, &carried, &context.origin_of)?;
+    let mut verdict = judge(continues.as_deref(), &all, &carried, &context.origin_of)?;
     drop(carried);
     for (origin, counts) in &verdict.by_source {
         let Some(e) = origin
@@ -935,6 +965,7 @@ fn whole_date(
         new_rows: Rows::Ready(new_rows),
         old_rows: Rows::Ready(old_rows),
         businesses: None,
+        continues: None,
     }])
 }
 
@@ -999,6 +1030,7 @@ fn split_date(
             new_rows: Rows::Scratch(file),
             old_rows,
             businesses: Some(buckets.businesses(k)),
+            continues: Some(buckets.next_start(k).unwrap_or_default()),
         });
     }
     Ok(pieces)

@@ -613,28 +613,37 @@ impl Spill {
     ) -> Result<Vec<BucketRows>> {
         std::fs::create_dir_all(&self.dir).map_err(write_err(&self.dir))?;
         let day = date.format("%Y-%m-%d");
-        let mut out: Vec<(std::io::BufWriter<std::fs::File>, BucketRows)> = Vec::new();
-        for k in 0..buckets {
-            let path = self.dir.join(format!("{day}.bucket-{k}.rows"));
-            let file = std::fs::File::create(&path).map_err(write_err(&path))?;
-            out.push((
-                std::io::BufWriter::with_capacity(1 << 20, file),
-                BucketRows { path, rows: 0 },
-            ));
-        }
         let dir = self.dir.clone();
-        self.each_row_of(date, &mut |row| {
-            let (business, ts) = business_and_ts(row, &dir)?;
-            let (w, b) = &mut out[bucket_of(business, minute_of_day(ts, day_start))];
-            w.write_all(row).map_err(write_err(&b.path))?;
-            b.rows += 1;
-            Ok(())
-        })?;
-        let mut buckets = Vec::with_capacity(out.len());
-        for (mut w, b) in out {
-            w.flush().map_err(write_err(&b.path))?;
-            buckets.push(b);
+        let mut buckets_rows = Vec::with_capacity(buckets);
+        // A pass over the date's rows writes at most this many bucket files at once (open
+        // files and their buffers stay few however many buckets a small budget makes).
+        for first in (0..buckets).step_by(SPLIT_FILES_PER_PASS) {
+            let last = (first + SPLIT_FILES_PER_PASS).min(buckets);
+            let mut out: Vec<(std::io::BufWriter<std::fs::File>, BucketRows)> = Vec::new();
+            for k in first..last {
+                let path = self.dir.join(format!("{day}.bucket-{k}.rows"));
+                let file = std::fs::File::create(&path).map_err(write_err(&path))?;
+                out.push((
+                    std::io::BufWriter::with_capacity(64 << 10, file),
+                    BucketRows { path, rows: 0 },
+                ));
+            }
+            self.each_row_of(date, &mut |row| {
+                let (business, ts) = business_and_ts(row, &dir)?;
+                let k = bucket_of(business, minute_of_day(ts, day_start));
+                if (first..last).contains(&k) {
+                    let (w, b) = &mut out[k - first];
+                    w.write_all(row).map_err(write_err(&b.path))?;
+                    b.rows += 1;
+                }
+                Ok(())
+            })?;
+            for (mut w, b) in out {
+                w.flush().map_err(write_err(&b.path))?;
+                buckets_rows.push(b);
+            }
         }
+        let buckets = buckets_rows;
         self.rows.remove(&date);
         if let Some(path) = self.files.remove(&date) {
             let _ = std::fs::remove_file(&path);
@@ -683,6 +692,9 @@ impl Spill {
         decoder.finish().map(Some)
     }
 }
+
+/// Bucket files one pass of [`Spill::split_date`] writes at most.
+const SPLIT_FILES_PER_PASS: usize = 128;
 
 /// The minute of the UTC day that starts at `day_start` (µs) of an instant on that day.
 pub fn minute_of_day(ts: i64, day_start: i64) -> u16 {

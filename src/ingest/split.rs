@@ -73,6 +73,11 @@ impl DayBuckets {
         }
     }
 
+    /// The business bucket `k + 1` starts with, if there is such a bucket.
+    pub fn next_start(&self, k: usize) -> Option<String> {
+        self.starts.get(k + 1).map(|s| s.0.clone())
+    }
+
     /// The rows of bucket `k` among a partition's rows (for those already in the lake).
     pub fn predicate(&self, k: usize) -> Expr {
         let minute =

@@ -413,9 +413,13 @@ fn partitions_in<K>(dir: &Path, prefix: &str, key: impl Fn(&str) -> Option<K>) -
     Ok(keys)
 }
 
-/// `part-K.parquet` in a partition's folder.
+/// A partition's part file: `part-0.parquet`, then `part-00001.parquet`, … — names that
+/// sort in part order as text too (for readers that list a folder and read in name order).
 pub fn part_file(dir: &Path, part: usize) -> PathBuf {
-    dir.join(format!("part-{part}.parquet"))
+    match part {
+        0 => dir.join("part-0.parquet"),
+        k => dir.join(format!("part-{k:05}.parquet")),
+    }
 }
 
 /// The `part-K.parquet` files of a partition folder, by K (none if there is no folder).

@@ -120,7 +120,8 @@ pub fn first_date_to_build(
 
 /// The UTC dates whose metering can change when events arrive on `dates` (spec README,
 /// "What nightly rebuilds", 1–2): each date and the `LOOKBACK_DAYS` after it (a date's
-/// charging windows reach 24 h + 72 h back), and where a monthly free allowance is in force,
+/// charging windows reach 24 h + 72 h back), the `LOOKAHEAD_DAYS` before it (a date's
+/// messages take their statuses from the day after), and where a monthly free allowance is in force,
 /// the rest of the billing month, since its free units go to the month's first
 /// conversations. A billing month is local to the account, so it is taken for the local
 /// dates a UTC date can be (the day before to the day after) and runs to the UTC day after
@@ -130,6 +131,9 @@ pub fn dates_affected(rules: &PricingRules, dates: &BTreeSet<NaiveDate>) -> BTre
     for &d in dates {
         for k in 0..=LOOKBACK_DAYS {
             affected.insert(day_after(d, k));
+        }
+        for k in 1..=LOOKAHEAD_DAYS {
+            affected.insert(day_before(d, k));
         }
         for local in [day_before(d, 1), d, day_after(d, 1)] {
             if rules
