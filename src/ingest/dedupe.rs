@@ -602,6 +602,8 @@ struct Piece {
     /// In a split date, the business the next bucket starts with: the only one whose kept
     /// keys the next bucket can need (a business spans buckets when it is larger than one).
     continues: Option<String>,
+    /// A bucket's rows, new and in the lake, as its plan counted them.
+    planned_rows: Option<usize>,
 }
 
 /// A piece's new or old rows.
@@ -743,7 +745,7 @@ pub fn publish_events(
                 let continues = piece.continues.clone();
                 // Two large pieces are not held at once: the previous one's write is
                 // awaited first (a few dates a month, for the price of one overlap each).
-                if writing && piece.new_row_count() + writing_rows > OVERLAPPED_ROWS {
+                if writing && piece.row_count() + writing_rows > OVERLAPPED_ROWS {
                     await_write(&mut writing);
                 }
                 let before = Before {
@@ -856,12 +858,15 @@ struct Judged {
 }
 
 impl Piece {
-    fn new_row_count(&self) -> usize {
-        match &self.new_rows {
+    /// The rows it brings into memory that decide whether the write in flight is awaited
+    /// first: a bucket's, new and in the lake, as planned; a whole date's new rows (as
+    /// publishing has always counted them).
+    fn row_count(&self) -> usize {
+        self.planned_rows.unwrap_or(match &self.new_rows {
             Rows::Ready(df) => df.as_ref().map_or(0, DataFrame::height),
             Rows::Scratch(file) => file.rows(),
             Rows::Lake(_) => 0,
-        }
+        })
     }
 }
 
@@ -882,6 +887,7 @@ fn judge_piece(
         old_rows,
         businesses,
         continues,
+        ..
     } = piece;
     let sources = context.sources;
     let (old_rows, new_rows) = (old_rows.load(sources)?, new_rows.load(sources)?);
@@ -966,6 +972,7 @@ fn whole_date(
         old_rows: Rows::Ready(old_rows),
         businesses: None,
         continues: None,
+        planned_rows: None,
     }])
 }
 
@@ -1014,6 +1021,12 @@ fn split_date(
         }
     }
     let buckets = super::split::DayBuckets::plan(&cells, max_rows as u64, day_start);
+    let mut planned = vec![0usize; buckets.len()];
+    for (business, minutes) in &cells {
+        for (&minute, &n) in minutes {
+            planned[buckets.of(business, minute)] += n as usize;
+        }
+    }
     drop(cells);
     tracing::info!(%date, buckets = buckets.len(), max_rows, "date split by business");
     let files = spill.split_date(date, day_start, buckets.len(), &|b, m| buckets.of(b, m))?;
@@ -1031,6 +1044,7 @@ fn split_date(
             old_rows,
             businesses: Some(buckets.businesses(k)),
             continues: Some(buckets.next_start(k).unwrap_or_default()),
+            planned_rows: Some(planned[k]),
         });
     }
     Ok(pieces)
