@@ -423,11 +423,7 @@ fn extra_parts(lake: &Lake, built: &Built, parts: usize) -> Result<Vec<String>> 
     }
     let mut extra = Vec::new();
     for dir in dirs {
-        for part in crate::lake::parts_in(&dir)?.into_iter().skip(parts) {
-            if let Ok(inside) = part.strip_prefix(&lake.root) {
-                extra.push(inside.to_string_lossy().to_string());
-            }
-        }
+        extra.extend(lake.parts_beyond(&dir, parts)?);
     }
     Ok(extra)
 }

@@ -819,11 +819,8 @@ pub fn publish_events(
     // Parts of a republished date beyond those written now (it was split finer before) go
     // with the commit.
     for (date, parts) in parts_written {
-        for old in lake.date_parts(&EVENTS, date)?.into_iter().skip(parts) {
-            if let Ok(inside) = old.strip_prefix(&lake.root) {
-                published.removed.push(inside.to_string_lossy().to_string());
-            }
-        }
+        let dir = lake.date_partition_dir(&EVENTS, date);
+        published.removed.extend(lake.parts_beyond(&dir, parts)?);
     }
     Ok(published)
 }

@@ -422,6 +422,23 @@ pub fn part_file(dir: &Path, part: usize) -> PathBuf {
     }
 }
 
+impl Lake {
+    /// The part files of the lake's partition folder `dir` beyond its first `keep`, as paths
+    /// inside the lake (`/` separated): what a run that now writes `keep` parts there
+    /// removes with its commit.
+    pub fn parts_beyond(&self, dir: &Path, keep: usize) -> Result<Vec<String>> {
+        Ok(parts_in(dir)?
+            .into_iter()
+            .skip(keep)
+            .filter_map(|p| {
+                p.strip_prefix(&self.root)
+                    .ok()
+                    .map(|inside| inside.to_string_lossy().to_string())
+            })
+            .collect())
+    }
+}
+
 /// The `part-K.parquet` files of a partition folder, by K (none if there is no folder).
 pub fn parts_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(dir) {
