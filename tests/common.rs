@@ -204,3 +204,18 @@ pub fn message_body(business: &str, message_id: &str, ts: &str, from: &str, extr
         r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{business}","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550001111","phone_number_id":"777"}},"messages":[{{"from":"{from}","id":"{message_id}","timestamp":{ts},"type":"text","text":{{"body":"hi"}}{extra}}}]}},"field":"messages"}}]}}]}}"#
     )
 }
+
+/// Run a command to completion; its stdout as text, asserting its exit status (its stderr
+/// shown if it differs).
+pub fn stdout_of(c: &mut std::process::Command, code: i32) -> String {
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("{:?} does not run: {e}", c.get_program()));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}

@@ -9,6 +9,7 @@ use std::process::Command;
 use msgmeter::documents::einvoice::{check_categories, VatCategory};
 use msgmeter::invoicing::InvoiceOutcome;
 
+use crate::common::stdout_of;
 use crate::invoices_common::*;
 
 const CARD: &str = "2025-01-01,EUR,PMP,Brazil,marketing,,0.0625,illustrative
@@ -48,18 +49,14 @@ fn doc(lake: &Path, number: &str, ext: &str) -> PathBuf {
 }
 
 fn pdftotext(pdf: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .args(["-layout", "-enc", "UTF-8"])
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils) is installed: .ci/run installs it");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    // pdftotext is poppler-utils' (.ci/run installs it).
+    stdout_of(
+        Command::new("pdftotext")
+            .args(["-layout", "-enc", "UTF-8"])
+            .arg(pdf)
+            .arg("-"),
+        0,
+    )
 }
 
 #[test]
@@ -134,18 +131,7 @@ fn python() -> Option<String> {
 
 /// Run `script` with the factur-x venv's python; its stdout.
 fn run_python(python: &str, script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(Command::new(python).arg("-c").arg(script).args(args), 0)
 }
 
 #[test]

@@ -34,39 +34,23 @@ w.writerow([d[0] for d in cur.description])
 for row in cur.fetchall():
     w.writerow(row)
 "#;
-    let out = Command::new(python)
-        .args(["-c", script, views, sql])
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "duckdb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    stdout_of(Command::new(python).args(["-c", script, views, sql]), 0)
         .lines()
         .map(str::to_string)
         .collect()
 }
 
 fn msgmeter_csv(lake: &Path, sql: &str) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_msgmeter"))
-        .args(["query", "--format", "csv", "--lake"])
-        .arg(lake)
-        .arg(sql)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_msgmeter"))
+            .args(["query", "--format", "csv", "--lake"])
+            .arg(lake)
+            .arg(sql),
+        0,
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::TEST_KEY;
+use crate::common::{stdout_of, TEST_KEY};
 
 fn msgmeter() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_msgmeter"));
@@ -19,18 +19,6 @@ fn msgmeter() -> Command {
     c.env("MSGMETER_PSEUDONYM_KEY", TEST_KEY)
         .env("NO_COLOR", "1");
     c
-}
-
-/// Run to completion; stdout as text (asserting the exit status).
-fn stdout_of(c: &mut Command, code: i32) -> String {
-    let out = c.output().expect("msgmeter runs");
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
 fn filters(tmp: &Path) -> Vec<(String, String)> {
